@@ -1,0 +1,1 @@
+"""Build-time tools (CPython only): weights conversion, runtime file selection, site assembly, preview server."""
