@@ -1,0 +1,28 @@
+"""Page start-up: bring up the runtime, publish window.teachbox, resolve `teachbox.ready` (or fail it clearly)."""
+
+from __future__ import annotations
+
+from . import jsbridge
+from .api import Api
+from .errors import TeachboxError
+from .runtime import Runtime
+
+
+async def start() -> Api | None:
+    """Called once by site/main.py. Any failure becomes the message on the page and the rejection of `ready`."""
+    boot = jsbridge.Boot()
+    versions = jsbridge.versions()
+    boot.log(f"Python {versions['python']} (Pyodide {versions['pyodide']}) running; TensorFlow.js {versions['tfjs']}")
+    try:
+        runtime = await Runtime.start(boot.log, boot.status)
+        api = Api(runtime)
+        jsbridge.install_api(api.exports())
+        runtime.mark("ready")
+        info = api.info()
+        boot.ready(info)
+        return api
+    except TeachboxError as error:
+        boot.fail(error.message)
+    except Exception as error:  # a bug: still tell the user instead of spinning forever
+        boot.fail(f"Teachbox could not start: {type(error).__name__}: {error}")
+    return None

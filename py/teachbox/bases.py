@@ -1,0 +1,70 @@
+"""The base models a build ships (dist/models/bases.json), as plain data the page and the tests share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import TeachboxError
+
+CACHE_PREFIX = "teachbox-base-"
+
+
+@dataclass(frozen=True)
+class BaseSpec:
+    """One converted base model: where its model.json is and what it produces."""
+
+    id: str
+    label: str
+    url: str
+    hash: str
+    feature_dim: int
+    cut_layer: str
+    quantize: str
+    weight_bytes: int
+    input_size: int = 224
+
+    @property
+    def cache_key(self) -> str:
+        """IndexedDB key: content-addressed, so a rebuilt base with other weights never reuses a stale copy."""
+        return f"indexeddb://{CACHE_PREFIX}{self.id}-{self.hash}"
+
+    def stale(self, cached_keys: list[str]) -> list[str]:
+        """Cached copies of this base from older builds (same id, other hash): safe to delete."""
+        prefix = f"indexeddb://{CACHE_PREFIX}{self.id}-"
+        return [key for key in cached_keys if key.startswith(prefix) and key != self.cache_key]
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "label": self.label, "featureDim": self.feature_dim, "cutLayer": self.cut_layer,
+                "quantize": self.quantize, "weightBytes": self.weight_bytes, "inputSize": self.input_size}
+
+
+@dataclass(frozen=True)
+class BaseCatalog:
+    """All bases of a build and which one is the default."""
+
+    default: str
+    bases: tuple[BaseSpec, ...]
+
+    def get(self, base_id: str | None) -> BaseSpec:
+        wanted = base_id or self.default
+        for spec in self.bases:
+            if spec.id == wanted:
+                return spec
+        known = ", ".join(spec.id for spec in self.bases)
+        raise TeachboxError("unknown_base", f"There is no base model {wanted!r} in this build; it has: {known}.")
+
+
+def parse_catalog(manifest: dict) -> BaseCatalog:
+    """Read bases.json as written by build.py; a malformed manifest is a broken build, said plainly."""
+    try:
+        specs = tuple(
+            BaseSpec(id=entry["id"], label=entry.get("label", entry["id"]), url=entry["url"], hash=entry["hash"],
+                     feature_dim=int(entry["featureDim"]), cut_layer=entry["cutLayer"],
+                     quantize=entry.get("quantize", "none"), weight_bytes=int(entry.get("weightBytes", 0)),
+                     input_size=int(entry.get("inputShape", [224])[0]))
+            for entry in manifest["bases"]
+        )
+        default = manifest.get("default") or specs[0].id
+    except (KeyError, TypeError, ValueError, IndexError) as error:
+        raise TeachboxError("broken_build", f"models/bases.json is malformed ({error!r}); rebuild with build.py.") from error
+    return BaseCatalog(default=default, bases=specs)

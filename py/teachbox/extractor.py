@@ -1,0 +1,128 @@
+"""The frozen base model in the page: loading (IndexedDB first), warm-up, and pooled embeddings.
+
+The base is cached in IndexedDB under a content-addressed key, so the second visit loads it locally (no weight
+shard fetched) and a rebuilt base never collides with an old copy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import jsbridge
+from .bases import BaseSpec
+from .errors import TeachboxError
+from .jsbridge import tf
+
+
+@dataclass
+class FeatureExtractor:
+    """A loaded base: `model` maps [N, 224, 224, 3] to [N, h, w, C]; embeddings are its global average pool."""
+
+    model: Any
+    base_id: str
+    feature_dim: int
+    source: str  # "indexeddb", "network" or the URL of a custom model
+    load_ms: float
+    info: dict = field(default_factory=dict)
+    parent: Any = None  # the full model a cut was taken from: its unused top must be disposed too
+
+    def features(self, batch: Any) -> Any:
+        """[N, C] pooled embeddings of an input batch (the caller disposes the result)."""
+        return jsbridge.tidy(lambda: tf.mean(self.model.predict(batch), jsbridge.to_js([1, 2])))
+
+    def warm_up(self) -> float:
+        """Run one dummy batch so shader/kernel compilation is not paid by the user's first image."""
+        start = jsbridge.now_ms()
+        result = jsbridge.tidy(lambda: self.features(tf.zeros(jsbridge.to_js([1, 224, 224, 3]))))
+        result.dataSync()
+        result.dispose()
+        return jsbridge.now_ms() - start
+
+    def dispose(self) -> None:
+        self.model.dispose()
+        if self.parent is not None:
+            self.parent.dispose()
+
+    def describe(self) -> dict:
+        return {**self.info, "id": self.base_id, "featureDim": self.feature_dim, "source": self.source,
+                "loadMs": round(self.load_ms, 1)}
+
+
+async def cached_model_keys() -> list[str]:
+    """Keys of every model TF.js has stored in this origin's IndexedDB."""
+    try:
+        models = await tf.io.listModels()
+    except jsbridge.JsException:
+        return []
+    return [str(key) for key in jsbridge.js.Object.keys(models)]
+
+
+async def load_built_base(spec: BaseSpec, log: Any) -> FeatureExtractor:
+    """Load a base of this build: from IndexedDB when cached, else from dist (then cache it for next time)."""
+    start = jsbridge.now_ms()
+    keys = await cached_model_keys()
+    model = None
+    source = "network"
+    if spec.cache_key in keys:
+        try:
+            model = await tf.loadLayersModel(spec.cache_key)
+            source = "indexeddb"
+        except jsbridge.JsException as error:  # a damaged cache entry: drop it and fall back to the network
+            log(f"cached base unreadable ({jsbridge.js_message(error)}); loading it again")
+            await _remove(spec.cache_key)
+    if model is None:
+        try:
+            model = await tf.loadLayersModel(jsbridge.page_url(spec.url))
+        except jsbridge.JsException as error:
+            raise TeachboxError("base_load_failed", f"The base model {spec.label} could not be loaded: "
+                                                    f"{jsbridge.js_message(error)}") from error
+        await _cache(model, spec, keys, log)
+    return FeatureExtractor(model, spec.id, spec.feature_dim, source, jsbridge.now_ms() - start, spec.to_json())
+
+
+async def _cache(model: Any, spec: BaseSpec, keys: list[str], log: Any) -> None:
+    """Store the base in IndexedDB and drop older builds' copies; a full or blocked storage only costs speed."""
+    try:
+        await model.save(spec.cache_key)
+    except jsbridge.JsException as error:
+        log(f"could not cache the base in IndexedDB ({jsbridge.js_message(error)}); it will download next time")
+        return
+    for key in spec.stale(keys):
+        await _remove(key)
+
+
+async def _remove(key: str) -> None:
+    try:
+        await tf.io.removeModel(key)
+    except jsbridge.JsException:
+        pass
+
+
+async def load_custom_base(url: str, cut_layer: str | None) -> FeatureExtractor:
+    """Any same-origin TF.js layers model as a base, cut at `cut_layer` (needed when it still has a classifier top).
+
+    Used by developers who bring their own base, and by the tests to compare a converted base with its original.
+    """
+    start = jsbridge.now_ms()
+    try:
+        full = await tf.loadLayersModel(jsbridge.page_url(url))
+    except jsbridge.JsException as error:
+        raise TeachboxError("base_load_failed", f"The model at {url} could not be loaded: "
+                                                f"{jsbridge.js_message(error)}") from error
+    model = full
+    if cut_layer:
+        try:
+            output = full.getLayer(cut_layer).output
+        except jsbridge.JsException as error:
+            full.dispose()
+            raise TeachboxError("bad_option", f"The model at {url} has no layer {cut_layer!r}.") from error
+        model = tf.model(jsbridge.to_js({"inputs": full.inputs, "outputs": output}))
+    shape = list(model.outputs[0].shape.to_py())
+    if len(shape) != 4:
+        full.dispose()
+        raise TeachboxError("bad_option", f"The model at {url} outputs shape {shape}; give `cut` naming a "
+                                          "convolutional layer (4-D output).")
+    return FeatureExtractor(model, f"custom:{url}", int(shape[-1]), url, jsbridge.now_ms() - start,
+                            {"label": f"custom model {url}", "cutLayer": cut_layer},
+                            parent=full if model is not full else None)

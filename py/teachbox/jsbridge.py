@@ -1,0 +1,197 @@
+"""The one module that touches the browser (`js`, `pyodide.ffi`). Everything else in teachbox is plain Python.
+
+Keeping the boundary this thin is what lets the logic (datasets, geometry, metrics, backend choice) run under CPython
+tests, the way micropip keeps `_compat_in_pyodide` apart. Functions here convert values at the edge: Python dicts
+become JS objects, JS `null`/`undefined` become None, JS exceptions become TeachboxError.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import js  # type: ignore[import-not-found]
+import pyodide  # type: ignore[import-not-found]
+from pyodide.ffi import JsException, JsProxy, create_once_callable, create_proxy, jsnull  # type: ignore[import-not-found]
+from pyodide.ffi import to_js as _to_js
+
+from .backend import WebGLProbe
+from .errors import TeachboxError
+
+tf = js.tf
+_pending: set[asyncio.Future] = set()  # strong references to running API calls (asyncio keeps only weak ones)
+
+
+def to_js(value: Any) -> Any:
+    """Python value → JS value with dicts as plain objects (what TF.js and API callers expect)."""
+    return _to_js(value, dict_converter=js.Object.fromEntries, create_pyproxies=False)
+
+
+def to_py(value: Any) -> Any:
+    """JS value → Python value; null and undefined become None, other JS objects become dicts/lists where they can."""
+    if is_nullish(value):
+        return None
+    if isinstance(value, JsProxy) and js_type(value) in ("Object", "Array"):
+        return value.to_py()
+    return value
+
+
+def is_nullish(value: Any) -> bool:
+    """True for Python None (JS undefined arrives as None) and for JS null (arrives as `jsnull`)."""
+    return value is None or value is jsnull
+
+
+def js_type(value: Any) -> str:
+    """The JS class name of a value (`Blob`, `File`, `HTMLImageElement`, …), from Object.prototype.toString."""
+    tag = js.Object.prototype.toString.call(value)
+    return str(tag)[8:-1]
+
+
+def js_message(error: BaseException) -> str:
+    """The message of a JS exception without Pyodide's prefix."""
+    text = str(error)
+    return text.split(": ", 1)[1] if text.startswith(("Error: ", "TypeError: ")) else text
+
+
+def now_ms() -> float:
+    return float(js.performance.now())
+
+
+def page_url(relative: str) -> str:
+    """An absolute URL for a path relative to the page (what fetch, TF.js and wasm path setters need)."""
+    return str(js.URL.new(relative, js.location.href).href)
+
+
+def query_param(name: str) -> str | None:
+    value = js.URLSearchParams.new(js.location.search).get(name)
+    return None if is_nullish(value) else str(value)
+
+
+def tidy(fn: Callable[[], Any]) -> Any:
+    """Run fn inside tf.tidy so every intermediate tensor it creates is disposed (except the one returned)."""
+    proxy = create_proxy(fn)
+    try:
+        return tf.tidy(proxy)
+    finally:
+        proxy.destroy()
+
+
+async def fetch(url: str) -> Any:
+    """fetch() that turns network failures and HTTP errors into TeachboxError with the URL in the message."""
+    try:
+        response = await js.fetch(url)
+    except JsException as error:
+        raise TeachboxError("network", f"Could not load {url}: {js_message(error)}.") from error
+    if not response.ok:
+        code = "missing" if response.status == 404 else "http_error"
+        raise TeachboxError(code, f"Could not load {url}: the server answered {response.status} "
+                                  f"{response.statusText}.", {"status": response.status})
+    return response
+
+
+async def fetch_json(url: str) -> Any:
+    response = await fetch(url)
+    try:
+        return (await response.json()).to_py()
+    except JsException as error:
+        raise TeachboxError("bad_json", f"{url} is not valid JSON: {js_message(error)}.") from error
+
+
+async def blob_bytes(blob: Any, limit: int) -> bytes:
+    """The first `limit` bytes of a Blob as Python bytes (for sniffing headers without copying whole files)."""
+    buffer = await blob.slice(0, limit).arrayBuffer()
+    return bytes(js.Uint8Array.new(buffer).to_py())
+
+
+async def decode_bitmap(blob: Any, size: tuple[int, int] | None) -> Any:
+    """Decode a Blob off the main thread into an ImageBitmap, optionally downscaled while decoding."""
+    if size is None:
+        return await js.createImageBitmap(blob)
+    options = to_js({"resizeWidth": size[0], "resizeHeight": size[1], "resizeQuality": "high"})
+    return await js.createImageBitmap(blob, options)
+
+
+def webgl_probe() -> WebGLProbe:
+    """Ask a throwaway canvas for a WebGL2 context and its unmasked renderer string."""
+    canvas = js.document.createElement("canvas")
+    context = canvas.getContext("webgl2")
+    if is_nullish(context):
+        return WebGLProbe(available=False)
+    info = context.getExtension("WEBGL_debug_renderer_info")
+    renderer = context.getParameter(info.UNMASKED_RENDERER_WEBGL if not is_nullish(info) else context.RENDERER)
+    lose = context.getExtension("WEBGL_lose_context")
+    if not is_nullish(lose):
+        lose.loseContext()
+    return WebGLProbe(available=True, renderer=str(renderer))
+
+
+def versions() -> dict[str, str]:
+    return {"python": sys.version.split()[0], "pyodide": str(pyodide.__version__), "tfjs": str(tf.version.tfjs)}
+
+
+class Boot:
+    """The page's boot glue (site/boot.js): the status line, the log, and the `teachbox.ready` promise."""
+
+    def __init__(self) -> None:
+        self._glue = js.window.teachboxBoot
+
+    def status(self, text: str) -> None:
+        self._glue.status(text)
+
+    def log(self, text: str) -> None:
+        self._glue.log(text)
+
+    def ready(self, info: dict) -> None:
+        self._glue.ready(to_js(info))
+
+    def fail(self, message: str) -> None:
+        self._glue.fail(message)
+
+
+def js_error(error: TeachboxError) -> Any:
+    """A JS Error whose message is the user-facing sentence, with `code` and `details` attached."""
+    result = js.Error.new(error.message)
+    result.code = error.code
+    result.details = to_js(error.details)
+    return result
+
+
+def promise_method(method: Callable[..., Awaitable[Any]]) -> Any:
+    """Wrap an async Python method as a JS function returning a real Promise of a plain JSON-able value.
+
+    Failures reject with a JS Error carrying the TeachboxError message and code, never a Python traceback.
+    """
+
+    def call(*args: Any) -> Any:
+        def executor(resolve: Any, reject: Any) -> None:
+            async def run() -> None:
+                try:
+                    resolve(to_js(await method(*args)))
+                except TeachboxError as error:
+                    reject(js_error(error))
+                except JsException as error:
+                    reject(js_error(TeachboxError("browser_error", f"The browser reported: {js_message(error)}")))
+                except Exception as error:  # a bug: still answer the caller instead of leaving it hanging
+                    reject(js_error(TeachboxError("internal", f"Internal error: {type(error).__name__}: {error}")))
+
+            task = asyncio.ensure_future(run())
+            _pending.add(task)
+            task.add_done_callback(_pending.discard)
+
+        return js.Promise.new(create_once_callable(executor))
+
+    return create_proxy(call)
+
+
+def plain_method(method: Callable[..., Any]) -> Any:
+    """Wrap a synchronous Python method as a JS function returning a plain value."""
+    return create_proxy(lambda *args: to_js(method(*args)))
+
+
+def install_api(methods: dict[str, Any]) -> None:
+    """Attach the wrapped methods to window.teachbox (the object boot.js created with its `ready` promise)."""
+    target = js.window.teachbox
+    for name, function in methods.items():
+        setattr(target, name, function)

@@ -1,0 +1,59 @@
+"""The one image preprocessing Teachbox uses everywhere (training, evaluation, prediction, export metadata).
+
+Geometry is pure Python so it is unit-tested here and recorded in a model's metadata; the pixels themselves go
+through TF.js `image.cropAndResize` (bilinear) in the page, so every path shares one resampling implementation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from .errors import TeachboxError
+
+CROP_MODES = ("center-crop", "squash", "pad")
+INPUT_SIZE = 224
+MIN_SIDE = 8
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """How pixels become the base model's input; stored with every exported model."""
+
+    mode: str = "center-crop"
+    size: int = INPUT_SIZE
+    resize: str = "bilinear"
+    color: str = "RGB"
+    scale: str = "x / 127.5 - 1"
+
+    def __post_init__(self) -> None:
+        if self.mode not in CROP_MODES:
+            raise TeachboxError("bad_option", f"Unknown crop mode {self.mode!r}; use one of {', '.join(CROP_MODES)}.")
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def crop_box(width: int, height: int, mode: str = "center-crop") -> tuple[float, float, float, float]:
+    """The [y1, x1, y2, x2] box, in cropAndResize's normalised coordinates, that yields a square input.
+
+    cropAndResize maps a normalised coordinate c to the pixel centre c * (side - 1), so a crop covering pixel centres
+    o .. o + s - 1 is (o / (side - 1), (o + s - 1) / (side - 1)). `pad` uses a box larger than the image; cropAndResize
+    fills outside with 0 (black).
+    """
+    if width < MIN_SIDE or height < MIN_SIDE:
+        raise TeachboxError("too_small", f"The image is {width}×{height} pixels; images need at least "
+                                         f"{MIN_SIDE}×{MIN_SIDE}.")
+    if mode == "squash":
+        return (0.0, 0.0, 1.0, 1.0)
+    if mode not in CROP_MODES:
+        raise TeachboxError("bad_option", f"Unknown crop mode {mode!r}; use one of {', '.join(CROP_MODES)}.")
+    side = min(width, height) if mode == "center-crop" else max(width, height)
+    x1, x2 = _span(width, side)
+    y1, y2 = _span(height, side)
+    return (y1, x1, y2, x2)
+
+
+def _span(extent: int, side: int) -> tuple[float, float]:
+    """Normalised start/end of a centred window of `side` pixels over an axis of `extent` pixels."""
+    offset = (extent - side) / 2
+    return (offset / (extent - 1), (offset + side - 1) / (extent - 1))

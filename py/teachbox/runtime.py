@@ -1,0 +1,117 @@
+"""The page's engine: TF.js backend, the base-model catalog, the active feature extractor, and batched embedding.
+
+Both the UI and `window.teachbox` use one Runtime; nothing here knows about the DOM beyond the status callbacks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from . import imaging, jsbridge
+from .backend import backend_candidates
+from .bases import BaseCatalog, parse_catalog
+from .errors import TeachboxError
+from .extractor import FeatureExtractor, load_built_base, load_custom_base
+from .jsbridge import tf
+from .preprocess import Preprocessing
+
+BASES_URL = "models/bases.json"
+WASM_DIR = "vendor/tfjs/"
+EMBED_BATCH = 16
+
+
+class Runtime:
+    """Holds the backend and the active base; created once per page by `Runtime.start`."""
+
+    def __init__(self, catalog: BaseCatalog, log: Callable[[str], None]) -> None:
+        self.catalog = catalog
+        self.log = log
+        self.backend = ""
+        self.backend_reason = ""
+        self.extractor: FeatureExtractor | None = None
+        self.preprocessing = Preprocessing()
+        self.timings: dict[str, float] = {}
+
+    @classmethod
+    async def start(cls, log: Callable[[str], None], status: Callable[[str], None]) -> Runtime:
+        """Backend first (it decides where weights live), then the default base, then a warm-up batch."""
+        status("Choosing a compute backend…")
+        catalog = parse_catalog(await jsbridge.fetch_json(BASES_URL))
+        runtime = cls(catalog, log)
+        await runtime.init_backend(jsbridge.query_param("backend"))
+        runtime.mark("backend")
+        log(f"backend: {runtime.backend} ({runtime.backend_reason})")
+        spec = catalog.get(jsbridge.query_param("base"))
+        status(f"Loading base model {spec.label}…")
+        await runtime.use_base(spec.id)
+        runtime.mark("base")
+        return runtime
+
+    def mark(self, phase: str) -> None:
+        self.timings[phase] = round(jsbridge.now_ms(), 1)
+
+    async def init_backend(self, requested: str | None) -> None:
+        tf.wasm.setWasmPaths(jsbridge.page_url(WASM_DIR))
+        for name, reason in backend_candidates(requested, jsbridge.webgl_probe()):
+            try:
+                ok = await tf.setBackend(name)
+            except jsbridge.JsException as error:
+                self.log(f"backend {name} failed: {jsbridge.js_message(error)}")
+                continue
+            if ok:
+                await tf.ready()
+                self.backend, self.backend_reason = name, reason
+                return
+            self.log(f"backend {name} is not available here")
+        raise TeachboxError("no_backend", "No TensorFlow.js backend could start in this browser.")
+
+    async def use_base(self, base: str | None = None, url: str | None = None, cut: str | None = None) -> dict:
+        """Switch the active base (a built one by id, or a custom model URL); the previous one is disposed."""
+        if url:
+            extractor = await load_custom_base(url, cut)
+        else:
+            extractor = await load_built_base(self.catalog.get(base), self.log)
+        warm_ms = extractor.warm_up()
+        self.log(f"base {extractor.base_id}: {extractor.source}, {extractor.load_ms:.0f} ms, warm-up {warm_ms:.0f} ms")
+        if self.extractor is not None:
+            self.extractor.dispose()
+        self.extractor = extractor
+        return extractor.describe()
+
+    def active(self) -> FeatureExtractor:
+        if self.extractor is None:
+            raise TeachboxError("not_ready", "No base model is loaded yet.")
+        return self.extractor
+
+    async def embed_batch(self, sources: Sequence[Any]) -> Any:
+        """[N, C] embedding tensor for up to EMBED_BATCH sources (decoded concurrently); the caller disposes it."""
+        inputs = await asyncio.gather(*(imaging.load_input(s, self.preprocessing) for s in sources),
+                                      return_exceptions=True)
+        tensors = [t for t in inputs if not isinstance(t, BaseException)]
+        try:
+            failure = next((e for e in inputs if isinstance(e, BaseException)), None)
+            if failure is not None:
+                raise failure
+            batch = jsbridge.tidy(lambda: tf.concat(jsbridge.to_js(tensors), 0))
+        finally:
+            for tensor in tensors:
+                tensor.dispose()
+        try:
+            return self.active().features(batch)
+        finally:
+            batch.dispose()
+
+    async def embed(self, source: Any) -> list[float]:
+        """The pooled embedding of one image as a Python list."""
+        features = await self.embed_batch([source])
+        try:
+            return list((await features.data()).to_py())
+        finally:
+            features.dispose()
+
+    def memory(self) -> dict:
+        numbers = tf.memory()
+        return {"numTensors": int(numbers.numTensors), "numBytes": int(numbers.numBytes),
+                "numDataBuffers": int(numbers.numDataBuffers)}

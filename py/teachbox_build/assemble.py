@@ -1,0 +1,171 @@
+"""Assemble dist/: runtime files, the page, the Python package, converted base models and the file manifest.
+
+The build writes into a temporary sibling folder and swaps it in only when every step succeeded, so a failed build
+never leaves a half-written dist behind (and the previous good dist keeps working).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import BuildError
+from .runtime_files import copy_runtime, ensure_node_modules
+from .weights import convert_model, resolve_source
+
+PAGE_FILES = ("index.html", "app.css", "boot.js", "main.py")
+MODELS_DIR = "models"
+BASES_MANIFEST = "models/bases.json"
+FILE_MANIFEST = "build-manifest.json"
+
+
+@dataclass
+class BuildOptions:
+    """Everything `python build.py` was asked to do."""
+
+    root: Path
+    out: Path
+    weights: list[str]
+    quantize: str = "none"
+    cut_layer: str | None = None
+    cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "teachbox")
+
+
+def base_label(base_id: str) -> str:
+    """A readable name for a MobileNet folder name such as `mobilenet_v1_0.25_224`; other ids are shown as they are."""
+    parts = base_id.split("_")
+    if len(parts) >= 3 and parts[0] == "mobilenet" and parts[1] in ("v1", "v2"):
+        version = "v1" if parts[1] == "v1" else "V2"
+        return f"MobileNet {version} α={parts[2]}"
+    return base_id
+
+
+def source_id(source: str) -> str:
+    """The base id a --weights value gets: its folder name (for a URL, the folder holding model.json)."""
+    trimmed = source.rstrip("/")
+    if trimmed.endswith(".json"):
+        trimmed = trimmed.rsplit("/", 1)[0]
+    return trimmed.rsplit("/", 1)[-1] or "base"
+
+
+def convert_bases(options: BuildOptions, dist: Path) -> list[dict]:
+    """Convert every --weights source into dist/models/<id>/ and return their manifest entries."""
+    entries: list[dict] = []
+    seen: set[str] = set()
+    for source in options.weights:
+        base_id = source_id(source)
+        if base_id in seen:
+            raise BuildError(f"two --weights sources share the id {base_id!r}: give each base its own folder name")
+        seen.add(base_id)
+        model_dir = resolve_source(source, options.cache_dir)
+        out_dir = dist / MODELS_DIR / base_id
+        entry = convert_model(model_dir, out_dir, quantize=options.quantize, cut_layer=options.cut_layer,
+                              base_id=base_id)
+        entry["label"] = base_label(base_id)
+        entry["url"] = f"{MODELS_DIR}/{base_id}/{entry['modelJson']}"
+        entries.append(entry)
+    return entries
+
+
+def write_pyscript_config(dist: Path, package_files: list[Path]) -> None:
+    """PyScript's config: the local interpreter (never a CDN) and our package through `files` (never `packages`)."""
+    files = {f"./{p.relative_to(dist).as_posix()}": p.relative_to(dist / "py").as_posix() for p in package_files}
+    config = {"interpreter": "./vendor/pyodide/pyodide.mjs", "files": files}
+    (dist / "pyscript.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+
+
+def copy_package(root: Path, dist: Path) -> list[Path]:
+    """Copy py/teachbox (the code that runs in the page) into dist/py/teachbox."""
+    source = root / "py" / "teachbox"
+    written = []
+    for path in sorted(source.rglob("*.py")):
+        target = dist / "py" / path.relative_to(root / "py")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+        written.append(target)
+    return written
+
+
+def copy_page(root: Path, dist: Path) -> None:
+    """The page itself: HTML, CSS, the JS glue and the PyScript entry point."""
+    for name in PAGE_FILES:
+        source = root / "site" / name
+        if not source.is_file():
+            raise BuildError(f"site/{name} is missing from the checkout")
+        shutil.copyfile(source, dist / name)
+    assets = root / "assets"
+    if assets.is_dir():
+        shutil.copytree(assets, dist / "assets", dirs_exist_ok=True)
+
+
+def write_file_manifest(dist: Path, version: str) -> dict:
+    """Every file of the build with its size and SHA-256: the list an offline cache precaches and verifies."""
+    files = []
+    for path in sorted(p for p in dist.rglob("*") if p.is_file()):
+        data = path.read_bytes()
+        files.append({"path": path.relative_to(dist).as_posix(), "bytes": len(data),
+                      "sha256": hashlib.sha256(data).hexdigest()})
+    digest = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:16]
+    manifest = {"version": version, "build": digest, "files": files}
+    (dist / FILE_MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+    return manifest
+
+
+def package_version(root: Path) -> str:
+    """The version string of py/teachbox, read without importing it."""
+    for line in (root / "py" / "teachbox" / "__init__.py").read_text(encoding="utf-8").splitlines():
+        if line.startswith("__version__"):
+            return line.split("=", 1)[1].strip().strip("\"'")
+    raise BuildError("py/teachbox/__init__.py has no __version__")
+
+
+def build(options: BuildOptions) -> dict:
+    """Build into a temporary folder, then swap it in place of options.out. Returns the file manifest."""
+    if not options.weights:
+        raise BuildError("no base model given: pass --weights DIR_OR_URL")
+    out = options.out.resolve()
+    staging = out.with_name(f"{out.name}.tmp-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        node_modules = ensure_node_modules(options.root)
+        copy_runtime(node_modules, staging)
+        copy_page(options.root, staging)
+        write_pyscript_config(staging, copy_package(options.root, staging))
+        bases = convert_bases(options, staging)
+        manifest = {"default": bases[0]["id"], "bases": bases}
+        (staging / BASES_MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        files = write_file_manifest(staging, package_version(options.root))
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    _swap_in(staging, out)
+    return files
+
+
+def _swap_in(staging: Path, out: Path) -> None:
+    """Replace out by staging with two renames, so a reader never sees a mix of two builds' files."""
+    retired = out.with_name(f"{out.name}.old-{os.getpid()}")
+    if out.exists():
+        out.rename(retired)
+    staging.rename(out)
+    shutil.rmtree(retired, ignore_errors=True)
+
+
+def summarize(manifest: dict) -> list[str]:
+    """Lines the build prints: bytes per top-level folder and the total."""
+    groups: dict[str, tuple[int, int]] = {}
+    for entry in manifest["files"]:
+        head = entry["path"].split("/")[0] if "/" in entry["path"] else "(page)"
+        if head == "vendor" or head == "models":
+            head = "/".join(entry["path"].split("/")[:2])
+        count, size = groups.get(head, (0, 0))
+        groups[head] = (count + 1, size + entry["bytes"])
+    lines = [f"  {name:<28} {count:>4} files {size:>12,} bytes" for name, (count, size) in sorted(groups.items())]
+    total = sum(entry["bytes"] for entry in manifest["files"])
+    lines.append(f"  {'total':<28} {len(manifest['files']):>4} files {total:>12,} bytes")
+    return lines
