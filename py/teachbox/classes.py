@@ -36,7 +36,8 @@ class ClassIndex:
         except KeyError:
             raise TeachboxError(
                 "unknown_label",
-                f"The label {label!r} is not one of the classes this model knows: {', '.join(map(repr, self._labels))}.",
+                f"The label {label!r} is not one of the classes this model knows: "
+                f"{', '.join(map(repr, self._labels))}.",
                 {"label": label, "classes": list(self._labels)},
             ) from None
 

@@ -99,9 +99,10 @@ def _find_columns(header: list[str]) -> tuple[int, int]:
     """Indices of the `path` and `label` columns; raises when the header cannot be trusted."""
     names = [cell.strip().lower() for cell in header]
     found = ",".join(cell.strip() for cell in header)
+    missing = [f"`{name}`" for name in ("path", "label") if name not in names]
     problem = None
-    if "path" not in names or "label" not in names:
-        problem = "it has no `path` and `label` columns"
+    if missing:
+        problem = f"it has no {' or '.join(missing)} column"
     elif names.count("path") > 1 or names.count("label") > 1:
         problem = "the `path` or `label` column appears twice, so it is unclear which one to use"
     if problem:

@@ -40,9 +40,9 @@ class FeatureExtractor:
         return jsbridge.now_ms() - start
 
     def dispose(self) -> None:
-        self.model.dispose()
-        if self.parent is not None:
-            self.parent.dispose()
+        """Free the weights. A cut shares its layers with the full model it was taken from, so disposing that full
+        model frees everything (the top the cut never used included)."""
+        (self.parent if self.parent is not None else self.model).dispose()
 
     def describe(self) -> dict:
         return {**self.info, "id": self.base_id, "featureDim": self.feature_dim, "source": self.source,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -172,8 +173,10 @@ def promise_method(method: Callable[..., Awaitable[Any]]) -> Any:
                 except TeachboxError as error:
                     reject(js_error(error))
                 except JsException as error:
+                    js.console.error(traceback.format_exc())
                     reject(js_error(TeachboxError("browser_error", f"The browser reported: {js_message(error)}")))
                 except Exception as error:  # a bug: still answer the caller instead of leaving it hanging
+                    js.console.error(traceback.format_exc())
                     reject(js_error(TeachboxError("internal", f"Internal error: {type(error).__name__}: {error}")))
 
             task = asyncio.ensure_future(run())

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from teachbox.errors import TeachboxError
 
 MAX_VAL_FRACTION = 0.9
+_NOISE = 1e-9
 
 
 def _check_fraction(val_fraction: float) -> float:
@@ -60,11 +61,12 @@ def _split_items(labels: Sequence[int], fraction: float, rng: random.Random) -> 
 
 
 def _split_groups(labels: Sequence[int], groups: Sequence[str], fraction: float, rng: random.Random) -> list[int]:
-    """Assign whole groups to validation, greedily, so each class's validation count approaches its target.
+    """Assign whole groups to validation so each class's validation count approaches `fraction` of the class.
 
-    A group joins validation only if that brings the per-class counts closer to `fraction` of each class; the
-    groups are visited in random order so the seed, not group size, decides who validates. A repair pass then
-    makes sure each class keeps a training item and, if its items span two or more groups, gets a validation item.
+    Groups are visited in random order (the seed, not group size, decides who validates) and are toggled between
+    training and validation while that brings the per-class counts closer to target. No move may take a class's
+    last training item, or the last validation item of a class spread over two or more groups, and such a class
+    without a validation item is given its cheapest group first.
     """
     if fraction == 0:
         return []
@@ -76,56 +78,58 @@ def _split_groups(labels: Sequence[int], groups: Sequence[str], fraction: float,
     per_group = {group: Counter(labels[i] for i in members[group]) for group in order}
     totals = Counter(labels)
     target = {label: count * fraction for label, count in totals.items()}
+    spread = Counter(label for group in order for label in per_group[group])
+    needs_val = {label for label, n_groups in spread.items() if n_groups >= 2}
     val_counts: Counter[int] = Counter()
     in_val: set[str] = set()
 
-    def change(group: str, sign: int) -> float:
-        """How much moving `group` in (+1) or out (-1) of validation changes the total distance to target."""
+    def sign_of(group: str) -> int:
+        """+1 moves a training group into validation, -1 moves a validation group back."""
+        return -1 if group in in_val else +1
+
+    def change(group: str) -> float:
+        """How much toggling `group` changes the total distance of the validation counts from their targets."""
+        sign = sign_of(group)
         return sum(
             abs(val_counts[label] + sign * n - target[label]) - abs(val_counts[label] - target[label])
             for label, n in per_group[group].items()
         )
 
-    def move(group: str, sign: int) -> None:
+    def keeps_training(group: str) -> bool:
+        """Moving this training group to validation leaves every class a training item."""
+        return all(totals[label] - val_counts[label] > n for label, n in per_group[group].items())
+
+    def keeps_validation(group: str) -> bool:
+        """Moving this validation group back leaves every class that can validate a validation item."""
+        return all(val_counts[label] > n or label not in needs_val for label, n in per_group[group].items())
+
+    def helps(group: str) -> bool:
+        """An allowed toggle that lowers the distance beyond float noise (so no two toggles can undo each other)."""
+        allowed = keeps_validation(group) if group in in_val else keeps_training(group)
+        return allowed and change(group) < -_NOISE
+
+    def toggle(group: str) -> None:
+        sign = sign_of(group)
         (in_val.add if sign > 0 else in_val.discard)(group)
         for label, n in per_group[group].items():
             val_counts[label] += sign * n
 
-    for group in order:
-        if change(group, +1) < 0:
-            move(group, +1)
-    # Early choices were made blind to later groups; toggling any group that still helps settles the counts.
-    for _ in range(len(order)):
-        improving = [g for g in order if change(g, -1 if g in in_val else +1) < 0]
-        if not improving:
-            break
-        for group in improving:
-            sign = -1 if group in in_val else +1
-            if change(group, sign) < 0:
-                move(group, sign)
+    def settle() -> None:
+        """Toggle helpful groups until none helps; each toggle strictly lowers the distance, so this ends."""
+        improved = True
+        while improved:
+            improved = False
+            for group in order:
+                if helps(group):
+                    toggle(group)
+                    improved = True
 
-    spread = Counter(label for group in order for label in per_group[group])
-    for _ in range(len(order)):
-        moved = False
-        for label in sorted(totals):
-            if val_counts[label] == totals[label]:
-                candidates = [g for g in order if g in in_val and per_group[g][label]]
-                best = min(candidates, key=lambda g: change(g, -1))
-                move(best, -1)
-                moved = True
-            elif val_counts[label] == 0 and spread[label] >= 2:
-                candidates = [
-                    g
-                    for g in order
-                    if g not in in_val
-                    and per_group[g][label]
-                    and all(totals[other] - val_counts[other] > n for other, n in per_group[g].items())
-                ]
-                if candidates:
-                    move(min(candidates, key=lambda g: change(g, +1)), +1)
-                    moved = True
-        if not moved:
-            break
+    settle()  # from an empty validation set, the first sweep is a greedy pass in random order
+    for label in sorted(needs_val):
+        candidates = [g for g in order if g not in in_val and per_group[g][label] and keeps_training(g)]
+        if not val_counts[label] and candidates:
+            toggle(min(candidates, key=change))
+    settle()
     return [index for group in order if group in in_val for index in members[group]]
 
 

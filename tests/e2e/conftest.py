@@ -32,12 +32,12 @@ def build_dist(out: Path, weights: list[Path], quantize: str = "none") -> Path:
 
 
 @pytest.fixture(scope="session")
-def dist_dir(shared_dir: Path) -> Path:
-    """dist/ as `.ci/run` built it; built here with the α=0.25 base from ../shared when absent."""
-    dist = Path(os.environ.get("TEACHBOX_DIST", ROOT / "dist"))
-    if not (dist / "index.html").is_file():
-        build_dist(dist, [DEFAULT_BASE])
-    return dist
+def dist_dir(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The site under test: $TEACHBOX_DIST when set (`.ci/run` tests the dist it built), else a fresh build of the
+    working tree with the α=0.25 base from ../shared (so a test never runs against a stale dist/)."""
+    if os.environ.get("TEACHBOX_DIST"):
+        return Path(os.environ["TEACHBOX_DIST"])
+    return build_dist(tmp_path_factory.mktemp("dist") / "dist", [DEFAULT_BASE])
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections import Counter
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -10,11 +9,9 @@ from urllib.request import url2pathname
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "py"))
-
-from teachbox.classes import ClassIndex, check_trainable  # noqa: E402
-from teachbox.csvdata import MAX_ROWS, parse_labels_csv  # noqa: E402
-from teachbox.errors import TeachboxError  # noqa: E402
+from teachbox.classes import ClassIndex, check_trainable
+from teachbox.csvdata import MAX_ROWS, parse_labels_csv
+from teachbox.errors import TeachboxError
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 BASE = "https://teach.example/data/set/labels.csv"
@@ -178,7 +175,15 @@ def test_csv_url_query_and_fragment_do_not_leak_into_image_urls() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", "\ufeff", "\n\n  \n", "file,class\na.png,cat\n", "a.png,cat\nb.png,dog\n", "path\na.png\n", "path,label,path\n"],
+    [
+        "",
+        "\ufeff",
+        "\n\n  \n",
+        "file,class\na.png,cat\n",
+        "a.png,cat\nb.png,dog\n",
+        "path\na.png\n",
+        "path,label,path\n",
+    ],
 )
 def test_unusable_header_raises(text: str) -> None:
     with pytest.raises(TeachboxError) as info:
