@@ -1,7 +1,8 @@
 """`window.teachbox`: the one automation API. The UI and the tests are both its clients.
 
-Every method returns plain JSON-able values; async methods return Promises that reject with a JS Error whose message
-is a sentence for a person and whose `code` is stable for scripts (see errors.py). Documented in README.md.
+Every method returns plain JSON-able values (exportModel: a Blob); async methods return Promises that reject with a
+JS Error whose message is a sentence for a person and whose `code` is stable for scripts (see errors.py).
+Documented in README.md ("Automation API").
 """
 
 from __future__ import annotations
@@ -9,14 +10,19 @@ from __future__ import annotations
 from typing import Any
 
 from . import __version__, jsbridge
+from .errors import TeachboxError
+from .events import Emitter
 from .runtime import Runtime
+from .session import Session
 
 
 class Api:
-    """The methods behind window.teachbox, bound to one Runtime."""
+    """The methods behind window.teachbox, bound to one Runtime and one Session."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
+        self.emitter = Emitter(lambda callback, payload: callback(jsbridge.to_js(payload)))
+        self.session = Session(runtime, self.emitter)
 
     def info(self) -> dict:
         """What is running: versions, backend (and why), the active base, the bases of this build, timings (ms)."""
@@ -48,11 +54,67 @@ class Api:
             return await self.runtime.use_base(base=choice.get("id"), url=choice.get("url"), cut=choice.get("cut"))
         return await self.runtime.use_base(base=choice)
 
+    async def load_dataset(self, csv_url: Any, options: Any = None) -> dict:
+        if not isinstance(csv_url, str) or not csv_url:
+            raise TeachboxError("bad_option", "loadDataset needs the URL of a labels CSV.")
+        append = bool((jsbridge.to_py(options) or {}).get("append", False))
+        return await self.session.load_dataset(csv_url, append)
+
+    async def add_images(self, label: Any, files: Any) -> dict:
+        if jsbridge.is_nullish(files):
+            raise TeachboxError("bad_option", "addImages needs a list of image files.")
+        items = [files] if jsbridge.js_type(files) in ("Blob", "File") else list(files)
+        return await self.session.add_images(label if isinstance(label, str) else "", items)
+
+    async def train(self, options: Any = None) -> dict:
+        given = jsbridge.to_py(options)
+        if given is not None and not isinstance(given, dict):
+            raise TeachboxError("bad_option", "train takes an options object, e.g. {epochs: 20}.")
+        return await self.session.train(given)
+
+    def cancel(self) -> bool:
+        return self.session.cancel()
+
+    async def evaluate(self, csv_url: Any = None) -> dict:
+        return await self.session.evaluate(csv_url if isinstance(csv_url, str) and csv_url else None)
+
+    async def predict(self, image: Any) -> list[dict]:
+        if jsbridge.is_nullish(image):
+            raise TeachboxError("bad_source", "predict needs an image: a URL, File, Blob, <img>, <canvas> or <video>.")
+        return await self.session.predict(image)
+
+    async def export_model(self) -> Any:
+        data = await self.session.export_model()
+        return jsbridge.js.Blob.new(jsbridge.to_js([jsbridge.to_js(data)]), jsbridge.to_js({"type": "application/zip"}))
+
+    async def load_model(self, source: Any) -> dict:
+        if isinstance(source, str):
+            blob = await (await jsbridge.fetch(jsbridge.page_url(source))).blob()
+        elif jsbridge.js_type(source) in ("Blob", "File"):
+            blob = source
+        else:
+            raise TeachboxError("bad_option", "loadModel needs a model zip (Blob/File) or its URL.")
+        return await self.session.load_model(await jsbridge.blob_bytes(blob, int(blob.size)))
+
+    def project(self) -> dict:
+        return self.session.describe()
+
+    def reset(self) -> dict:
+        return self.session.reset()
+
+    def on(self, event: Any, callback: Any) -> Any:
+        remove = self.emitter.on(str(event), callback)
+        return jsbridge.create_once_callable(remove)
+
     def exports(self) -> dict[str, Any]:
         """JS-callable wrappers, by their JS names."""
+        promise, plain = jsbridge.promise_method, jsbridge.plain_method
         return {
-            "info": jsbridge.plain_method(self.info),
-            "memory": jsbridge.plain_method(self.memory),
-            "embed": jsbridge.promise_method(self.embed),
-            "useBase": jsbridge.promise_method(self.use_base),
+            "info": plain(self.info), "memory": plain(self.memory), "project": plain(self.project),
+            "cancel": plain(self.cancel), "reset": plain(self.reset),
+            "on": jsbridge.create_proxy(self.on),
+            "embed": promise(self.embed), "useBase": promise(self.use_base),
+            "loadDataset": promise(self.load_dataset), "addImages": promise(self.add_images),
+            "train": promise(self.train), "evaluate": promise(self.evaluate), "predict": promise(self.predict),
+            "exportModel": promise(self.export_model), "loadModel": promise(self.load_model),
         }

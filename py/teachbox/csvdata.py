@@ -263,3 +263,15 @@ def parse_labels_csv(text: str, csv_url: str, *, max_rows: int = MAX_ROWS) -> Pa
             {"expected": ["path", "label"], "found": []},
         )
     return ParsedCSV(rows=rows, errors=errors)
+
+
+def check_label(label: str) -> str:
+    """Validate a label typed or chosen in the UI/API by the same rules as CSV labels; returns it trimmed."""
+    trimmed = label.strip() if isinstance(label, str) else ""
+    if not trimmed:
+        raise TeachboxError("blank_label", "A class needs a name; the label is empty.")
+    try:
+        _check_label(trimmed)
+    except _SkipRow as error:
+        raise TeachboxError(error.code, error.message) from None
+    return trimmed

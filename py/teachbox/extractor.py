@@ -26,6 +26,7 @@ class FeatureExtractor:
     load_ms: float
     info: dict = field(default_factory=dict)
     parent: Any = None  # the full model a cut was taken from: its unused top must be disposed too
+    users: int = 0  # trained classifiers whose models are built on these layers
 
     def features(self, batch: Any) -> Any:
         """[N, C] pooled embeddings of an input batch (the caller disposes the result)."""

@@ -189,8 +189,15 @@ def promise_method(method: Callable[..., Awaitable[Any]]) -> Any:
 
 
 def plain_method(method: Callable[..., Any]) -> Any:
-    """Wrap a synchronous Python method as a JS function returning a plain value."""
-    return create_proxy(lambda *args: to_js(method(*args)))
+    """Wrap a synchronous Python method as a JS function returning a plain value (or throwing a clean JS Error)."""
+
+    def call(*args: Any) -> Any:
+        try:
+            return to_js(method(*args))
+        except TeachboxError as error:
+            raise js_error(error) from None  # a JS Error proxy propagates to JS as the original Error object
+
+    return create_proxy(call)
 
 
 def install_api(methods: dict[str, Any]) -> None:

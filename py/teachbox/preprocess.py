@@ -13,6 +13,9 @@ from .errors import TeachboxError
 CROP_MODES = ("center-crop", "squash", "pad")
 INPUT_SIZE = 224
 MIN_SIDE = 8
+# TF.js computes sample positions in float32 and treats a position a hair past the last pixel centre as outside
+# (extrapolated black). Ending every box 1/256 pixel inside the last centre keeps the edge row/column real.
+EDGE_INSET = 1 / 256
 
 
 @dataclass(frozen=True)
@@ -43,17 +46,19 @@ def crop_box(width: int, height: int, mode: str = "center-crop") -> tuple[float,
     if width < MIN_SIDE or height < MIN_SIDE:
         raise TeachboxError("too_small", f"The image is {width}×{height} pixels; images need at least "
                                          f"{MIN_SIDE}×{MIN_SIDE}.")
-    if mode == "squash":
-        return (0.0, 0.0, 1.0, 1.0)
     if mode not in CROP_MODES:
         raise TeachboxError("bad_option", f"Unknown crop mode {mode!r}; use one of {', '.join(CROP_MODES)}.")
-    side = min(width, height) if mode == "center-crop" else max(width, height)
-    x1, x2 = _span(width, side)
-    y1, y2 = _span(height, side)
+    if mode == "squash":
+        x1, x2 = _span(width, width)
+        y1, y2 = _span(height, height)
+    else:
+        side = min(width, height) if mode == "center-crop" else max(width, height)
+        x1, x2 = _span(width, side)
+        y1, y2 = _span(height, side)
     return (y1, x1, y2, x2)
 
 
 def _span(extent: int, side: int) -> tuple[float, float]:
     """Normalised start/end of a centred window of `side` pixels over an axis of `extent` pixels."""
     offset = (extent - side) / 2
-    return (offset / (extent - 1), (offset + side - 1) / (extent - 1))
+    return (offset / (extent - 1), (offset + side - 1 - EDGE_INSET) / (extent - 1))

@@ -67,18 +67,43 @@ class Runtime:
             self.log(f"backend {name} is not available here")
         raise TeachboxError("no_backend", "No TensorFlow.js backend could start in this browser.")
 
-    async def use_base(self, base: str | None = None, url: str | None = None, cut: str | None = None) -> dict:
-        """Switch the active base (a built one by id, or a custom model URL); the previous one is disposed."""
+    async def load_extractor(self, base: str | None = None, url: str | None = None,
+                             cut: str | None = None) -> FeatureExtractor:
+        """A new instance of a base (a built one by id, or a custom model URL), not yet active."""
         if url:
-            extractor = await load_custom_base(url, cut)
-        else:
-            extractor = await load_built_base(self.catalog.get(base), self.log)
+            return await load_custom_base(url, cut)
+        return await load_built_base(self.catalog.get(base), self.log)
+
+    async def use_base(self, base: str | None = None, url: str | None = None, cut: str | None = None) -> dict:
+        """Switch the active base; the previous one is disposed unless a trained classifier still uses it."""
+        extractor = await self.load_extractor(base, url, cut)
         warm_ms = extractor.warm_up()
         self.log(f"base {extractor.base_id}: {extractor.source}, {extractor.load_ms:.0f} ms, warm-up {warm_ms:.0f} ms")
-        if self.extractor is not None:
-            self.extractor.dispose()
-        self.extractor = extractor
+        previous, self.extractor = self.extractor, extractor
+        if previous is not None and previous.users == 0:
+            previous.dispose()
         return extractor.describe()
+
+    async def reload_active(self) -> Any:
+        """A private copy of the active base's model (fine-tuning trains it without touching the shared one)."""
+        active = self.active()
+        if active.parent is not None or active.base_id.startswith("custom:"):
+            raise TeachboxError("bad_option", "Fine-tuning needs one of the build's base models; switch with "
+                                              "useBase(id) first.")
+        return (await load_built_base(self.catalog.get(active.base_id), self.log)).model
+
+    def acquire(self) -> Callable[[], None]:
+        """Mark the active base as used by a classifier; returns the function that releases it again (and frees
+        it once nothing uses it and it is no longer the active base)."""
+        extractor = self.active()
+        extractor.users += 1
+
+        def release() -> None:
+            extractor.users -= 1
+            if extractor.users == 0 and extractor is not self.extractor:
+                extractor.dispose()
+
+        return release
 
     def active(self) -> FeatureExtractor:
         if self.extractor is None:

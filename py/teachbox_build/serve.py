@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import mimetypes
+import os
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -42,10 +43,10 @@ class _Handler(SimpleHTTPRequestHandler):
         url_path = unquote(urlsplit(path).path)
         for prefix, folder in self.mounts.items():
             if url_path.startswith(prefix):
-                relative = url_path[len(prefix):]
-                candidate = (folder / relative).resolve()
-                if candidate == folder or folder in candidate.parents:
-                    return str(candidate)
+                # normpath, not resolve: `..` can never climb out, while symlinks placed inside a mount still work.
+                candidate = os.path.normpath(os.path.join(folder, url_path[len(prefix):].lstrip("/")))
+                if candidate == str(folder) or candidate.startswith(str(folder) + os.sep):
+                    return candidate
                 return str(folder / "__outside__")
         return super().translate_path(path)
 

@@ -1,0 +1,155 @@
+"""Each image's features computed once, in pipelined batches, and cached for every later epoch and run.
+
+An encoder maps an input batch to per-image features (the base's pooled embedding, or for fine-tuning the frozen
+part's activations). Features live as JS Float32Arrays (outside TF.js's tensor registry, so `numTensors` stays
+flat) keyed by (encoder key, sample uid): retraining with other options re-embeds nothing. While the model runs
+on batch k, the browser already fetches and decodes batch k+1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from . import imaging, jsbridge
+from .errors import TeachboxError
+from .jsbridge import tf
+from .preprocess import Preprocessing
+from .project import Sample
+
+BATCH = 16
+
+
+@dataclass
+class Encoder:
+    """A model from input images to features, with the cache key that names exactly what it computes."""
+
+    key: str
+    model: Any  # [N, 224, 224, 3] -> [N, ...shape]
+    shape: tuple[int, ...]
+    pooled: bool
+    preprocessing: Preprocessing
+
+    def encode(self, batch: Any) -> Any:
+        if self.pooled:
+            return jsbridge.tidy(lambda: tf.mean(self.model.predict(batch), jsbridge.to_js([1, 2])))
+        return self.model.predict(batch)
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+
+class Cancelled(TeachboxError):
+    def __init__(self) -> None:
+        super().__init__("cancelled", "Stopped on request; nothing already computed was lost.")
+
+
+class FeatureStore:
+    """The cache; `ensure` fills it, `matrix` turns cached rows into one tensor."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[str, str], Any] = {}
+
+    def has(self, key: str, uid: str) -> bool:
+        return (key, uid) in self._cache
+
+    def count(self, key: str) -> int:
+        return sum(1 for cache_key, _ in self._cache if cache_key == key)
+
+    def forget(self, uids: set[str]) -> None:
+        for entry in [entry for entry in self._cache if entry[1] in uids]:
+            del self._cache[entry]
+
+    def forget_key(self, key: str) -> None:
+        for entry in [entry for entry in self._cache if entry[0] == key]:
+            del self._cache[entry]
+
+    async def ensure(self, samples: list[Sample], encoder: Encoder, progress: Callable[[int, int], None],
+                     cancelled: Callable[[], bool]) -> dict[str, TeachboxError]:
+        """Compute missing features; returns the failures by sample uid (those samples get no features)."""
+        todo = [s for s in samples if not self.has(encoder.key, s.uid)]
+        failures: dict[str, TeachboxError] = {}
+        chunks = [todo[i:i + BATCH] for i in range(0, len(todo), BATCH)]
+        if not chunks:
+            return failures
+        pending = asyncio.ensure_future(_decode_chunk(chunks[0]))
+        done = 0
+        for index, chunk in enumerate(chunks):
+            decoded = await pending
+            if index + 1 < len(chunks):
+                pending = asyncio.ensure_future(_decode_chunk(chunks[index + 1]))
+            if cancelled():
+                _close_all(decoded)
+                if index + 1 < len(chunks):
+                    _close_all(await pending)
+                raise Cancelled()
+            await self._encode_chunk(chunk, decoded, encoder, failures)
+            done += len(chunk)
+            progress(done, len(todo))
+        return failures
+
+    async def _encode_chunk(self, chunk: list[Sample], decoded: list[Any], encoder: Encoder,
+                            failures: dict[str, TeachboxError]) -> None:
+        inputs, kept = [], []
+        for sample, image in zip(chunk, decoded):
+            if isinstance(image, TeachboxError):
+                failures[sample.uid] = image
+                continue
+            try:
+                inputs.append(imaging.to_input(image, encoder.preprocessing))
+                kept.append(sample)
+            except TeachboxError as error:
+                failures[sample.uid] = error
+            finally:
+                _close(image, sample.source)
+        if not inputs:
+            return
+        batch = jsbridge.tidy(lambda: tf.concat(jsbridge.to_js(inputs), 0))
+        for tensor in inputs:
+            tensor.dispose()
+        try:
+            features = encoder.encode(batch)
+        finally:
+            batch.dispose()
+        try:
+            flat = await features.data()
+        finally:
+            features.dispose()
+        size = encoder.size
+        for row, sample in enumerate(kept):
+            self._cache[(encoder.key, sample.uid)] = flat.slice(row * size, (row + 1) * size)
+
+    def matrix(self, samples: list[Sample], key: str, shape: tuple[int, ...]) -> Any:
+        """[N, ...shape] float32 tensor of the features cached under `key`, in sample order (caller disposes)."""
+        size = math.prod(shape)
+        flat = jsbridge.js.Float32Array.new(len(samples) * size)
+        for row, sample in enumerate(samples):
+            flat.set(self._cache[(key, sample.uid)], row * size)
+        return tf.tensor(flat, jsbridge.to_js([len(samples), *shape]), "float32")
+
+
+async def _decode_one(sample: Sample) -> Any:
+    try:
+        return await imaging.decode(sample.source)
+    except TeachboxError as error:
+        return error
+    except Exception as error:  # noqa: BLE001 - any browser failure is this image's problem, not the batch's
+        return TeachboxError("undecodable", f"{sample.name} could not be read: {error}")
+
+
+async def _decode_chunk(chunk: list[Sample]) -> list[Any]:
+    return list(await asyncio.gather(*(_decode_one(sample) for sample in chunk)))
+
+
+def _close(image: Any, source: Any) -> None:
+    if image is not source and not isinstance(image, TeachboxError) and jsbridge.js_type(image) == "ImageBitmap":
+        image.close()
+
+
+def _close_all(decoded: list[Any]) -> None:
+    for image in decoded:
+        _close(image, None)

@@ -1,0 +1,60 @@
+"""The samples a person has gathered, by class: pure data, independent of the browser.
+
+A sample's `source` is whatever the page can read pixels from (a same-origin URL from a CSV, or a File/Blob the
+person dropped in); this module never looks inside it, which keeps it testable on CPython.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+from .classes import ClassIndex
+from .errors import TeachboxError
+
+MAX_SAMPLES = 100_000
+_uids = itertools.count(1)
+
+
+@dataclass
+class Sample:
+    """One labelled image. `uid` keys the embedding cache: the URL for CSV rows, a unique id for files."""
+
+    label: str
+    source: Any
+    name: str
+    uid: str = ""
+    line: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.uid:
+            self.uid = self.source if isinstance(self.source, str) else f"file:{next(_uids)}:{self.name}"
+
+
+@dataclass
+class Project:
+    """Samples in insertion order plus the class index that maps labels to model outputs."""
+
+    samples: list[Sample] = field(default_factory=list)
+    classes: ClassIndex = field(default_factory=ClassIndex)
+
+    def add(self, samples: list[Sample]) -> None:
+        if len(self.samples) + len(samples) > MAX_SAMPLES:
+            raise TeachboxError("too_many_samples", f"A project holds at most {MAX_SAMPLES:,} images.")
+        for sample in samples:
+            self.classes.add(sample.label)
+            self.samples.append(sample)
+
+    def remove(self, uids: set[str]) -> None:
+        """Drop samples (e.g. images that failed to decode); classes left empty stay listed so the user sees them."""
+        self.samples = [s for s in self.samples if s.uid not in uids]
+
+    def counts(self) -> dict[str, int]:
+        return self.classes.counts(s.label for s in self.samples)
+
+    def label_indices(self, samples: list[Sample] | None = None) -> list[int]:
+        return [self.classes.index(s.label) for s in (self.samples if samples is None else samples)]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"classes": self.classes.labels, "counts": self.counts(), "samples": len(self.samples)}

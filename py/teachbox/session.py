@@ -1,0 +1,236 @@
+"""One person's working state in the page: project, feature cache, trained classifier, and the operations on them.
+
+Every operation either completes or leaves the previous state as it was (a malformed CSV does not clear the loaded
+data set; a cancelled or failed training keeps the previous model). The API (api.py) only converts arguments.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import jsbridge
+from .classifier import Classifier, classifier_from_zip, dispose_layers, model_layers
+from .csvdata import check_label, parse_labels_csv
+from .errors import TeachboxError
+from .events import Emitter
+from .features import Cancelled, Encoder, FeatureStore
+from .metrics import evaluate_predictions
+from .project import Project, Sample
+from .runtime import Runtime
+from .trainer import pooled_encoder, prepare, train
+from .training import TrainOptions
+
+
+class Session:
+    """State + operations behind window.teachbox."""
+
+    def __init__(self, runtime: Runtime, emitter: Emitter) -> None:
+        self.runtime = runtime
+        self.emitter = emitter
+        self.project = Project()
+        self.store = FeatureStore()
+        self.classifier: Classifier | None = None
+        self.validation: list[Sample] = []
+        self.busy: str | None = None
+        self._cancel = False
+
+    # -- helpers -------------------------------------------------------------------------------------------------
+    def _start(self, what: str) -> None:
+        if self.busy:
+            raise TeachboxError("busy", f"Teachbox is busy {self.busy}; wait for it or call cancel().")
+        self.busy, self._cancel = what, False
+
+    def _cancelled(self) -> bool:
+        return self._cancel
+
+    def cancel(self) -> bool:
+        """Ask the running operation to stop at its next batch or epoch; True if something was running."""
+        self._cancel = self.busy is not None
+        return self._cancel
+
+    def _progress(self, payload: dict[str, Any]) -> None:
+        self.emitter.emit("progress", payload)
+
+    def _encoder(self) -> Encoder:
+        return pooled_encoder(self.runtime.active(), self.runtime.preprocessing)
+
+    async def _validate_images(self, samples: list[Sample]) -> dict[str, TeachboxError]:
+        """Decode and embed new samples now: bad images are found at once, and training later starts instantly."""
+        return await self.store.ensure(samples, self._encoder(),
+                                       lambda done, total: self._progress({"phase": "embedding", "done": done,
+                                                                           "total": total}),
+                                       self._cancelled)
+
+    @staticmethod
+    def _errors(samples: list[Sample], failures: dict[str, TeachboxError]) -> list[dict[str, Any]]:
+        return [{"line": s.line, "path": s.name, "code": failures[s.uid].code, "message": failures[s.uid].message}
+                for s in samples if s.uid in failures]
+
+    # -- data ----------------------------------------------------------------------------------------------------
+    async def load_dataset(self, csv_url: str, append: bool = False) -> dict[str, Any]:
+        """Read a `path,label` CSV and its images; valid rows are kept, each bad row or image is reported."""
+        self._start("loading a data set")
+        try:
+            absolute = jsbridge.page_url(csv_url)
+            text = await (await jsbridge.fetch(absolute)).text()
+            parsed = parse_labels_csv(str(text), absolute)
+            samples = [Sample(row.label, row.url, row.path, line=row.line) for row in parsed.rows]
+            failures = await self._validate_images(samples)
+            good = [s for s in samples if s.uid not in failures]
+            errors = [e.to_json() for e in parsed.errors] + self._errors(samples, failures)
+            if not good:
+                raise TeachboxError("empty_dataset", f"No usable image in {csv_url}; nothing was changed.",
+                                    {"errors": errors[:50]})
+            project = self.project if append else Project()
+            project.add(good)
+            self.project = project
+        finally:
+            self.busy = None
+        summary = {**project.to_json(), "errors": errors, "error_count": len(errors), "rows": len(parsed.rows)}
+        self.emitter.emit("dataset", project.to_json())
+        return summary
+
+    async def add_images(self, label: str, files: Any) -> dict[str, Any]:
+        """Add File/Blob images under a label; images that cannot be used are reported and not added."""
+        label = check_label(label)
+        self._start("adding images")
+        try:
+            samples = [Sample(label, item, str(getattr(item, "name", "") or f"image {i + 1}"))
+                       for i, item in enumerate(files)]
+            failures = await self._validate_images(samples)
+            good = [s for s in samples if s.uid not in failures]
+            self.project.add(good)
+        finally:
+            self.busy = None
+        self.emitter.emit("dataset", self.project.to_json())
+        return {**self.project.to_json(), "added": len(good), "errors": self._errors(samples, failures)}
+
+    def reset(self) -> dict[str, Any]:
+        """Forget the data set (cached features included) and the trained model."""
+        if self.busy:
+            raise TeachboxError("busy", f"Teachbox is busy {self.busy}; cancel it first.")
+        self.store.forget({s.uid for s in self.project.samples})
+        self.project = Project()
+        self._replace_classifier(None)
+        self.validation = []
+        return self.describe()
+
+    def describe(self) -> dict[str, Any]:
+        model = None
+        if self.classifier is not None:
+            model = {"labels": self.classifier.labels, "base": self.classifier.metadata.get("base"),
+                     "training": self.classifier.metadata.get("training")}
+        return {**self.project.to_json(), "trained": self.classifier is not None, "model": model,
+                "busy": self.busy}
+
+    # -- training ------------------------------------------------------------------------------------------------
+    async def train(self, options_in: dict[str, Any] | None) -> dict[str, Any]:
+        options = TrainOptions.from_api(options_in)
+        self._start("training")
+        prepared = classifier = None
+        try:
+            if options.base and options.base != self.runtime.active().base_id:
+                await self.runtime.use_base(options.base)
+            prepared = await prepare(self.runtime.active(), self.runtime.reload_active, options)
+            classifier, result, split = await train(self.project, self.store, prepared, options,
+                                                    self._progress, self._cancelled)
+            if self._cancel:
+                raise Cancelled()
+        except BaseException:
+            if classifier is not None:
+                classifier.dispose()
+            elif prepared is not None and prepared.copy is not None:
+                dispose_layers(model_layers(prepared.copy))
+            if self._cancel:
+                self.emitter.emit("cancelled", {"operation": "training"})
+            raise
+        finally:
+            self.busy = None
+        if prepared.copy is None:  # built on the page's shared base: keep that base alive while the model lives
+            classifier.on_dispose = self.runtime.acquire()
+        self._replace_classifier(classifier)
+        self.validation = split["val"]
+        self.emitter.emit("trained", {k: v for k, v in result.items() if k != "history"})
+        return result
+
+    def _replace_classifier(self, classifier: Classifier | None) -> None:
+        previous, self.classifier = self.classifier, classifier
+        if previous is not None:
+            previous.dispose()
+
+    def _trained(self) -> Classifier:
+        if self.classifier is None:
+            raise TeachboxError("not_trained", "There is no trained model yet: train one or load one first.")
+        return self.classifier
+
+    # -- using the model -----------------------------------------------------------------------------------------
+    async def predict(self, source: Any) -> list[dict[str, Any]]:
+        return await self._trained().predict(source)
+
+    async def evaluate(self, csv_url: str | None = None) -> dict[str, Any]:
+        """Metrics on the validation split of the last training, or on any labelled CSV."""
+        classifier = self._trained()
+        if csv_url:
+            return await self._evaluate_csv(classifier, csv_url)
+        if classifier.head is None or not self.validation:
+            raise TeachboxError("no_validation", "There is no validation split to evaluate (the model was loaded, "
+                                                 "or trained with validationSplit 0); pass a CSV URL.")
+        features = self.store.matrix(self.validation, classifier.encoder_key or "", self._cached_shape(classifier))
+        try:
+            output = classifier.head.predict(features)
+        finally:
+            features.dispose()
+        probs = await _rows(output)
+        true = [classifier.labels.index(s.label) for s in self.validation]
+        return {**evaluate_predictions(true, probs, classifier.labels, [s.name for s in self.validation]),
+                "errors": []}
+
+    def _cached_shape(self, classifier: Classifier) -> tuple[int, ...]:
+        return tuple(int(d) for d in list(classifier.head.inputs[0].shape.to_py())[1:])
+
+    async def _evaluate_csv(self, classifier: Classifier, csv_url: str) -> dict[str, Any]:
+        self._start("evaluating")
+        key = f"eval:{id(classifier)}"
+        try:
+            absolute = jsbridge.page_url(csv_url)
+            parsed = parse_labels_csv(str(await (await jsbridge.fetch(absolute)).text()), absolute)
+            errors = [e.to_json() for e in parsed.errors]
+            samples = []
+            for row in parsed.rows:
+                if row.label in classifier.labels:
+                    samples.append(Sample(row.label, row.url, row.path, line=row.line))
+                else:
+                    errors.append({"line": row.line, "path": row.path, "code": "unknown_label",
+                                   "message": f"The label {row.label!r} is not one the model knows."})
+            encoder = Encoder(key, classifier.model, (len(classifier.labels),), False, classifier.preprocessing)
+            failures = await self.store.ensure(samples, encoder, lambda d, t: self._progress(
+                {"phase": "evaluating", "done": d, "total": t}), self._cancelled)
+            good = [s for s in samples if s.uid not in failures]
+            errors += self._errors(samples, failures)
+            if not good:
+                raise TeachboxError("empty_dataset", f"No usable labelled image in {csv_url}.", {"errors": errors[:50]})
+            output = self.store.matrix(good, key, encoder.shape)
+            probs = await _rows(output)
+        finally:
+            self.store.forget_key(key)
+            self.busy = None
+        true = [classifier.labels.index(s.label) for s in good]
+        return {**evaluate_predictions(true, probs, classifier.labels, [s.name for s in good]), "errors": errors}
+
+    async def export_model(self) -> bytes:
+        return await self._trained().to_zip()
+
+    async def load_model(self, data: bytes) -> dict[str, Any]:
+        classifier = await classifier_from_zip(data)  # fully checked before anything is replaced
+        self._replace_classifier(classifier)
+        self.validation = []
+        return {"labels": classifier.labels, "metadata": classifier.metadata}
+
+
+async def _rows(output: Any) -> list[list[float]]:
+    """A [N, K] tensor as Python rows (disposes the tensor)."""
+    try:
+        return (await output.array()).to_py()
+    finally:
+        output.dispose()
+

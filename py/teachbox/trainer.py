@@ -1,0 +1,292 @@
+"""Transfer learning in the page: features once, a small head trained on them, one model out.
+
+Frozen base (fineTuneLayers = 0): cached pooled embeddings → standardise → dense(relu, L2) → dropout → softmax,
+with the standardisation folded into the first dense layer afterwards so the exported model needs no extra step.
+Fine-tuning (K > 0): a private copy of the base is split; the frozen part's activations are cached once and each
+epoch trains only the last K weighted layers + the head. The page's shared base is never modified.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from . import __version__, jsbridge
+from .classes import check_trainable
+from .classifier import Classifier, dispose_layers, model_layers
+from .errors import TeachboxError
+from .extractor import FeatureExtractor
+from .features import Encoder, FeatureStore
+from .finetune import LayerInfo, split_for_fine_tuning
+from .jsbridge import tf
+from .preprocess import Preprocessing
+from .project import Project, Sample
+from .split import stratified_split
+from .training import EpochTracker, TrainOptions, eta_seconds, summary
+
+Progress = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class Prepared:
+    """The encoder for a run, and (when fine-tuning) the private base copy and its split."""
+
+    encoder: Encoder
+    base: FeatureExtractor
+    copy: Any = None
+    tail: tuple[str, ...] = ()
+
+
+def pooled_encoder(base: FeatureExtractor, preprocessing: Preprocessing) -> Encoder:
+    return Encoder(f"{base.base_id}|{preprocessing.mode}|pooled", base.model, (base.feature_dim,), True, preprocessing)
+
+
+def layer_infos(model: Any) -> list[LayerInfo]:
+    infos = []
+    for layer in model.layers:
+        nodes = layer.inboundNodes
+        inbound = [str(source.name) for source in nodes[0].inboundLayers] if len(nodes) else []
+        infos.append(LayerInfo(str(layer.name), tuple(inbound), len(layer.weights) > 0))
+    return infos
+
+
+async def prepare(base: FeatureExtractor, reload: Callable[[], Any], options: TrainOptions) -> Prepared:
+    """The encoder whose features this run trains on."""
+    preprocessing = Preprocessing(mode=options.crop)
+    if options.fine_tune_layers == 0:
+        return Prepared(pooled_encoder(base, preprocessing), base)
+    copy = await reload()
+    split, tail = split_for_fine_tuning(layer_infos(copy), options.fine_tune_layers)
+    frozen = tf.model(jsbridge.to_js({"inputs": copy.inputs, "outputs": copy.getLayer(split).output}))
+    shape = tuple(int(d) for d in list(frozen.outputs[0].shape.to_py())[1:])
+    encoder = Encoder(f"{base.base_id}|{preprocessing.mode}|{split}", frozen, shape, False, preprocessing)
+    return Prepared(encoder, base, copy, tuple(tail))
+
+
+def _head_layers(options: TrainOptions, classes: int) -> list[Any]:
+    layers = []
+    if options.hidden_units > 0:
+        regularizer = tf.regularizers.l2(jsbridge.to_js({"l2": options.l2})) if options.l2 > 0 else None
+        layers.append(tf.layers.dense(jsbridge.to_js({"units": options.hidden_units, "activation": "relu",
+                                                      "kernelRegularizer": regularizer,
+                                                      "name": "teachbox_hidden"})))
+        if options.dropout > 0:
+            layers.append(tf.layers.dropout(jsbridge.to_js({"rate": options.dropout, "name": "teachbox_dropout"})))
+    layers.append(tf.layers.dense(jsbridge.to_js({"units": classes, "activation": "softmax",
+                                                  "name": "teachbox_output"})))
+    return layers
+
+
+def _apply(layers: list[Any], tensor: Any) -> Any:
+    for layer in layers:
+        tensor = layer.apply(tensor)
+    return tensor
+
+
+def _apply_tail(copy: Any, tail: tuple[str, ...], split: str, inputs: Any) -> Any:
+    """Re-apply the tail layers of the base copy to a new input, following the graph (residual adds included)."""
+    produced = {split: inputs}
+    for name in tail:
+        layer = copy.getLayer(name)
+        sources = [produced[str(source.name)] for source in layer.inboundNodes[0].inboundLayers]
+        produced[name] = layer.apply(sources[0] if len(sources) == 1 else jsbridge.to_js(sources))
+    return produced[tail[-1]]
+
+
+class Standardizer:
+    """Per-feature mean and std of the training features: makes the head's optimisation well-conditioned."""
+
+    def __init__(self, features: Any) -> None:
+        moments = tf.moments(features, 0)
+        self.mean = moments.mean
+        self.std = jsbridge.tidy(lambda: tf.sqrt(moments.variance).add(1e-6))
+        moments.variance.dispose()
+
+    def apply(self, features: Any) -> Any:
+        return jsbridge.tidy(lambda: features.sub(self.mean).div(self.std))
+
+    def fold_into(self, dense: Any) -> None:
+        """Rewrite dense(x') with x' = (x - mean) / std as an equivalent dense(x): W/std, b - (mean/std)·W."""
+        kernel, bias = list(dense.getWeights())
+
+        def fold() -> Any:
+            scaled = kernel.div(self.std.expandDims(1))
+            shift = tf.matMul(self.mean.div(self.std).expandDims(0), kernel).squeeze(jsbridge.to_js([0]))
+            return jsbridge.to_js([scaled, bias.sub(shift)])
+
+        folded = jsbridge.tidy(fold)
+        dense.setWeights(folded)
+        for tensor in folded:
+            tensor.dispose()
+
+    def dispose(self) -> None:
+        self.mean.dispose()
+        self.std.dispose()
+
+
+class Snapshot:
+    """Copies of a model's weights at its best epoch."""
+
+    def __init__(self) -> None:
+        self.weights: list[Any] = []
+
+    def take(self, model: Any) -> None:
+        self.dispose()
+        self.weights = [w.clone() for w in model.getWeights()]
+
+    def restore(self, model: Any) -> None:
+        if self.weights:
+            model.setWeights(jsbridge.to_js(self.weights))
+
+    def dispose(self) -> None:
+        for tensor in self.weights:
+            tensor.dispose()
+        self.weights = []
+
+
+async def train(project: Project, store: FeatureStore, prepared: Prepared, options: TrainOptions,
+                progress: Progress, cancelled: Callable[[], bool]) -> tuple[Classifier, dict[str, Any], dict]:
+    """Train a classifier on the project's samples; returns (classifier, summary, split)."""
+    started = time.monotonic()
+    check_trainable(project.counts())
+    encoder = prepared.encoder
+    failures = await store.ensure(project.samples, encoder, _embedding_progress(progress, started), cancelled)
+    usable = [s for s in project.samples if s.uid not in failures]
+    check_trainable(project.classes.counts(s.label for s in usable))
+    labels = project.label_indices(usable)
+    train_idx, val_idx = stratified_split(labels, options.validation_split, options.seed)
+    train_set, val_set = [usable[i] for i in train_idx], [usable[i] for i in val_idx]
+    classes = len(project.classes)
+    fit_started = time.monotonic()
+    head_layers = _head_layers(options, classes)
+    x, y = store.matrix(train_set, encoder.key, encoder.shape), _one_hot(project, train_set, classes)
+    xv = store.matrix(val_set, encoder.key, encoder.shape) if val_set else None
+    yv = _one_hot(project, val_set, classes) if val_set else None
+    standardizer = Standardizer(x) if encoder.pooled else None
+    trainable = None
+    try:
+        if standardizer is not None:
+            x = _replace(x, standardizer.apply(x))
+            xv = _replace(xv, standardizer.apply(xv)) if xv is not None else None
+        trainable = _trainable_model(prepared, head_layers)
+        tracker = await _fit(trainable, x, y, xv, yv, options, progress, cancelled)
+        if standardizer is not None:
+            standardizer.fold_into(head_layers[0])
+    except BaseException:
+        dispose_layers([*head_layers, *(model_layers(trainable) if trainable is not None else [])])
+        raise
+    finally:
+        for tensor in (x, y, xv, yv):
+            if tensor is not None:
+                tensor.dispose()
+        if standardizer is not None:
+            standardizer.dispose()
+    result = summary(options, tracker, time.monotonic() - started, cancelled())
+    result["fit_seconds"] = round(time.monotonic() - fit_started, 2)
+    result["train_count"], result["val_count"] = len(train_set), len(val_set)
+    result["skipped"] = _skipped(project, failures)
+    classifier = _classifier(prepared, trainable, head_layers, project.classes.labels, options, result)
+    return classifier, result, {"train": train_set, "val": val_set}
+
+
+def _replace(old: Any, new: Any) -> Any:
+    old.dispose()
+    return new
+
+
+def _one_hot(project: Project, samples: list[Sample], classes: int) -> Any:
+    indices = project.label_indices(samples)
+    return jsbridge.tidy(lambda: tf.oneHot(tf.tensor1d(jsbridge.to_js(indices), "int32"), classes).toFloat())
+
+
+def _trainable_model(prepared: Prepared, head_layers: list[Any]) -> Any:
+    """features → probabilities: the head alone, or (fine-tuning) the base's tail followed by pooling + head."""
+    encoder = prepared.encoder
+    inputs = tf.input(jsbridge.to_js({"shape": list(encoder.shape)}))
+    if encoder.pooled:
+        outputs = _apply(head_layers, inputs)
+    else:
+        tail_out = _apply_tail(prepared.copy, prepared.tail, _split_name(encoder), inputs)
+        pooled = tf.layers.globalAveragePooling2d(jsbridge.to_js({"name": "teachbox_tail_pool"})).apply(tail_out)
+        outputs = _apply(head_layers, pooled)
+    return tf.model(jsbridge.to_js({"inputs": inputs, "outputs": outputs, "name": "teachbox_trainable"}))
+
+
+def _split_name(encoder: Encoder) -> str:
+    return encoder.key.rsplit("|", 1)[1]
+
+
+async def _fit(model: Any, x: Any, y: Any, xv: Any, yv: Any, options: TrainOptions, progress: Progress,
+               cancelled: Callable[[], bool]) -> EpochTracker:
+    model.compile(jsbridge.to_js({"optimizer": tf.train.adam(options.learning_rate),
+                                  "loss": "categoricalCrossentropy", "metrics": ["acc"]}))
+    tracker = EpochTracker(patience=options.patience if xv is not None else 0)
+    snapshot = Snapshot()
+    started = time.monotonic()
+
+    def on_epoch_end(epoch: int, logs: Any) -> None:
+        values = {k: float(v) for k, v in logs.to_py().items()}
+        best, stop = tracker.update(int(epoch), values)
+        if best:
+            snapshot.take(model)
+        progress({"phase": "training", "epoch": int(epoch) + 1, "epochs": options.epochs, **values,
+                  "eta_s": eta_seconds(int(epoch) + 1, options.epochs, time.monotonic() - started)})
+        if stop or cancelled():
+            model.stopTraining = True
+
+    callback = jsbridge.create_proxy(on_epoch_end)
+    config: dict[str, Any] = {"epochs": options.epochs, "batchSize": options.batch_size, "shuffle": True,
+                              "verbose": 0}
+    try:
+        fit_options = jsbridge.to_js(config)
+        fit_options.callbacks = jsbridge.to_js({"onEpochEnd": callback})
+        if xv is not None:
+            fit_options.validationData = jsbridge.to_js([xv, yv])
+        await model.fit(x, y, fit_options)
+        snapshot.restore(model)
+    finally:
+        callback.destroy()
+        snapshot.dispose()
+        if model.optimizer is not None:
+            model.optimizer.dispose()
+    return tracker
+
+
+def _embedding_progress(progress: Progress, started: float) -> Callable[[int, int], None]:
+    def report(done: int, total: int) -> None:
+        progress({"phase": "embedding", "done": done, "total": total,
+                  "eta_s": eta_seconds(done, total, time.monotonic() - started)})
+    return report
+
+
+def _skipped(project: Project, failures: dict[str, TeachboxError]) -> list[dict[str, Any]]:
+    by_uid = {s.uid: s for s in project.samples}
+    return [{"path": by_uid[uid].name, "line": by_uid[uid].line, "code": error.code, "message": error.message}
+            for uid, error in failures.items()]
+
+
+def _classifier(prepared: Prepared, trainable: Any, head_layers: list[Any], labels: list[str],
+                options: TrainOptions, result: dict[str, Any]) -> Classifier:
+    """One model from image to probabilities, built from the (possibly fine-tuned) base and the trained head."""
+    base_model = prepared.copy if prepared.copy is not None else prepared.base.model
+    pool = tf.layers.globalAveragePooling2d(jsbridge.to_js({"name": "teachbox_pool"}))
+    outputs = _apply(head_layers, pool.apply(base_model.outputs[0]))
+    full = tf.model(jsbridge.to_js({"inputs": base_model.inputs, "outputs": outputs, "name": "teachbox_classifier"}))
+    owned = [*head_layers, pool, *model_layers(trainable)] if prepared.copy is None else \
+        [*model_layers(prepared.copy), *model_layers(trainable), pool]
+    base = prepared.base
+    metadata = {
+        "format": "teachbox-model", "formatVersion": 1, "labels": labels,
+        "preprocessing": prepared.encoder.preprocessing.to_json(),
+        "base": {"id": base.base_id, "label": base.info.get("label", base.base_id),
+                 "cutLayer": base.info.get("cutLayer"), "fineTunedLayers": options.fine_tune_layers},
+        "inputSize": prepared.encoder.preprocessing.size,
+        "training": {k: result[k] for k in ("best_epoch", "epochs", "val_accuracy", "val_loss", "seconds")}
+        | {"options": options.to_json(), "train_count": result["train_count"], "val_count": result["val_count"]},
+        "versions": {"teachbox": __version__, **jsbridge.versions()},
+        "created": str(jsbridge.js.Date.new().toISOString()),
+    }
+    return Classifier(full, labels, prepared.encoder.preprocessing, metadata, head=trainable,
+                      encoder_key=prepared.encoder.key, owned_layers=owned)

@@ -1,0 +1,133 @@
+"""Training options and the bookkeeping of a run (best epoch, early stopping, time left): pure, unit-tested.
+
+Defaults follow Teachable Machine's recipe (dense 100 → softmax, Adam 0.001, batch 16, 50 epochs) with the fixes that
+make it stable: features standardised, L2 on the hidden layer, and the epoch with the best validation loss kept
+instead of whatever the last epoch happened to be.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from .errors import TeachboxError
+from .preprocess import CROP_MODES
+
+# camelCase names the API accepts → dataclass fields.
+_API_NAMES = {
+    "epochs": "epochs", "batchSize": "batch_size", "learningRate": "learning_rate",
+    "validationSplit": "validation_split", "seed": "seed", "hiddenUnits": "hidden_units", "dropout": "dropout",
+    "l2": "l2", "patience": "patience", "fineTuneLayers": "fine_tune_layers", "base": "base", "crop": "crop",
+}
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """Everything a training run can be told; `from_api` validates what a caller passes."""
+
+    epochs: int = 50
+    batch_size: int = 16
+    learning_rate: float = 0.001
+    validation_split: float = 0.15
+    seed: int = 42
+    hidden_units: int = 100
+    dropout: float = 0.25
+    l2: float = 0.001
+    patience: int = 15
+    fine_tune_layers: int = 0
+    base: str | None = None
+    crop: str = "center-crop"
+
+    @classmethod
+    def from_api(cls, given: dict[str, Any] | None) -> TrainOptions:
+        given = dict(given or {})
+        unknown = sorted(set(given) - set(_API_NAMES))
+        if unknown:
+            raise TeachboxError("bad_option", f"Unknown training option(s): {', '.join(unknown)}. "
+                                              f"Known: {', '.join(_API_NAMES)}.")
+        values = {_API_NAMES[name]: value for name, value in given.items() if value is not None}
+        options = cls(**values)
+        options.validate()
+        return options
+
+    def validate(self) -> None:
+        _int_in(self.epochs, "epochs", 1, 1000)
+        _int_in(self.batch_size, "batchSize", 1, 4096)
+        _int_in(self.hidden_units, "hiddenUnits", 0, 4096)
+        _int_in(self.patience, "patience", 0, 1000)
+        _int_in(self.fine_tune_layers, "fineTuneLayers", 0, 50)
+        _int_in(self.seed, "seed", -(2**31), 2**31 - 1)
+        _float_in(self.learning_rate, "learningRate", 1e-7, 1.0)
+        _float_in(self.validation_split, "validationSplit", 0.0, 0.9)
+        _float_in(self.dropout, "dropout", 0.0, 0.95)
+        _float_in(self.l2, "l2", 0.0, 1.0)
+        if self.crop not in CROP_MODES:
+            raise TeachboxError("bad_option", f"crop must be one of {', '.join(CROP_MODES)}, not {self.crop!r}.")
+
+    def to_json(self) -> dict[str, Any]:
+        reverse = {field: name for name, field in _API_NAMES.items()}
+        return {reverse[f.name]: getattr(self, f.name) for f in fields(self)}
+
+
+def _int_in(value: Any, name: str, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value or not low <= value <= high:
+        raise TeachboxError("bad_option", f"{name} must be a whole number from {low} to {high}, not {value!r}.")
+
+
+def _float_in(value: Any, name: str, low: float, high: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or not low <= value <= high:
+        raise TeachboxError("bad_option", f"{name} must be a number from {low} to {high}, not {value!r}.")
+
+
+@dataclass
+class EpochTracker:
+    """Which epoch to keep and when to stop: lowest validation loss wins; `patience` epochs without gain stop."""
+
+    patience: int
+    best_epoch: int = -1
+    best_loss: float = math.inf
+    history: list[dict[str, float]] | None = None
+
+    def update(self, epoch: int, logs: dict[str, float]) -> tuple[bool, bool]:
+        """Record an epoch; returns (is_new_best, should_stop)."""
+        if self.history is None:
+            self.history = []
+        self.history.append({"epoch": epoch + 1, **{k: round(float(v), 6) for k, v in logs.items()}})
+        loss = logs.get("val_loss", logs.get("loss", math.inf))
+        if math.isfinite(loss) and loss < self.best_loss - 1e-7:
+            self.best_loss, self.best_epoch = loss, epoch
+            return True, False
+        stop = self.patience > 0 and epoch - self.best_epoch >= self.patience
+        return False, stop
+
+    def best_logs(self) -> dict[str, float]:
+        return self.history[self.best_epoch] if self.history and self.best_epoch >= 0 else {}
+
+
+def eta_seconds(done: int, total: int, elapsed_s: float) -> float | None:
+    """Seconds left at the average pace so far; None before there is a pace to extrapolate."""
+    if done <= 0 or total <= done:
+        return None if done <= 0 else 0.0
+    return round(elapsed_s / done * (total - done), 1)
+
+
+def summary(options: TrainOptions, tracker: EpochTracker, seconds: float, cancelled: bool) -> dict[str, Any]:
+    """What train() resolves with."""
+    best = tracker.best_logs()
+    return {
+        "history": tracker.history or [],
+        "epochs": len(tracker.history or []),
+        "best_epoch": tracker.best_epoch + 1,
+        "val_accuracy": best.get("val_acc"),
+        "val_loss": best.get("val_loss"),
+        "accuracy": best.get("acc"),
+        "seconds": round(seconds, 2),
+        "cancelled": cancelled,
+        "options": options.to_json(),
+    }
+
+
+def options_dict(options: TrainOptions) -> dict[str, Any]:
+    return asdict(options)
