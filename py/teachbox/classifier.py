@@ -6,6 +6,7 @@ so what a person previews is exactly what they download. Export/import go throug
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +33,8 @@ def dispose_layers(layers: list[Any]) -> None:
                 result = layer.dispose()
             except jsbridge.JsException:
                 break
-            if int(result.refCountAfterDispose) <= 0:
+            remaining = result.refCountAfterDispose
+            if jsbridge.is_nullish(remaining) or int(remaining) <= 0:
                 break
 
 
@@ -106,7 +108,9 @@ async def classifier_from_zip(data: bytes) -> Classifier:
     """Load a checked export; the model is built by TF.js from JSON only (no code in the file runs)."""
     files: ModelFiles = read_model_zip(data)
     weights = jsbridge.to_js(files.weights)
-    artifacts = jsbridge.to_js({"modelTopology": files.model_json["modelTopology"], "weightSpecs": files.weight_specs})
+    # JSON.parse, not to_js: Keras configs hold nulls that must stay null (to_js would make them undefined).
+    artifacts = jsbridge.js.JSON.parse(json.dumps({"modelTopology": files.model_json["modelTopology"],
+                                                   "weightSpecs": files.weight_specs}))
     artifacts.weightData = weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength)
     try:
         model = await tf.loadLayersModel(tf.io.fromMemory(artifacts))

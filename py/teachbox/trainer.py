@@ -8,8 +8,9 @@ epoch trains only the last K weighted layers + the head. The page's shared base 
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -171,7 +172,8 @@ async def train(project: Project, store: FeatureStore, prepared: Prepared, optio
             x = _replace(x, standardizer.apply(x))
             xv = _replace(xv, standardizer.apply(xv)) if xv is not None else None
         trainable = _trainable_model(prepared, head_layers)
-        tracker = await _fit(trainable, x, y, xv, yv, options, progress, cancelled)
+        async with _backend_with_gradients(not encoder.pooled):
+            tracker = await _fit(trainable, x, y, xv, yv, options, progress, cancelled)
         if standardizer is not None:
             standardizer.fold_into(head_layers[0])
     except BaseException:
@@ -189,6 +191,26 @@ async def train(project: Project, store: FeatureStore, prepared: Prepared, optio
     result["skipped"] = _skipped(project, failures)
     classifier = _classifier(prepared, trainable, head_layers, project.classes.labels, options, result)
     return classifier, result, {"train": train_set, "val": val_set}
+
+
+CONV_GRADIENTS = ("Conv2DBackpropFilter", "Conv2DBackpropInput", "DepthwiseConv2dNativeBackpropFilter",
+                  "DepthwiseConv2dNativeBackpropInput")
+
+
+@contextlib.asynccontextmanager
+async def _backend_with_gradients(needs_conv_gradients: bool) -> AsyncIterator[None]:
+    """Train on a backend that has convolution gradients. TF.js 4.22's wasm backend has none, so fine-tuning
+    there runs the epochs on the cpu backend (tensors move lazily) and switches back afterwards."""
+    current = str(tf.getBackend())
+    missing = needs_conv_gradients and any(jsbridge.is_nullish(tf.getKernel(name, current)) for name in CONV_GRADIENTS)
+    if not missing:
+        yield
+        return
+    await tf.setBackend("cpu")
+    try:
+        yield
+    finally:
+        await tf.setBackend(current)
 
 
 def _replace(old: Any, new: Any) -> Any:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Collection
 from pathlib import Path
 
 from .errors import BuildError
@@ -63,7 +64,7 @@ def convert_model(model_dir: Path, out_dir: Path, *, quantize: str = "none", cut
 
     input_shape, feature_shape, feature_dim = feature_shapes(topology, kept, cut)
     return {
-        "id": base_id or model_dir.name, "modelJson": model_json, "hash": digest, "cutLayer": cut,
+        "id": base_id or model_dir.resolve().name, "modelJson": model_json, "hash": digest, "cutLayer": cut,
         "featureShape": feature_shape, "featureDim": feature_dim, "inputShape": input_shape, "quantize": quantize,
         "weightBytes": sum(len(shard) for shard in shards), "shards": len(shards),
         "params": sum(w.values.size for w in weights), "layers": len(kept), "sourceBytes": source_bytes,
@@ -81,15 +82,14 @@ def _weights_of(weights: list[Weight], topology: Topology, kept: list[str], mode
     orphan = next((w.name for w, owner in zip(weights, owners) if owner is None), None)
     if orphan is not None:
         raise BuildError(f"weight {orphan} in {model_dir}/model.json belongs to no layer of its modelTopology")
-    keep = set(kept)
-    layers = topology.by_name()
-    unweighted = [n for n in kept if layers[n]["class_name"] in WEIGHTED_LAYERS and n not in owners]
+    keep, owned, layers = set(kept), set(owners), topology.by_name()
+    unweighted = [n for n in kept if layers[n]["class_name"] in WEIGHTED_LAYERS and n not in owned]
     if unweighted:
         raise BuildError(f"layer {unweighted[0]} of {model_dir}/model.json has no weights in its weightsManifest")
     return [weight for weight, owner in zip(weights, owners) if owner in keep]
 
 
-def _owner(weight_name: str, layer_names: dict) -> str | None:
+def _owner(weight_name: str, layer_names: Collection[str]) -> str | None:
     """The layer a weight belongs to: the longest '/'-delimited prefix of its name that is a layer name."""
     parts = weight_name.split("/")
     return next(("/".join(parts[:n]) for n in range(len(parts) - 1, 0, -1) if "/".join(parts[:n]) in layer_names),

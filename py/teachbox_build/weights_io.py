@@ -132,10 +132,11 @@ def read_weights(model_dir: Path, model: dict) -> tuple[list[Weight], int]:
             size = stored_size(entry)
             weights.append(_decode(entry, data[offset:offset + size], model_dir))
             offset += size
-    names = [w.name for w in weights]
-    if len(set(names)) != len(names):
-        twice = sorted({n for n in names if names.count(n) > 1})
-        raise BuildError(f"{model_dir}/model.json lists weight {twice[0]} more than once")
+    seen: set[str] = set()
+    for weight in weights:
+        if weight.name in seen:
+            raise BuildError(f"{model_dir}/model.json lists weight {weight.name} more than once")
+        seen.add(weight.name)
     return weights, total
 
 

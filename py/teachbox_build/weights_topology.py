@@ -50,7 +50,7 @@ def parse_topology(model_topology: dict, where: str) -> Topology:
     raise BuildError(f"{where}: model class {class_name!r} is not supported; need a functional Model or Sequential")
 
 
-def layer_name(layer: object, where: str) -> str:
+def _layer_name(layer: object, where: str) -> str:
     """A layer's name (Keras writes it beside the config, older files only inside it)."""
     if isinstance(layer, dict) and isinstance(layer.get("class_name"), str):
         name = layer.get("name") or (layer.get("config") or {}).get("name")
@@ -62,7 +62,7 @@ def layer_name(layer: object, where: str) -> str:
 def _functional(class_name: str, config: dict, where: str) -> Topology:
     """A functional model: each layer's sources come from its inbound_nodes."""
     layers = _layer_list(config.get("layers"), where)
-    inbound = {layer_name(layer, where): _references(layer.get("inbound_nodes", [])) for layer in layers}
+    inbound = {_layer_name(layer, where): _references(layer.get("inbound_nodes", [])) for layer in layers}
     if len(inbound) != len(layers):
         raise BuildError(f"{where}: two layers of modelTopology share a name")
     for name, sources in inbound.items():
@@ -78,7 +78,7 @@ def _functional(class_name: str, config: dict, where: str) -> Topology:
 def _sequential(config: dict | list, where: str) -> Topology:
     """A Sequential model: each layer reads the one before it."""
     layers = _layer_list(config if isinstance(config, list) else config.get("layers"), where)
-    names = [layer_name(layer, where) for layer in layers]
+    names = [_layer_name(layer, where) for layer in layers]
     if len(set(names)) != len(names):
         raise BuildError(f"{where}: two layers of modelTopology share a name")
     inbound = {name: names[i - 1:i] for i, name in enumerate(names)}
@@ -261,8 +261,8 @@ def _reshaped(config: dict, inputs: list) -> Shape:
 
 
 SAME_SHAPE = ("Activation", "Add", "Average", "BatchNormalization", "Dropout", "ELU", "GaussianDropout",
-              "GaussianNoise", "InputLayer", "LayerNormalization", "LeakyReLU", "Maximum", "Minimum", "Multiply", "PReLU", "ReLU",
-              "Softmax", "SpatialDropout2D", "Subtract", "ThresholdedReLU")
+              "GaussianNoise", "InputLayer", "LayerNormalization", "LeakyReLU", "Maximum", "Minimum", "Multiply",
+              "PReLU", "ReLU", "Softmax", "SpatialDropout2D", "Subtract", "ThresholdedReLU")
 
 SHAPE_RULES: dict[str, Callable[[dict, list], Shape]] = {
     "Conv2D": lambda c, i: _spatial(c, i[0], "kernel_size", c["filters"]),
