@@ -1,41 +1,85 @@
-"""Where to split a base model for fine-tuning: pure graph logic, unit-tested on real topologies.
+"""Which layers of a base fine-tuning trains, planned from the layer graph: pure logic, unit-tested.
 
-`fineTuneLayers = K` trains the last K *weighted* layers of the base (convolutions, batch norms) with the head. The
-frozen part below the split is run once per image and its activations are cached, so each epoch only runs the tail.
-The split must be a single tensor that is the only way into the tail: with residual blocks (MobileNetV2) the split
-moves down until no tail layer reads from below it except through the split.
+`fineTuneLayers = K` trains the base's last K convolutions with the head. Those must be pointwise (1×1, stride 1)
+convolutions, each optionally followed by batch norm and activations, in a straight chain to the output: such a
+block is exactly a Dense layer over the channel axis, with the batch norm folded in. That gives three things at
+once: training runs on matrix products (TF.js's wasm backend has no convolution gradients), batch-norm statistics
+stay frozen (the well-known way to fine-tune without wrecking them on small batches), and the trained weights
+write back into the base's own layers, so the exported model keeps the standard MobileNet topology.
+The frozen part below the split is run once per image and its activations cached.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from .errors import TeachboxError
+
+ACTIVATIONS = ("Activation", "ReLU")
 
 
 @dataclass(frozen=True)
 class LayerInfo:
-    """What the split needs to know of one layer: its name, inputs (layer names) and whether it has weights."""
+    """What planning needs of a layer: name, class, input layer names and its config."""
 
     name: str
+    class_name: str
     inputs: tuple[str, ...]
-    weighted: bool
+    config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def pointwise(self) -> bool:
+        return self.class_name == "Conv2D" and list(self.config.get("kernel_size", [])) == [1, 1] \
+            and list(self.config.get("strides", [1, 1])) == [1, 1] and self.config.get("groups", 1) in (1, None)
 
 
-def split_for_fine_tuning(layers: list[LayerInfo], k: int) -> tuple[str, list[str]]:
-    """(split layer name, tail layer names in order) for training the last k weighted layers.
+@dataclass(frozen=True)
+class TailBlock:
+    """One trainable block: a pointwise conv, its batch norm (if any), and the activation layers after it."""
 
-    `layers` is in topological order and ends with the base's output layer.
-    """
-    weighted = [i for i, layer in enumerate(layers) if layer.weighted]
-    if k < 1 or k > len(weighted) - 1:
-        raise TeachboxError("bad_option", f"fineTuneLayers must be between 1 and {len(weighted) - 1} for this base.")
-    start = weighted[-k]
-    while start > 1:
-        split = layers[start - 1].name
-        tail = layers[start:]
-        inside = {layer.name for layer in tail} | {split}
-        if all(source in inside for layer in tail for source in layer.inputs):
-            return split, [layer.name for layer in tail]
-        start -= 1
-    raise TeachboxError("bad_option", "This base cannot be split for fine-tuning.")
+    conv: str
+    norm: str | None
+    activations: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FineTunePlan:
+    split: str
+    blocks: tuple[TailBlock, ...]
+
+
+def plan_fine_tuning(layers: list[LayerInfo], k: int) -> FineTunePlan:
+    """Walk back from the output collecting blocks until k convolutions are found (or the chain ends)."""
+    if k < 1:
+        raise TeachboxError("bad_option", "fineTuneLayers must be at least 1 to plan fine-tuning.")
+    by_name = {layer.name: layer for layer in layers}
+    blocks: list[TailBlock] = []
+    current = layers[-1]
+    while len(blocks) < k:
+        activations: list[str] = []
+        norm = None
+        while current.class_name in ACTIVATIONS:
+            activations.insert(0, current.name)
+            current = _single_input(current, by_name)
+        if current is not None and current.class_name == "BatchNormalization":
+            norm = current.name
+            current = _single_input(current, by_name)
+        if current is None or not current.pointwise:
+            break
+        blocks.insert(0, TailBlock(current.name, norm, tuple(activations)))
+        current = _single_input(current, by_name)
+        if current is None:
+            break
+    if len(blocks) < k or current is None:
+        raise TeachboxError("bad_option", f"This base can fine-tune at most {len(blocks)} layer(s): its last "
+                                          f"{len(blocks)} convolution(s) are pointwise, the next one is not.",
+                            {"max": len(blocks)})
+    return FineTunePlan(current.name, tuple(blocks))
+
+
+def _single_input(layer: LayerInfo, by_name: dict[str, LayerInfo]) -> LayerInfo | None:
+    """The one layer feeding `layer`; None where the chain branches or starts (no straight chain to extend)."""
+    if len(layer.inputs) != 1 or layer.inputs[0] not in by_name:
+        return None
+    return by_name[layer.inputs[0]]

@@ -8,9 +8,9 @@ epoch trains only the last K weighted layers + the head. The page's shared base 
 
 from __future__ import annotations
 
-import contextlib
+import math
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +20,7 @@ from .classifier import Classifier, dispose_layers, model_layers
 from .errors import TeachboxError
 from .extractor import FeatureExtractor
 from .features import Encoder, FeatureStore
-from .finetune import LayerInfo, split_for_fine_tuning
+from .finetune import FineTunePlan, LayerInfo, TailBlock, plan_fine_tuning
 from .jsbridge import tf
 from .preprocess import Preprocessing
 from .project import Project, Sample
@@ -32,12 +32,12 @@ Progress = Callable[[dict[str, Any]], None]
 
 @dataclass
 class Prepared:
-    """The encoder for a run, and (when fine-tuning) the private base copy and its split."""
+    """The encoder for a run, and (when fine-tuning) the private base copy and the plan for its tail."""
 
     encoder: Encoder
     base: FeatureExtractor
     copy: Any = None
-    tail: tuple[str, ...] = ()
+    plan: FineTunePlan | None = None
 
 
 def pooled_encoder(base: FeatureExtractor, preprocessing: Preprocessing) -> Encoder:
@@ -48,8 +48,10 @@ def layer_infos(model: Any) -> list[LayerInfo]:
     infos = []
     for layer in model.layers:
         nodes = layer.inboundNodes
-        inbound = [str(source.name) for source in nodes[0].inboundLayers] if len(nodes) else []
-        infos.append(LayerInfo(str(layer.name), tuple(inbound), len(layer.weights) > 0))
+        inbound = tuple(str(source.name) for source in nodes[0].inboundLayers) if len(nodes) else ()
+        config = layer.getConfig().to_py()
+        infos.append(LayerInfo(str(layer.name), str(layer.getClassName()), inbound,
+                               {"kernel_size": config.get("kernelSize"), "strides": config.get("strides")}))
     return infos
 
 
@@ -58,12 +60,89 @@ async def prepare(base: FeatureExtractor, reload: Callable[[], Any], options: Tr
     preprocessing = Preprocessing(mode=options.crop)
     if options.fine_tune_layers == 0:
         return Prepared(pooled_encoder(base, preprocessing), base)
+    plan = plan_fine_tuning(layer_infos(base.model), options.fine_tune_layers)  # fails before any loading
     copy = await reload()
-    split, tail = split_for_fine_tuning(layer_infos(copy), options.fine_tune_layers)
-    frozen = tf.model(jsbridge.to_js({"inputs": copy.inputs, "outputs": copy.getLayer(split).output}))
+    frozen = tf.model(jsbridge.to_js({"inputs": copy.inputs, "outputs": copy.getLayer(plan.split).output}))
     shape = tuple(int(d) for d in list(frozen.outputs[0].shape.to_py())[1:])
-    encoder = Encoder(f"{base.base_id}|{preprocessing.mode}|{split}", frozen, shape, False, preprocessing)
-    return Prepared(encoder, base, copy, tuple(tail))
+    encoder = Encoder(f"{base.base_id}|{preprocessing.mode}|{plan.split}", frozen, shape, False, preprocessing)
+    return Prepared(encoder, base, copy, plan)
+
+
+class FoldedTail:
+    """The planned tail as Dense layers with batch norm folded in (see finetune.py), and the write-back."""
+
+    def __init__(self, copy: Any, plan: FineTunePlan) -> None:
+        self.copy, self.plan = copy, plan
+        self.dense = [tf.layers.dense(jsbridge.to_js({"units": int(copy.getLayer(b.conv).getConfig().filters),
+                                                      "name": f"teachbox_ft_{b.conv}"})) for b in plan.blocks]
+
+    def apply(self, inputs: Any) -> Any:
+        tensor = inputs
+        for block, dense in zip(self.plan.blocks, self.dense):
+            tensor = dense.apply(tensor)
+            for name in block.activations:
+                tensor = self.copy.getLayer(name).apply(tensor)
+        return tensor
+
+    def load_from_base(self) -> None:
+        """Dense kernel/bias = the conv (1×1) kernel with the batch norm's affine map folded in."""
+        for block, dense in zip(self.plan.blocks, self.dense):
+            def fold(block: TailBlock = block) -> Any:
+                conv = self.copy.getLayer(block.conv)
+                weights = list(conv.getWeights())
+                kernel = weights[0].reshape(jsbridge.to_js([weights[0].shape[2], weights[0].shape[3]]))
+                bias = weights[1].clone() if len(weights) > 1 else tf.zerosLike(kernel.sum(0))
+                if block.norm is not None:
+                    gamma, beta, mean, variance = self._norm_parts(block.norm)
+                    scale = gamma.div(tf.sqrt(variance.add(self._epsilon(block.norm))))
+                    kernel, bias = kernel.mul(scale), bias.sub(mean).mul(scale).add(beta)
+                return jsbridge.to_js([kernel, bias])
+
+            values = jsbridge.tidy(fold)
+            dense.setWeights(values)
+            for tensor in values:
+                tensor.dispose()
+
+    def write_back(self) -> None:
+        """Trained Dense weights → the base copy's conv kernel; its batch norm becomes `x + bias`."""
+        for block, dense in zip(self.plan.blocks, self.dense):
+            conv = self.copy.getLayer(block.conv)
+            kernel, bias = list(dense.getWeights())
+
+            def conv_weights() -> Any:
+                shaped = kernel.reshape(jsbridge.to_js([1, 1, kernel.shape[0], kernel.shape[1]]))
+                return jsbridge.to_js([shaped, bias.clone()] if len(conv.getWeights()) > 1 else [shaped])
+
+            def norm_weights() -> Any:
+                norm = self.copy.getLayer(block.norm)
+                ones = tf.onesLike(bias)
+                parts = {"gamma": ones.mul(math.sqrt(1 + self._epsilon(block.norm))), "beta": bias.clone(),
+                         "moving_mean": tf.zerosLike(bias), "moving_variance": ones}
+                return jsbridge.to_js([parts[_weight_kind(w)] for w in norm.weights])
+
+            for layer, build in ((conv, conv_weights), *(((self.copy.getLayer(block.norm), norm_weights),)
+                                                        if block.norm is not None else ())):
+                values = jsbridge.tidy(build)
+                layer.setWeights(values)
+                for tensor in values:
+                    tensor.dispose()
+            if block.norm is None and len(conv.getWeights()) == 1:
+                raise TeachboxError("internal", f"{block.conv} has neither bias nor batch norm to hold a bias.")
+
+    def _norm_parts(self, name: str) -> tuple[Any, Any, Any, Any]:
+        norm = self.copy.getLayer(name)
+        parts = {_weight_kind(w): value for w, value in zip(norm.weights, norm.getWeights())}
+        ones = tf.onesLike(parts["moving_mean"])
+        return (parts.get("gamma", ones), parts.get("beta", tf.zerosLike(ones)), parts["moving_mean"],
+                parts["moving_variance"])
+
+    def _epsilon(self, name: str) -> float:
+        return float(self.copy.getLayer(name).getConfig().epsilon)
+
+
+def _weight_kind(weight: Any) -> str:
+    """gamma / beta / moving_mean / moving_variance from a batch-norm weight's name (`conv_pw_13_bn/gamma`)."""
+    return str(weight.originalName).rsplit("/", 1)[-1]
 
 
 def _head_layers(options: TrainOptions, classes: int) -> list[Any]:
@@ -84,16 +163,6 @@ def _apply(layers: list[Any], tensor: Any) -> Any:
     for layer in layers:
         tensor = layer.apply(tensor)
     return tensor
-
-
-def _apply_tail(copy: Any, tail: tuple[str, ...], split: str, inputs: Any) -> Any:
-    """Re-apply the tail layers of the base copy to a new input, following the graph (residual adds included)."""
-    produced = {split: inputs}
-    for name in tail:
-        layer = copy.getLayer(name)
-        sources = [produced[str(source.name)] for source in layer.inboundNodes[0].inboundLayers]
-        produced[name] = layer.apply(sources[0] if len(sources) == 1 else jsbridge.to_js(sources))
-    return produced[tail[-1]]
 
 
 class Standardizer:
@@ -171,11 +240,12 @@ async def train(project: Project, store: FeatureStore, prepared: Prepared, optio
         if standardizer is not None:
             x = _replace(x, standardizer.apply(x))
             xv = _replace(xv, standardizer.apply(xv)) if xv is not None else None
-        trainable = _trainable_model(prepared, head_layers)
-        async with _backend_with_gradients(not encoder.pooled):
-            tracker = await _fit(trainable, x, y, xv, yv, options, progress, cancelled)
+        trainable, tail = _trainable_model(prepared, head_layers)
+        tracker = await _fit(trainable, x, y, xv, yv, options, progress, cancelled)
         if standardizer is not None:
             standardizer.fold_into(head_layers[0])
+        if tail is not None:
+            tail.write_back()
     except BaseException:
         dispose_layers([*head_layers, *(model_layers(trainable) if trainable is not None else [])])
         raise
@@ -193,26 +263,6 @@ async def train(project: Project, store: FeatureStore, prepared: Prepared, optio
     return classifier, result, {"train": train_set, "val": val_set}
 
 
-CONV_GRADIENTS = ("Conv2DBackpropFilter", "Conv2DBackpropInput", "DepthwiseConv2dNativeBackpropFilter",
-                  "DepthwiseConv2dNativeBackpropInput")
-
-
-@contextlib.asynccontextmanager
-async def _backend_with_gradients(needs_conv_gradients: bool) -> AsyncIterator[None]:
-    """Train on a backend that has convolution gradients. TF.js 4.22's wasm backend has none, so fine-tuning
-    there runs the epochs on the cpu backend (tensors move lazily) and switches back afterwards."""
-    current = str(tf.getBackend())
-    missing = needs_conv_gradients and any(jsbridge.is_nullish(tf.getKernel(name, current)) for name in CONV_GRADIENTS)
-    if not missing:
-        yield
-        return
-    await tf.setBackend("cpu")
-    try:
-        yield
-    finally:
-        await tf.setBackend(current)
-
-
 def _replace(old: Any, new: Any) -> Any:
     old.dispose()
     return new
@@ -223,21 +273,21 @@ def _one_hot(project: Project, samples: list[Sample], classes: int) -> Any:
     return jsbridge.tidy(lambda: tf.oneHot(tf.tensor1d(jsbridge.to_js(indices), "int32"), classes).toFloat())
 
 
-def _trainable_model(prepared: Prepared, head_layers: list[Any]) -> Any:
-    """features → probabilities: the head alone, or (fine-tuning) the base's tail followed by pooling + head."""
+def _trainable_model(prepared: Prepared, head_layers: list[Any]) -> tuple[Any, FoldedTail | None]:
+    """features → probabilities: the head alone, or (fine-tuning) the folded tail, pooling and the head."""
     encoder = prepared.encoder
     inputs = tf.input(jsbridge.to_js({"shape": list(encoder.shape)}))
+    tail = None
     if encoder.pooled:
         outputs = _apply(head_layers, inputs)
     else:
-        tail_out = _apply_tail(prepared.copy, prepared.tail, _split_name(encoder), inputs)
-        pooled = tf.layers.globalAveragePooling2d(jsbridge.to_js({"name": "teachbox_tail_pool"})).apply(tail_out)
-        outputs = _apply(head_layers, pooled)
-    return tf.model(jsbridge.to_js({"inputs": inputs, "outputs": outputs, "name": "teachbox_trainable"}))
-
-
-def _split_name(encoder: Encoder) -> str:
-    return encoder.key.rsplit("|", 1)[1]
+        tail = FoldedTail(prepared.copy, prepared.plan)
+        pooled = tf.layers.globalAveragePooling2d(jsbridge.to_js({"name": "teachbox_tail_pool"}))
+        outputs = _apply(head_layers, pooled.apply(tail.apply(inputs)))
+    model = tf.model(jsbridge.to_js({"inputs": inputs, "outputs": outputs, "name": "teachbox_trainable"}))
+    if tail is not None:
+        tail.load_from_base()
+    return model, tail
 
 
 async def _fit(model: Any, x: Any, y: Any, xv: Any, yv: Any, options: TrainOptions, progress: Progress,

@@ -6,8 +6,14 @@ host is not the test server's, and each test using it fails if one was made. DNS
 
 from __future__ import annotations
 
+import contextlib
+import csv
+import io
 import os
+import random
+import struct
 import sys
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -41,9 +47,10 @@ def dist_dir(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
 
 
 @pytest.fixture(scope="session")
-def server(dist_dir: Path, shared_dir: Path) -> Iterator[StaticServer]:
-    """dist at /, ../shared at /shared/ (same origin, as a user's images would be served beside a CSV)."""
-    with StaticServer(dist_dir, 0, mounts={"/shared/": shared_dir}) as httpd:
+def server(dist_dir: Path, shared_dir: Path, scratch: Path) -> Iterator[StaticServer]:
+    """dist at /, ../shared at /shared/ (same origin, as a user's images would be served beside a CSV), and the
+    session's writable `scratch` folder at /scratch/ (CSVs and files the tests make; symlinks inside it are followed)."""
+    with StaticServer(dist_dir, 0, mounts={"/shared/": shared_dir, "/scratch/": scratch}) as httpd:
         httpd.start_in_thread()
         yield httpd
         httpd.shutdown()
@@ -110,3 +117,113 @@ def open_app(ctx, url: str):  # noqa: ANN001, ANN201
     except Exception as error:
         raise AssertionError(f"teachbox.ready failed: {error}\n" + "\n".join(page.logs[-30:])) from error
     return page, info
+
+
+# -- additions: a writable /scratch/ mount, CSV helpers, bad image files, module-scoped guarded contexts -------------
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "finetune: exercises fineTuneLayers > 0 (code under rework; report failures)")
+
+
+@pytest.fixture(scope="session")
+def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A writable folder served at /scratch/ (../shared is read-only): test CSVs, bad files, exported models."""
+    return tmp_path_factory.mktemp("scratch")
+
+
+def read_labels(dataset: str) -> list[tuple[str, str]]:
+    """(path, label) rows of ../shared/datasets/<dataset>/labels.csv, in file order."""
+    with open(SHARED / "datasets" / dataset / "labels.csv", newline="", encoding="utf-8") as handle:
+        return [(row["path"], row["label"]) for row in csv.DictReader(handle)]
+
+
+def stratified(rows: list[tuple[str, str]], per_class: int, seed: int,
+               exclude: set[str] | None = None) -> list[tuple[str, str]]:
+    """`per_class` rows of every label, drawn with a fixed seed, skipping paths in `exclude`; sorted by label."""
+    exclude = exclude or set()
+    by_label: dict[str, list[tuple[str, str]]] = {}
+    for row in rows:
+        if row[0] not in exclude:
+            by_label.setdefault(row[1], []).append(row)
+    rng = random.Random(seed)
+    picked: list[tuple[str, str]] = []
+    for label in sorted(by_label):
+        candidates = list(by_label[label])
+        if len(candidates) < per_class:
+            raise ValueError(f"{label} has only {len(candidates)} rows, {per_class} wanted")
+        picked.extend(rng.sample(candidates, per_class))
+    return picked
+
+
+def write_csv(scratch: Path, name: str, rows: list, dataset: str | None = None, header: list[str] | None = None,
+              file_name: str = "labels.csv") -> str:
+    """Write scratch/<name>/<file_name> (with an `images` symlink to the dataset's images when `dataset` is given,
+    so its rows' `images/...` paths resolve beside the CSV); returns the CSV's URL path (/scratch/<name>/...).
+
+    `rows` are tuples of cells; `header=[]` writes no header line.
+    """
+    folder = scratch / name
+    folder.mkdir(parents=True, exist_ok=True)
+    if dataset is not None:
+        link = folder / "images"
+        if not link.is_symlink():
+            link.symlink_to(SHARED / "datasets" / dataset / "images", target_is_directory=True)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    header = ["path", "label"] if header is None else header
+    if header:
+        writer.writerow(header)
+    writer.writerows(rows)
+    (folder / file_name).write_text(buffer.getvalue(), encoding="utf-8")
+    return f"/scratch/{name}/{file_name}"
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG that declares width×height but has no pixel data (a decompression-bomb header)."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IEND", b"")
+
+
+def write_bad_images(folder: Path, real_png: Path, big_side: int = 8000) -> dict[str, str]:
+    """Broken and extreme image files in `folder`; returns {kind: file name}. The big one is a solid colour, so
+    it is small on disk (a few hundred KB) but decodes to big_side² pixels."""
+    from PIL import Image  # the venv has Pillow; imported here so collection does not need it
+
+    folder.mkdir(parents=True, exist_ok=True)
+    names = {"empty": "empty.png", "text": "text.png", "truncated": "truncated.png", "big": f"big{big_side}.png",
+             "bomb": "bomb20000.png"}
+    (folder / names["empty"]).write_bytes(b"")
+    (folder / names["text"]).write_text("this is a text file, not a picture\n", encoding="utf-8")
+    (folder / names["truncated"]).write_bytes(real_png.read_bytes()[:120])
+    big = folder / names["big"]
+    if not big.exists():
+        Image.new("RGB", (big_side, big_side), (180, 60, 90)).save(big, optimize=False, compress_level=9)
+    (folder / names["bomb"]).write_bytes(png_header_only(20000, 20000))
+    return names
+
+
+@contextlib.contextmanager
+def guarded_context(browser) -> Iterator:  # noqa: ANN001 - Playwright objects
+    """The `context` fixture as a context manager (for module-scoped pages): a fresh context with the request guard;
+    fails if any request left 127.0.0.1. Yields (context, guard)."""
+    guard = RequestGuard()
+    ctx = browser.new_context()
+    ctx.route("**/*", guard.handle)
+    try:
+        yield ctx, guard
+    finally:
+        ctx.close()
+    assert guard.foreign == [], f"the page made requests outside its origin: {guard.foreign}"
+
+
+@pytest.fixture(scope="module")
+def module_context(browser) -> Iterator:  # noqa: ANN001 - Playwright objects
+    """One guarded browser context for a whole test module (one Pyodide start for many assertions)."""
+    with guarded_context(browser) as (ctx, guard):
+        ctx.guard = guard
+        yield ctx

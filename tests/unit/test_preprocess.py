@@ -9,14 +9,21 @@ import numpy as np
 import pytest
 
 from teachbox.errors import TeachboxError
-from teachbox.preprocess import CROP_MODES, INPUT_SIZE, MIN_SIDE, Preprocessing, crop_box
+from teachbox.preprocess import CROP_MODES, EDGE_INSET, INPUT_SIZE, MIN_SIDE, Preprocessing, crop_box
+
+# Box ends sit EDGE_INSET (1/256) pixel inside the last pixel centre. FLOAT_SLACK (1/4096 pixel, a sixteenth of the
+# inset) absorbs the box being rounded to float32, which moves a position by up to ~1.2e-4 pixel at 4096 pixels.
+FLOAT_SLACK = 2 ** -12
 
 
 def crop_and_resize(image: np.ndarray, box: tuple[float, float, float, float], size: int,
                     extrapolation: float = 0.0) -> np.ndarray:
-    """tf.image.cropAndResize (bilinear) for one 2-D image and one box, as tfjs-backend-cpu computes it."""
+    """tf.image.cropAndResize (bilinear) for one 2-D image and one box, as tfjs-backend-cpu computes it.
+
+    The box arrives in a float32 tensor; the CPU kernel then does its arithmetic in JS doubles.
+    """
     height, width = image.shape
-    y1, x1, y2, x2 = box
+    y1, x1, y2, x2 = (float(np.float32(value)) for value in box)
     out = np.full((size, size), extrapolation, dtype=np.float64)
     height_scale = (y2 - y1) * (height - 1) / (size - 1) if size > 1 else 0.0
     width_scale = (x2 - x1) * (width - 1) / (size - 1) if size > 1 else 0.0
@@ -38,22 +45,29 @@ def crop_and_resize(image: np.ndarray, box: tuple[float, float, float, float], s
     return out
 
 
+def end(extent: int, last_centre: float) -> float:
+    """Normalised box end for a window whose last pixel centre is `last_centre`, pulled EDGE_INSET inside it."""
+    return (last_centre - EDGE_INSET) / (extent - 1)
+
+
 @pytest.mark.parametrize("side", [MIN_SIDE, 224, 500])
 @pytest.mark.parametrize("mode", CROP_MODES)
 def test_square_image_uses_the_whole_image_in_every_mode(side: int, mode: str) -> None:
-    assert crop_box(side, side, mode) == (0.0, 0.0, 1.0, 1.0)
+    far = end(side, side - 1)
+    assert crop_box(side, side, mode) == pytest.approx((0.0, 0.0, far, far), abs=1e-15)
+    assert 1 - far == pytest.approx(EDGE_INSET / (side - 1))  # a 1/256-pixel inset, nothing more
 
 
 def test_landscape_center_crop() -> None:
     y1, x1, y2, x2 = crop_box(300, 200, "center-crop")
-    assert (y1, y2) == (0.0, 1.0)
-    assert x1 == pytest.approx(50 / 299) and x2 == pytest.approx(249 / 299)
+    assert y1 == 0.0 and y2 == pytest.approx(end(200, 199))
+    assert x1 == pytest.approx(50 / 299) and x2 == pytest.approx(end(300, 249))
 
 
 def test_portrait_center_crop() -> None:
     y1, x1, y2, x2 = crop_box(200, 300, "center-crop")
-    assert (x1, x2) == (0.0, 1.0)
-    assert y1 == pytest.approx(50 / 299) and y2 == pytest.approx(249 / 299)
+    assert x1 == 0.0 and x2 == pytest.approx(end(200, 199))
+    assert y1 == pytest.approx(50 / 299) and y2 == pytest.approx(end(300, 249))
 
 
 def test_default_mode_is_center_crop() -> None:
@@ -62,8 +76,11 @@ def test_default_mode_is_center_crop() -> None:
 
 
 def test_squash_always_uses_the_whole_image() -> None:
-    assert crop_box(300, 200, "squash") == (0.0, 0.0, 1.0, 1.0)
-    assert crop_box(17, 900, "squash") == (0.0, 0.0, 1.0, 1.0)
+    assert crop_box(300, 200, "squash") == pytest.approx((0.0, 0.0, end(200, 199), end(300, 299)))
+    assert crop_box(17, 900, "squash") == pytest.approx((0.0, 0.0, end(900, 899), end(17, 16)))
+    y1, x1, y2, x2 = crop_box(17, 900, "squash")
+    assert (x2 - x1) * 16 + 1 == pytest.approx(17, abs=EDGE_INSET) and x2 < 1
+    assert (y2 - y1) * 899 + 1 == pytest.approx(900, abs=EDGE_INSET) and y2 < 1
 
 
 @pytest.mark.parametrize("width, height", [(300, 200), (200, 300), (640, 480), (1001, 10), (9, 8)])
@@ -72,11 +89,15 @@ def test_pad_extends_symmetrically_outside_the_image(width: int, height: int) ->
     short = "y" if height < width else "x"
     lo, hi = (y1, y2) if short == "y" else (x1, x2)
     other = (x1, x2) if short == "y" else (y1, y2)
-    assert other == pytest.approx((0.0, 1.0))
+    extent, side = min(width, height), max(width, height)
+    assert other == pytest.approx((0.0, end(side, side - 1)))
     assert lo < 0 < 1 < hi
-    assert lo == pytest.approx(1 - hi)  # as much padding before as after
-    extent = min(width, height)
-    assert (hi - lo) * (extent - 1) + 1 == pytest.approx(max(width, height))
+    offset = (extent - side) / 2
+    assert lo == pytest.approx(offset / (extent - 1))
+    assert hi == pytest.approx(end(extent, offset + side - 1))
+    # as much padding before as after, up to the inset: first centre at `offset`, last at `extent - 1 - offset - inset`
+    assert lo * (extent - 1) == pytest.approx((extent - 1) - hi * (extent - 1) - EDGE_INSET)
+    assert (hi - lo) * (extent - 1) + 1 == pytest.approx(side, abs=EDGE_INSET)
 
 
 @pytest.mark.parametrize("width, height", [(300, 200), (200, 300), (301, 200), (640, 480), (8, 9), (4000, 3000),
@@ -84,10 +105,14 @@ def test_pad_extends_symmetrically_outside_the_image(width: int, height: int) ->
 def test_center_crop_covers_exactly_the_short_side(width: int, height: int) -> None:
     y1, x1, y2, x2 = crop_box(width, height, "center-crop")
     side = min(width, height)
-    assert (x2 - x1) * (width - 1) + 1 == pytest.approx(side)
-    assert (y2 - y1) * (height - 1) + 1 == pytest.approx(side)
-    assert 0 <= x1 < x2 <= 1 and 0 <= y1 < y2 <= 1
-    assert x1 == pytest.approx(1 - x2) and y1 == pytest.approx(1 - y2)  # centred
+    for lo, hi, extent in ((x1, x2, width), (y1, y2, height)):
+        covered = (hi - lo) * (extent - 1) + 1
+        assert covered == pytest.approx(side, abs=EDGE_INSET) and covered < side
+        assert 0 <= lo < hi < 1
+        offset = (extent - side) / 2
+        assert lo == pytest.approx(offset / (extent - 1)) and hi == pytest.approx(end(extent, offset + side - 1))
+        # centred: as far from the first pixel centre as from the last, less the inset
+        assert lo * (extent - 1) == pytest.approx((extent - 1) - hi * (extent - 1) - EDGE_INSET)
 
 
 @pytest.mark.parametrize("width, height", [(7, 100), (100, 7), (1, 1), (0, 0), (7, 7)])
@@ -100,7 +125,8 @@ def test_tiny_images_are_refused(width: int, height: int, mode: str) -> None:
 
 
 def test_smallest_allowed_image() -> None:
-    assert crop_box(MIN_SIDE, MIN_SIDE + 4) == pytest.approx((2 / 11, 0.0, 9 / 11, 1.0))
+    assert crop_box(MIN_SIDE, MIN_SIDE + 4) == pytest.approx((2 / 11, 0.0, (9 - EDGE_INSET) / 11,
+                                                               (7 - EDGE_INSET) / 7))
 
 
 @pytest.mark.parametrize("mode", ["stretch", "", "CENTER-CROP", "center_crop"])
@@ -127,29 +153,39 @@ def test_preprocessing_json_round_trip(mode: str) -> None:
 
 def test_center_crop_samples_a_ramp_over_exactly_the_centre_square() -> None:
     width, height, size = 300, 200, 24
-    ramp = np.tile(np.arange(width, dtype=np.float64), (height, 1))  # pixel value = its x
+    step = 1.0  # the ramp rises by one per pixel
+    ramp = np.tile(np.arange(width, dtype=np.float64) * step, (height, 1))  # pixel value = its x
     out = crop_and_resize(ramp, crop_box(width, height), size)
-    expected = 50 + np.arange(size) * 199 / (size - 1)  # columns 50 .. 249: the 200 centre columns
-    assert np.allclose(out, np.tile(expected, (size, 1)))
-    assert out.min() == pytest.approx(50) and out.max() == pytest.approx(249)
+    # the 200 centre columns 50 .. 249, the last sample EDGE_INSET before column 249's centre
+    expected = 50 + np.arange(size) * (199 - EDGE_INSET) / (size - 1)
+    assert np.allclose(out, np.tile(expected, (size, 1)), rtol=0, atol=step / 256)
+    assert out.min() == pytest.approx(50, abs=FLOAT_SLACK)
+    assert 249 - EDGE_INSET - FLOAT_SLACK <= out.max() < 249  # reaches the last centre column, up to the inset
 
-    vertical = np.tile(np.arange(height, dtype=np.float64)[:, None], (1, width))
+    vertical = np.tile(np.arange(height, dtype=np.float64)[:, None] * step, (1, width))
     out = crop_and_resize(vertical, crop_box(width, height), size)
-    assert np.allclose(out, np.tile((np.arange(size) * 199 / (size - 1))[:, None], (1, size)))
+    expected = np.arange(size) * (199 - EDGE_INSET) / (size - 1)
+    assert np.allclose(out, np.tile(expected[:, None], (1, size)), rtol=0, atol=step / 256)
+    assert out.min() == pytest.approx(0, abs=FLOAT_SLACK)
+    assert 199 - EDGE_INSET - FLOAT_SLACK <= out.max() < 199
 
 
 def test_center_crop_at_native_size_is_the_numpy_slice() -> None:
+    # sample k lands k / (n - 1) * EDGE_INSET pixel before centre k on each axis; with values in [0, 1) that moves
+    # it by less than EDGE_INSET per axis
     rng = np.random.default_rng(7)
     image = rng.random((20, 30))
     out = crop_and_resize(image, crop_box(30, 20), 20)
-    assert np.allclose(out, image[:, 5:25], atol=1e-9)
+    assert np.allclose(out, image[:, 5:25], rtol=0, atol=2 * EDGE_INSET + FLOAT_SLACK)
+    assert out[0, 0] == pytest.approx(image[0, 5], abs=FLOAT_SLACK)
     tall = rng.random((32, 12))
     out = crop_and_resize(tall, crop_box(12, 32), 12)
-    assert np.allclose(out, tall[10:22, :], atol=1e-9)
+    assert np.allclose(out, tall[10:22, :], rtol=0, atol=2 * EDGE_INSET + FLOAT_SLACK)
+    assert out[0, 0] == pytest.approx(tall[10, 0], abs=FLOAT_SLACK)
 
 
 def test_pad_samples_black_bars_of_equal_size() -> None:
-    width, height, size = 30, 20, 24  # in_y = -5 + i * 29/23: no sample lands exactly on an image edge
+    width, height, size = 30, 20, 24  # in_y = -5 + i * (29 - inset)/23: no sample lands near an image edge
     image = np.ones((height, width))
     out = crop_and_resize(image, crop_box(width, height, "pad"), size)
     black = np.flatnonzero(out.sum(axis=1) == 0)
@@ -158,19 +194,88 @@ def test_pad_samples_black_bars_of_equal_size() -> None:
     assert np.allclose(out.sum(axis=0), 16)  # every column is inside the image horizontally
 
 
-@pytest.mark.xfail(strict=True, reason="known issue: TF.js compares in_y > H-1 after rounding, so for ~5% of sizes "
-                                       "the last row/column of a box ending exactly on the image edge is "
-                                       "extrapolated (black); crop_box would have to pull box ends inward slightly")
-@pytest.mark.parametrize("width, height, mode", [(32, 32, "squash"), (400, 32, "center-crop"), (30, 20, "pad")])
-def test_edge_samples_stay_inside_the_image(width: int, height: int, mode: str) -> None:
-    size = INPUT_SIZE if mode != "pad" else 30
-    out = crop_and_resize(np.ones((height, width)), crop_box(width, height, mode), size)
-    expected_black = 0 if mode != "pad" else 10  # pad: in_y = -5 + i, rows 0-4 and 25-29 are outside
-    assert int((out.sum(axis=1) == 0).sum()) == expected_black
+@pytest.mark.parametrize("width, height, mode", [(32, 32, "squash"), (400, 32, "center-crop"), (32, 400, "squash"),
+                                                 (4000, 3000, "center-crop")])
+def test_edge_rows_and_columns_are_real_pixels(width: int, height: int, mode: str) -> None:
+    out = crop_and_resize(np.ones((height, width)), crop_box(width, height, mode), INPUT_SIZE)
+    assert (out == 1.0).all()  # none extrapolated to black, the last row and column included
 
 
-def test_squash_samples_the_corners() -> None:
-    image = np.arange(300 * 200, dtype=np.float64).reshape(200, 300)
-    out = crop_and_resize(image, crop_box(300, 200, "squash"), 16)
-    assert out[0, 0] == image[0, 0] and out[-1, -1] == pytest.approx(image[-1, -1])
-    assert out[0, -1] == pytest.approx(image[0, -1]) and out[-1, 0] == pytest.approx(image[-1, 0])
+# --- TF.js's own float32 arithmetic, swept over image sizes ----------------------------------------------------
+
+BACKENDS = ("cpu", "wasm", "webgl", "webgl-fma")
+
+
+def tfjs_sample_positions(start: np.ndarray, stop: np.ndarray, extent: np.ndarray, size: int,
+                          backend: str) -> np.ndarray:
+    """Where TF.js cropAndResize samples along one axis (in pixel units): one row per box, one column per output.
+
+    Every backend reads the box from a float32 tensor. Then `cpu` (tfjs-backend-cpu) works in JS doubles; `wasm`
+    (CropAndResize.cc) in C floats, scale = (stop - start) * (extent - 1) / (size - 1); `webgl` (the
+    CropAndResize shader) in GLSL floats, scale = (stop - start) * float(ratio) with ratio = (extent - 1) / (size - 1)
+    computed in JS; `webgl-fma` is `webgl` with the final multiply-add rounded once, as GPU compilers may fuse it.
+    A position p is extrapolated when p < 0 or p > extent - 1.
+    """
+    lo = np.asarray(start, dtype=np.float32)[:, None]
+    hi = np.asarray(stop, dtype=np.float32)[:, None]
+    last = np.asarray(extent)[:, None] - 1
+    index = np.arange(size)[None, :]
+    if backend == "cpu":
+        scale = (hi.astype(np.float64) - lo.astype(np.float64)) * last / (size - 1)
+        return lo.astype(np.float64) * last + index * scale
+    last32, index32 = last.astype(np.float32), index.astype(np.float32)
+    if backend == "wasm":
+        scale = (hi - lo) * last32 / np.float32(size - 1)
+        return (lo * last32 + index32 * scale).astype(np.float64)
+    scale = (hi - lo) * (last / (size - 1)).astype(np.float32)
+    if backend == "webgl":
+        return (lo * last32 + index32 * scale).astype(np.float64)
+    assert backend == "webgl-fma"
+    fused = (lo * last32).astype(np.float64) + index * scale.astype(np.float64)  # index * scale is exact in doubles
+    return fused.astype(np.float32).astype(np.float64)
+
+
+def swept_axes(mode: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(start, stop, extent) of both axes of crop_box for every image side 8..4096, each with a few partner sides."""
+    rng = np.random.default_rng(256)
+    axes = set()
+    for extent in range(MIN_SIDE, 4097):
+        partners = {MIN_SIDE, max(MIN_SIDE, extent // 2), extent, min(4096, extent + 1), min(4096, 2 * extent),
+                    int(rng.integers(MIN_SIDE, 4097))}
+        for partner in partners:
+            y1, x1, y2, x2 = crop_box(extent, partner, mode)
+            axes.add((x1, x2, extent))
+            axes.add((y1, y2, partner))
+    start, stop, extent = (np.array(column) for column in zip(*sorted(axes)))
+    return start, stop, extent.astype(np.int64)
+
+
+@pytest.mark.parametrize("size", [96, 160, INPUT_SIZE, 299])
+@pytest.mark.parametrize("mode", CROP_MODES)
+def test_edge_samples_stay_inside_the_image(mode: str, size: int) -> None:
+    start, stop, extent = swept_axes(mode)
+    last = (extent - 1)[:, None].astype(np.float64)
+    intended = start[:, None] * last + np.arange(size)[None, :] * ((stop - start)[:, None] * last / (size - 1))
+    in_image = (start >= 0) & (stop <= 1)  # a crop axis; otherwise a padded one
+    assert in_image.all() if mode != "pad" else (~in_image).any()
+    inside = (intended >= 0) & (intended <= last)
+    clear = ((intended >= EDGE_INSET) & (intended <= last - EDGE_INSET)) | (intended <= -EDGE_INSET) | (
+        intended >= last + EDGE_INSET)
+    for backend in BACKENDS:
+        where = tfjs_sample_positions(start, stop, extent, size, backend)
+        extrapolated = (where < 0) | (where > last)
+        # a crop axis (every axis but pad's short one) has no extrapolated sample at all ...
+        crop_rows = extrapolated[in_image]
+        assert not crop_rows.any(), (backend, extent[in_image][crop_rows.any(axis=1)][:10])
+        # ... its first sample is on the window's first pixel centre and its last EDGE_INSET before the last one
+        # (up to float32 rounding: a few steps of a float32 the size of the image) ...
+        first, final = where[in_image, 0], where[in_image, -1]
+        ulp = np.spacing(last[in_image, 0].astype(np.float32)).astype(np.float64)
+        assert (first >= 0).all() and (np.abs(first - intended[in_image, 0]) <= 4 * ulp).all(), backend
+        assert (np.abs(final - intended[in_image, -1]) <= 4 * ulp).all(), backend
+        # ... with room to spare: at least 8 float32 steps inside the edge (the inset alone is 16 at 4096 pixels)
+        headroom = last[in_image, 0] - where[in_image].max(axis=1)
+        assert (headroom >= 8 * ulp).all(), backend
+        # a padded axis samples the image wherever its window covers it and black elsewhere; only samples within
+        # EDGE_INSET of an image edge may land on either side
+        assert (extrapolated[clear] == ~inside[clear]).all(), backend

@@ -1,0 +1,167 @@
+"""Untrusted data sets in one page: every bad row or file is reported with its code, good rows are kept, nothing
+crashes, a hostile label is kept verbatim and never executed, and a rejected CSV leaves the project as it was."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.conftest import SHARED, open_app, read_labels, stratified, write_bad_images, write_csv
+
+NAME = "errors"
+BASE = f"/scratch/{NAME}"
+HOSTILE = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture(scope="module")
+def app(module_context, server):  # noqa: ANN001, ANN201
+    page, _ = open_app(module_context, server.url)
+    page.dialogs = []
+    page.on("dialog", lambda dialog: (page.dialogs.append(f"{dialog.type}: {dialog.message}"), dialog.dismiss()))
+    yield page
+    assert page.dialogs == [], f"the page opened dialogs: {page.dialogs}"
+
+
+@pytest.fixture(scope="module")
+def files(scratch):  # noqa: ANN001, ANN201
+    """The mixed CSV: good malaria rows plus one row per kind of problem; returns what each row should become."""
+    rows = read_labels("malaria")
+    picked = stratified(rows, 11, 5)
+    good = [row for row in picked if row[1] == "Parasitized"][:10] + [row for row in picked if row[1] == "Uninfected"][:10]
+    hostile_image = [row for row in picked if row[1] == "Uninfected"][10][0]
+    real_png = SHARED / "datasets" / "malaria" / good[0][0]
+    bad = write_bad_images(scratch / NAME / "bad", real_png)
+    expected = {  # path -> code
+        "images/Parasitized/does_not_exist.png": "missing",
+        "../malaria/images/" + good[1][0].split("images/", 1)[1]: "outside_folder",
+        "http://example.com/cat.png": "outside_folder",
+        f"bad/{bad['empty']}": "empty_file",
+        f"bad/{bad['text']}": "not_an_image",
+        f"bad/{bad['truncated']}": "undecodable",
+        f"bad/{bad['bomb']}": "too_large",
+    }
+    csv_rows = [
+        *good[:5],
+        (good[5][0], ""),                      # blank label (this image is listed nowhere else)
+        *good[6:12],
+        good[2],                               # duplicate of an earlier row
+        *((path, "Parasitized") for path in expected),
+        (hostile_image, HOSTILE),
+        (f"bad/{bad['big']}", "huge"),
+        *good[12:],
+    ]
+    url = write_csv(scratch, NAME, csv_rows, "malaria")
+    one_class = write_csv(scratch, NAME, good[:6], file_name="one_class.csv")
+    headerless = write_csv(scratch, NAME, good[:4], header=[], file_name="headerless.csv")
+    # Lines: header is line 1, so csv_rows[i] is on line i + 2.
+    lines = {i + 2: row for i, row in enumerate(csv_rows)}
+    return {"url": url, "good": good, "expected": expected, "hostile_image": hostile_image, "big": f"bad/{bad['big']}",
+            "lines": lines, "one_class": one_class, "headerless": headerless,
+            "bomb": f"bad/{bad['bomb']}", "blank_line": 5 + 2, "duplicate_line": 12 + 2}
+
+
+@pytest.fixture(scope="module")
+def mixed(app, files):  # noqa: ANN001, ANN201
+    result = app.evaluate("""async (url) => {
+      const t0 = performance.now();
+      const before = teachbox.memory().numTensors;
+      try {
+        const summary = await teachbox.loadDataset(url);
+        return {summary, ms: performance.now() - t0, before, after: teachbox.memory().numTensors,
+                project: teachbox.project()};
+      } catch (e) {
+        return {error: {code: e.code, message: e.message, details: e.details}};
+      }
+    }""", files["url"])
+    assert "error" not in result, f"loadDataset of the mixed CSV rejected: {result.get('error')}"
+    print(f"\nmixed CSV loaded in {result['ms'] / 1000:.1f}s; errors: "
+          + ", ".join(f"{e['path']}={e['code']}" for e in result["summary"]["errors"]))
+    return result
+
+
+def _by_path(summary: dict) -> dict:
+    return {error["path"]: error for error in summary["errors"]}
+
+
+def test_each_bad_row_has_its_code_and_good_rows_are_kept(mixed, files) -> None:  # noqa: ANN001
+    summary = mixed["summary"]
+    errors = _by_path(summary)
+    for path, code in files["expected"].items():
+        assert path in errors, f"{path} (expected {code}) was not reported; errors: {summary['errors']}"
+        assert errors[path]["code"] == code, f"{path}: code {errors[path]['code']!r}, expected {code!r} " \
+                                             f"({errors[path]['message']})"
+        assert errors[path]["message"], f"{path}: empty message"
+    blank = [e for e in summary["errors"] if e["line"] == files["blank_line"]]
+    assert [e["code"] for e in blank] == ["blank_cell"], f"line {files['blank_line']} (blank label): {blank}"
+    duplicate = [e for e in summary["errors"] if e["line"] == files["duplicate_line"]]
+    assert [e["code"] for e in duplicate] == ["duplicate_row"], f"line {files['duplicate_line']} (duplicate): {duplicate}"
+    for error in summary["errors"]:
+        row = files["lines"].get(error["line"])
+        assert row is not None and (error["path"] in (None, row[0])), f"error on line {error['line']} names " \
+                                                                       f"{error['path']!r}, the line holds {row}"
+
+    good = files["good"]
+    kept_good = len(good) - 1  # the blank-label row's image is listed nowhere else
+    big_kept = summary["counts"].get("huge", 0)
+    expected_errors = len(files["expected"]) + 2 + (1 - big_kept)  # + blank + duplicate (+ big if refused)
+    assert summary["error_count"] == len(summary["errors"]) == expected_errors, \
+        f"{summary['error_count']} errors reported, expected {expected_errors}: {summary['errors']}"
+    assert summary["counts"]["Parasitized"] == 9 and summary["counts"]["Uninfected"] == 10, \
+        f"kept counts {summary['counts']} (want Parasitized 9, Uninfected 10)"
+    assert summary["samples"] == kept_good + 1 + big_kept, \
+        f"{summary['samples']} samples kept, expected {kept_good} good + hostile + {big_kept} big"
+    assert mixed["project"]["samples"] == summary["samples"]
+    assert mixed["after"] == mixed["before"], f"numTensors {mixed['before']} -> {mixed['after']} across loadDataset"
+
+
+def test_huge_images_are_accepted_or_refused_cleanly(app, mixed, files) -> None:  # noqa: ANN001
+    summary = mixed["summary"]
+    errors = _by_path(summary)
+    big = files["big"]
+    if summary["counts"].get("huge") == 1:
+        assert big not in errors, f"the 8000×8000 PNG is both kept and reported: {errors[big]}"
+        print("\n8000×8000 PNG: accepted")
+    else:
+        assert big in errors, f"the 8000×8000 PNG is neither kept nor reported; counts {summary['counts']}"
+        assert errors[big]["code"] in ("too_large", "undecodable"), f"8000×8000 PNG refused with {errors[big]}"
+        print(f"\n8000×8000 PNG: refused with {errors[big]['code']}")
+    bomb = errors[files["bomb"]]
+    assert bomb["code"] == "too_large" and "20000×20000" in bomb["message"], f"20000×20000 header PNG: {bomb}"
+    # The page survived: it still embeds a real image.
+    embedding = app.evaluate("(url) => teachbox.embed(url)", f"{BASE}/{files['good'][0][0]}")
+    assert len(embedding) == 256
+
+
+def test_hostile_label_is_kept_verbatim_and_never_runs(app, mixed) -> None:  # noqa: ANN001
+    summary = mixed["summary"]
+    assert HOSTILE in summary["classes"], f"classes {summary['classes']} lack the label {HOSTILE!r} exactly"
+    assert summary["counts"][HOSTILE] == 1
+    assert app.evaluate("() => teachbox.project().classes").count(HOSTILE) == 1
+    assert app.evaluate("() => document.querySelectorAll('img[src=x]').length") == 0, "the label became markup"
+    assert app.dialogs == [], f"the page opened dialogs: {app.dialogs}"
+
+
+def test_headerless_csv_rejects_and_keeps_project(app, mixed, files) -> None:  # noqa: ANN001
+    result = app.evaluate("""async (url) => {
+      const before = teachbox.project();
+      try { await teachbox.loadDataset(url); return {resolved: true}; }
+      catch (e) { return {code: e.code, message: e.message, before, after: teachbox.project()}; }
+    }""", files["headerless"])
+    assert result.get("code") == "csv_header", f"header-less CSV gave {result}"
+    assert result["after"]["samples"] == result["before"]["samples"] == mixed["summary"]["samples"], \
+        f"project samples {result['before']['samples']} -> {result['after']['samples']} after a rejected CSV"
+    assert result["after"]["counts"] == mixed["summary"]["counts"]
+    assert result["after"]["busy"] is None
+
+
+def test_one_class_loads_but_cannot_train(app, files) -> None:  # noqa: ANN001
+    result = app.evaluate("""async (url) => {
+      const summary = await teachbox.loadDataset(url);
+      try { await teachbox.train({epochs: 2}); return {summary, trained: true}; }
+      catch (e) { return {summary, code: e.code, message: e.message, project: teachbox.project()}; }
+    }""", files["one_class"])
+    labels = {label for _, label in files["good"][:6]}
+    assert len(labels) == 1, f"test setup: one_class.csv has labels {labels}"
+    assert result["summary"]["classes"] == sorted(labels) and result["summary"]["error_count"] == 0, result["summary"]
+    assert result.get("code") == "one_class", f"train on one class gave {result}"
+    assert "two classes" in result["message"], f"one_class message: {result['message']!r}"
+    assert result["project"]["busy"] is None and result["project"]["trained"] is False

@@ -1,0 +1,240 @@
+"""Export and import: the zip's contents, identical predictions after loading it in a fresh browser profile and in
+bare TF.js (no Teachbox, no Python), and tampered zips refused without disturbing the current model."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import zipfile
+
+import pytest
+
+from teachbox.preprocess import crop_box
+from tests.e2e.conftest import open_app, read_labels, stratified, write_csv
+
+NAME = "export_train"
+# Two malaria images (square-ish, near 130 px) and a 300×200 rock-paper-scissors image (a real off-centre crop).
+IMAGES = [
+    "/shared/datasets/malaria/images/Parasitized/C100P61ThinF_IMG_20150918_144104_cell_165.png",
+    "/shared/datasets/malaria/images/Uninfected/{}",
+    "/shared/datasets/rock_paper_scissors/images/paper/04l5I8TqdzF9WDMJ.png",
+]
+
+BLOB_FROM_B64 = "(b64) => new Blob([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], {type: 'application/zip'})"
+
+PREDICT_ALL = """async (urls) => {
+  const out = [];
+  for (const url of urls) out.push(await teachbox.predict(url));
+  return out;
+}"""
+
+BARE_HTML = """<!doctype html>
+<html><head><meta charset="utf-8"><title>bare TF.js</title>
+<script src="/vendor/tfjs/tf.min.js"></script>
+<script src="/vendor/tfjs/tf-backend-wasm.min.js"></script>
+</head><body>
+<script>
+// Teachbox's preprocessing re-implemented from its metadata: a centred square crop whose box ends EDGE_INSET of a
+// pixel inside the last pixel centre, bilinear cropAndResize to `size`, then x / 127.5 - 1.
+const EDGE_INSET = 1 / 256;
+function span(extent, side) {
+  const offset = (extent - side) / 2;
+  return [offset / (extent - 1), (offset + side - 1 - EDGE_INSET) / (extent - 1)];
+}
+function centerCropBox(width, height) {
+  const side = Math.min(width, height);
+  const [x1, x2] = span(width, side);
+  const [y1, y2] = span(height, side);
+  return [y1, x1, y2, x2];
+}
+window.bare = async (modelUrl, urls) => {
+  tf.wasm.setWasmPaths('/vendor/tfjs/');
+  await tf.setBackend('wasm');
+  await tf.ready();
+  const metadata = await (await fetch(modelUrl.replace('model.json', 'metadata.json'))).json();
+  const model = await tf.loadLayersModel(modelUrl);
+  const size = metadata.preprocessing.size;
+  const results = [];
+  for (const url of urls) {
+    const bitmap = await createImageBitmap(await (await fetch(url)).blob());
+    const box = centerCropBox(bitmap.width, bitmap.height);
+    const input = tf.tidy(() => {
+      const pixels = tf.browser.fromPixels(bitmap).toFloat().expandDims(0);
+      return tf.image.cropAndResize(pixels, [box], [0], [size, size], 'bilinear', 0).div(127.5).sub(1);
+    });
+    bitmap.close();
+    const output = model.predict(input);
+    const probabilities = Array.from(await output.data());
+    input.dispose(); output.dispose();
+    results.push({url, width: bitmap.width, height: bitmap.height, box, probabilities});
+  }
+  return {backend: tf.getBackend(), labels: metadata.labels, results};
+};
+</script></body></html>
+"""
+
+
+def _images(shared_dir) -> list[str]:  # noqa: ANN001
+    first_uninfected = sorted((shared_dir / "datasets/malaria/images/Uninfected").iterdir())[0].name
+    return [IMAGES[0], IMAGES[1].format(first_uninfected), IMAGES[2]]
+
+
+def _by_label(ranked: list[dict]) -> dict[str, float]:
+    return {entry["label"]: entry["probability"] for entry in ranked}
+
+
+def _max_diff(first: list[list[dict]], second: list[list[dict]]) -> float:
+    worst = 0.0
+    for a, b in zip(first, second, strict=True):
+        a, b = _by_label(a), _by_label(b)
+        assert a.keys() == b.keys(), f"labels differ: {sorted(a)} vs {sorted(b)}"
+        worst = max(worst, *(abs(a[label] - b[label]) for label in a))
+    return worst
+
+
+@pytest.fixture(scope="module")
+def exported(module_context, server, scratch, shared_dir):  # noqa: ANN001, ANN201
+    """A quick malaria model trained in one page, its zip bytes and its predictions on three real images."""
+    rows = stratified(read_labels("malaria"), 60, 3)
+    csv_url = write_csv(scratch, NAME, rows, "malaria")
+    page, _ = open_app(module_context, server.url)
+    images = _images(shared_dir)
+    result = page.evaluate("""async ([csvUrl, urls]) => {
+      const t0 = performance.now();
+      const dataset = await teachbox.loadDataset(csvUrl);
+      const trained = await teachbox.train({epochs: 10});
+      const blob = await teachbox.exportModel();
+      const bytes = new Uint8Array(await blob.arrayBuffer());
+      let binary = '';
+      for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+      const predictions = [];
+      for (const url of urls) predictions.push(await teachbox.predict(url));
+      return {dataset, trained, type: blob.type, size: blob.size, b64: btoa(binary), predictions,
+              ms: performance.now() - t0, project: teachbox.project()};
+    }""", [csv_url, images])
+    data = base64.b64decode(result["b64"])
+    assert len(data) == result["size"], f"{len(data)} bytes arrived of a {result['size']}-byte blob"
+    print(f"\nexport: trained + exported in {result['ms'] / 1000:.1f}s, zip {len(data):,} bytes, "
+          f"val_acc {result['trained']['val_accuracy']}")
+    yield {"page": page, "zip": data, "images": images, **result}
+    assert module_context.guard.foreign == [], f"requests left 127.0.0.1: {module_context.guard.foreign}"
+
+
+def test_zip_holds_model_weights_and_metadata(exported) -> None:  # noqa: ANN001
+    assert exported["type"] == "application/zip"
+    assert exported["dataset"]["counts"] == {"Parasitized": 60, "Uninfected": 60}
+    assert exported["trained"]["epochs"] <= 10
+    with zipfile.ZipFile(io.BytesIO(exported["zip"])) as archive:
+        names = sorted(archive.namelist())
+        assert names == ["metadata.json", "model.json", "weights.bin"], f"zip entries {names}"
+        assert archive.testzip() is None
+        model_json = json.loads(archive.read("model.json"))
+        metadata = json.loads(archive.read("metadata.json"))
+        weights = archive.read("weights.bin")
+    classes = exported["project"]["classes"]
+    assert metadata["labels"] == classes == ["Parasitized", "Uninfected"], f"metadata labels {metadata['labels']}"
+    assert metadata["preprocessing"]["mode"] == "center-crop", f"preprocessing {metadata['preprocessing']}"
+    assert metadata["preprocessing"]["size"] == 224
+    assert model_json["format"] == "layers-model"
+    groups = model_json["weightsManifest"]
+    assert [group["paths"] for group in groups] == [["weights.bin"]], f"weightsManifest paths {groups}"
+    needed = sum(4 * _prod(spec["shape"]) for group in groups for spec in group["weights"])
+    assert needed == len(weights), f"weights.bin has {len(weights):,} bytes, manifest needs {needed:,}"
+    for ranked in exported["predictions"]:
+        assert [entry["label"] for entry in ranked] != [] and abs(sum(e["probability"] for e in ranked) - 1) < 1e-4
+
+
+def _prod(shape: list[int]) -> int:
+    total = 1
+    for dim in shape:
+        total *= dim
+    return total
+
+
+def test_fresh_profile_loads_the_zip_and_predicts_the_same(exported, context, server) -> None:  # noqa: ANN001
+    page, info = open_app(context, server.url)
+    assert info["base"]["source"] == "network", "not a fresh profile: the base came from a cache"
+    b64 = base64.b64encode(exported["zip"]).decode()
+    result = page.evaluate(f"""async ([b64, urls]) => {{
+      const before = teachbox.project();
+      const loaded = await teachbox.loadModel(({BLOB_FROM_B64})(b64));
+      const predictions = [];
+      for (const url of urls) predictions.push(await teachbox.predict(url));
+      return {{before, loaded, predictions, project: teachbox.project()}};
+    }}""", [b64, exported["images"]])
+    assert result["before"]["trained"] is False
+    assert result["loaded"]["labels"] == exported["project"]["classes"], f"loadModel gave {result['loaded']['labels']}"
+    assert result["project"]["trained"] is True
+    diff = _max_diff(exported["predictions"], result["predictions"])
+    print(f"\nfresh profile: max |Δp| {diff:.2e}")
+    assert diff <= 1e-5, f"predictions after loadModel in a fresh profile differ by {diff:.3e} (> 1e-5)"
+
+
+def test_bare_tfjs_reproduces_teachbox(exported, context, server, scratch) -> None:  # noqa: ANN001
+    folder = scratch / "export"
+    folder.mkdir(exist_ok=True)
+    with zipfile.ZipFile(io.BytesIO(exported["zip"])) as archive:
+        archive.extractall(folder)
+    (folder / "bare.html").write_text(BARE_HTML, encoding="utf-8")
+    page = context.new_page()
+    page.goto(server.url + "scratch/export/bare.html")
+    result = page.evaluate("([model, urls]) => window.bare(model, urls)",
+                           ["/scratch/export/model.json", exported["images"]])
+    assert result["backend"] == "wasm"
+    assert result["labels"] == exported["project"]["classes"]
+    for item in result["results"]:
+        expected_box = crop_box(item["width"], item["height"], "center-crop")
+        box_diff = max(abs(a - b) for a, b in zip(item["box"], expected_box, strict=True))
+        assert box_diff < 1e-12, f"{item['url']}: bare JS box {item['box']} != Teachbox crop_box {expected_box}"
+    bare = [[{"label": label, "probability": p} for label, p in zip(result["labels"], item["probabilities"])]
+            for item in result["results"]]
+    diff = _max_diff(exported["predictions"], bare)
+    sizes = ", ".join(f"{item['width']}×{item['height']}" for item in result["results"])
+    print(f"\nbare TF.js ({sizes}): max |Δp| {diff:.2e}")
+    assert diff <= 1e-4, f"bare TF.js predictions differ from Teachbox's by {diff:.3e} (> 1e-4): {bare} vs " \
+                         f"{exported['predictions']}"
+
+
+def _rezip(data: bytes, change) -> bytes:  # noqa: ANN001
+    """The zip with `change(name, content)` applied to each entry."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for name in source.namelist():
+            target.writestr(name, change(name, source.read(name)))
+    return out.getvalue()
+
+
+def _three_labels(name: str, content: bytes) -> bytes:
+    if name != "metadata.json":
+        return content
+    metadata = json.loads(content)
+    metadata["labels"] = [*metadata["labels"], "Extra"]
+    return json.dumps(metadata).encode()
+
+
+def test_tampered_zips_are_refused_and_the_model_stays(exported) -> None:  # noqa: ANN001
+    page, data = exported["page"], exported["zip"]
+    tampered = {
+        "truncated zip": data[: len(data) // 2],
+        "weights.bin missing 4 bytes": _rezip(data, lambda name, content: content[:-4] if name == "weights.bin"
+                                              else content),
+        "metadata with 3 labels for a 2-class model": _rezip(data, _three_labels),
+    }
+    for what, blob in tampered.items():
+        result = page.evaluate(f"""async ([b64, urls]) => {{
+          const tensors = teachbox.memory().numTensors;
+          let outcome;
+          try {{ await teachbox.loadModel(({BLOB_FROM_B64})(b64)); outcome = {{resolved: true}}; }}
+          catch (e) {{ outcome = {{code: e.code, message: e.message}}; }}
+          const predictions = [];
+          for (const url of urls) predictions.push(await teachbox.predict(url));
+          return {{outcome, predictions, tensors, after: teachbox.memory().numTensors, project: teachbox.project()}};
+        }}""", [base64.b64encode(blob).decode(), exported["images"]])
+        outcome = result["outcome"]
+        assert outcome.get("code") == "bad_model_file", f"{what}: loadModel gave {outcome}"
+        print(f"\n{what}: {outcome['message']}")
+        assert result["project"]["model"]["labels"] == exported["project"]["classes"]
+        assert result["predictions"] == exported["predictions"], \
+            f"{what}: the current model's predictions changed: {result['predictions']} vs {exported['predictions']}"
+        assert result["after"] == result["tensors"], f"{what}: numTensors {result['tensors']} -> {result['after']}"
