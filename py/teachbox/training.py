@@ -71,7 +71,8 @@ class TrainOptions:
 
 
 def _int_in(value: Any, name: str, low: int, high: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value or not low <= value <= high:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or (isinstance(value, float) and not value.is_integer()) or not low <= value <= high:
         raise TeachboxError("bad_option", f"{name} must be a whole number from {low} to {high}, not {value!r}.")
 
 

@@ -58,7 +58,8 @@ window.bare = async (modelUrl, urls) => {
   const results = [];
   for (const url of urls) {
     const bitmap = await createImageBitmap(await (await fetch(url)).blob());
-    const box = centerCropBox(bitmap.width, bitmap.height);
+    const width = bitmap.width, height = bitmap.height;
+    const box = centerCropBox(width, height);
     const input = tf.tidy(() => {
       const pixels = tf.browser.fromPixels(bitmap).toFloat().expandDims(0);
       return tf.image.cropAndResize(pixels, [box], [0], [size, size], 'bilinear', 0).div(127.5).sub(1);
@@ -67,7 +68,7 @@ window.bare = async (modelUrl, urls) => {
     const output = model.predict(input);
     const probabilities = Array.from(await output.data());
     input.dispose(); output.dispose();
-    results.push({url, width: bitmap.width, height: bitmap.height, box, probabilities});
+    results.push({url, width, height, box, probabilities});
   }
   return {backend: tf.getBackend(), labels: metadata.labels, results};
 };
