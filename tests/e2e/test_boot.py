@@ -115,3 +115,31 @@ def test_bad_image_rejects_with_clear_message(app) -> None:  # noqa: ANN001
         .then(() => null, (e) => ({message: e.message, code: e.code}))""")
     assert not_image["code"] == "not_an_image"
     assert "not a supported image" in not_image["message"]
+
+
+# Documented bounds (README, "Building"): float16 is near-lossless, uint8 is lossy.
+QUANTIZED_BOUNDS = {"float16": {"cosine": 0.999, "relative_max_diff": 0.05},
+                    "uint8": {"cosine": 0.93, "relative_max_diff": 0.6}}
+
+
+@pytest.mark.parametrize("mode", sorted(QUANTIZED_BOUNDS))
+def test_quantized_base_stays_within_documented_bound(mode, context, shared_dir, tmp_path) -> None:  # noqa: ANN001
+    from tests.e2e.conftest import DEFAULT_BASE, StaticServer, build_dist
+
+    dist = build_dist(tmp_path / "dist", [DEFAULT_BASE], quantize=mode)
+    with StaticServer(dist, 0, mounts={"/shared/": shared_dir}) as httpd:
+        httpd.start_in_thread()
+        page, info = open_app(context, httpd.url)
+        assert info["base"]["quantize"] == mode
+        assert info["base"]["weightBytes"] <= 874176 * (0.5 if mode == "float16" else 0.3)
+        for url in (IMAGES[0], IMAGES[2], IMAGES[3]):
+            result = page.evaluate(COMPARE_JS.replace("return {dim", """let dot = 0, n1 = 0, n2 = 0;
+              for (let i = 0; i < reference.length; i++) {
+                dot += converted[i] * reference[i]; n1 += converted[i] ** 2; n2 += reference[i] ** 2; }
+              return {cosine: dot / Math.sqrt(n1 * n2), dim"""), [url, ORIGINAL_MODEL, "conv_pw_13_relu"])
+            bound = QUANTIZED_BOUNDS[mode]
+            assert result["cosine"] >= bound["cosine"], f"{mode} {url}: cosine {result['cosine']:.5f}"
+            assert result["maxDiff"] <= bound["relative_max_diff"] * result["maxAbs"], \
+                f"{mode} {url}: max diff {result['maxDiff']:.4f} of max {result['maxAbs']:.3f}"
+        page.close()
+        httpd.shutdown()
