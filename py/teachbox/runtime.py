@@ -1,12 +1,11 @@
-"""The page's engine: TF.js backend, the base-model catalog, the active feature extractor, and batched embedding.
+"""The page's engine: TF.js backend, the base-model catalog, the active feature extractor, single-image embedding.
 
 Both the UI and `window.teachbox` use one Runtime; nothing here knows about the DOM beyond the status callbacks.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from . import imaging, jsbridge
@@ -19,7 +18,6 @@ from .preprocess import Preprocessing
 
 BASES_URL = "models/bases.json"
 WASM_DIR = "vendor/tfjs/"
-EMBED_BATCH = 16
 
 
 class Runtime:
@@ -110,27 +108,13 @@ class Runtime:
             raise TeachboxError("not_ready", "No base model is loaded yet.")
         return self.extractor
 
-    async def embed_batch(self, sources: Sequence[Any]) -> Any:
-        """[N, C] embedding tensor for up to EMBED_BATCH sources (decoded concurrently); the caller disposes it."""
-        inputs = await asyncio.gather(*(imaging.load_input(s, self.preprocessing) for s in sources),
-                                      return_exceptions=True)
-        tensors = [t for t in inputs if not isinstance(t, BaseException)]
-        try:
-            failure = next((e for e in inputs if isinstance(e, BaseException)), None)
-            if failure is not None:
-                raise failure
-            batch = jsbridge.tidy(lambda: tf.concat(jsbridge.to_js(tensors), 0))
-        finally:
-            for tensor in tensors:
-                tensor.dispose()
-        try:
-            return self.active().features(batch)
-        finally:
-            batch.dispose()
-
     async def embed(self, source: Any) -> list[float]:
         """The pooled embedding of one image as a Python list."""
-        features = await self.embed_batch([source])
+        tensor = await imaging.load_input(source, self.preprocessing)
+        try:
+            features = self.active().features(tensor)
+        finally:
+            tensor.dispose()
         try:
             return list((await features.data()).to_py())
         finally:

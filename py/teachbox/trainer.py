@@ -22,6 +22,7 @@ from .extractor import FeatureExtractor
 from .features import Encoder, FeatureStore
 from .finetune import FineTunePlan, LayerInfo, TailBlock, plan_fine_tuning
 from .jsbridge import tf
+from .modelzip import FORMAT, FORMAT_VERSION
 from .preprocess import Preprocessing
 from .project import Project, Sample
 from .split import stratified_split
@@ -350,7 +351,7 @@ def _classifier(prepared: Prepared, trainable: Any, head_layers: list[Any], labe
         [*model_layers(prepared.copy), *model_layers(trainable), pool]
     base = prepared.base
     metadata = {
-        "format": "teachbox-model", "formatVersion": 1, "labels": labels,
+        "format": FORMAT, "formatVersion": FORMAT_VERSION, "labels": labels,
         "preprocessing": prepared.encoder.preprocessing.to_json(),
         "base": {"id": base.base_id, "label": base.info.get("label", base.base_id),
                  "cutLayer": base.info.get("cutLayer"), "fineTunedLayers": options.fine_tune_layers},

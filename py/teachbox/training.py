@@ -8,7 +8,7 @@ instead of whatever the last epoch happened to be.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 from .errors import TeachboxError
@@ -128,7 +128,3 @@ def summary(options: TrainOptions, tracker: EpochTracker, seconds: float, cancel
         "cancelled": cancelled,
         "options": options.to_json(),
     }
-
-
-def options_dict(options: TrainOptions) -> dict[str, Any]:
-    return asdict(options)
