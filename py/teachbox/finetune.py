@@ -65,13 +65,12 @@ def plan_fine_tuning(layers: list[LayerInfo], k: int) -> FineTunePlan:
         if current is not None and current.class_name == "BatchNormalization":
             norm = current.name
             current = _single_input(current, by_name)
-        if current is None or not current.pointwise:
+        below = _single_input(current, by_name) if current is not None and current.pointwise else None
+        if below is None:  # not a pointwise conv, or nothing below it to cache activations from
             break
         blocks.insert(0, TailBlock(current.name, norm, tuple(activations)))
-        current = _single_input(current, by_name)
-        if current is None:
-            break
-    if len(blocks) < k or current is None:
+        current = below
+    if len(blocks) < k:
         raise TeachboxError("bad_option", f"This base can fine-tune at most {len(blocks)} layer(s): its last "
                                           f"{len(blocks)} convolution(s) are pointwise, the next one is not.",
                             {"max": len(blocks)})

@@ -107,10 +107,14 @@ def check_model(files: ModelFiles) -> None:
             or len(set(labels)) != len(labels):
         raise _bad("metadata.json must list at least two distinct, non-empty labels.")
     preprocessing = metadata.get("preprocessing")
+    size = preprocessing.get("size") if isinstance(preprocessing, dict) else None
     if not isinstance(preprocessing, dict) or preprocessing.get("mode") not in CROP_MODES \
-            or not isinstance(preprocessing.get("size"), int):
+            or isinstance(size, bool) or not isinstance(size, int) or not 8 <= size <= 1024:
         raise _bad("metadata.json has no valid preprocessing (crop mode and input size).")
-    units = output_units(model_json["modelTopology"])
+    try:
+        units = output_units(model_json["modelTopology"])
+    except (AttributeError, TypeError, IndexError, KeyError) as error:
+        raise _bad("model.json's modelTopology is malformed.") from error
     if units is not None and units != len(labels):
         raise _bad(f"The model outputs {units} classes but metadata.json names {len(labels)} labels.")
 

@@ -147,16 +147,23 @@ def _weight_kind(weight: Any) -> str:
 
 
 def _head_layers(options: TrainOptions, classes: int) -> list[Any]:
+    """dense(relu, L2) → dropout → dense(softmax); initialisers and dropout seeded from options.seed, so two runs
+    with one seed start alike (TF.js still shuffles batches with Math.random)."""
+
+    def init(offset: int) -> Any:
+        return tf.initializers.glorotNormal(jsbridge.to_js({"seed": options.seed + offset}))
+
     layers = []
     if options.hidden_units > 0:
         regularizer = tf.regularizers.l2(jsbridge.to_js({"l2": options.l2})) if options.l2 > 0 else None
         layers.append(tf.layers.dense(jsbridge.to_js({"units": options.hidden_units, "activation": "relu",
-                                                      "kernelRegularizer": regularizer,
+                                                      "kernelRegularizer": regularizer, "kernelInitializer": init(1),
                                                       "name": "teachbox_hidden"})))
         if options.dropout > 0:
-            layers.append(tf.layers.dropout(jsbridge.to_js({"rate": options.dropout, "name": "teachbox_dropout"})))
+            layers.append(tf.layers.dropout(jsbridge.to_js({"rate": options.dropout, "seed": options.seed + 2,
+                                                            "name": "teachbox_dropout"})))
     layers.append(tf.layers.dense(jsbridge.to_js({"units": classes, "activation": "softmax",
-                                                  "name": "teachbox_output"})))
+                                                  "kernelInitializer": init(3), "name": "teachbox_output"})))
     return layers
 
 

@@ -49,7 +49,7 @@ def dist_dir(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
 @pytest.fixture(scope="session")
 def server(dist_dir: Path, shared_dir: Path, scratch: Path) -> Iterator[StaticServer]:
     """dist at /, ../shared at /shared/ (same origin, as a user's images would be served beside a CSV), and the
-    session's writable `scratch` folder at /scratch/ (CSVs and files the tests make; symlinks inside it are followed)."""
+    session's writable `scratch` folder at /scratch/ (test CSVs and files; symlinks inside it are followed)."""
     with StaticServer(dist_dir, 0, mounts={"/shared/": shared_dir, "/scratch/": scratch}) as httpd:
         httpd.start_in_thread()
         yield httpd

@@ -26,8 +26,10 @@ def files(scratch):  # noqa: ANN001, ANN201
     """The mixed CSV: good malaria rows plus one row per kind of problem; returns what each row should become."""
     rows = read_labels("malaria")
     picked = stratified(rows, 11, 5)
-    good = [row for row in picked if row[1] == "Parasitized"][:10] + [row for row in picked if row[1] == "Uninfected"][:10]
-    hostile_image = [row for row in picked if row[1] == "Uninfected"][10][0]
+    parasitized = [row for row in picked if row[1] == "Parasitized"]
+    uninfected = [row for row in picked if row[1] == "Uninfected"]
+    good = parasitized[:10] + uninfected[:10]
+    hostile_image = uninfected[10][0]
     real_png = SHARED / "datasets" / "malaria" / good[0][0]
     bad = write_bad_images(scratch / NAME / "bad", real_png)
     expected = {  # path -> code
@@ -93,7 +95,8 @@ def test_each_bad_row_has_its_code_and_good_rows_are_kept(mixed, files) -> None:
     blank = [e for e in summary["errors"] if e["line"] == files["blank_line"]]
     assert [e["code"] for e in blank] == ["blank_cell"], f"line {files['blank_line']} (blank label): {blank}"
     duplicate = [e for e in summary["errors"] if e["line"] == files["duplicate_line"]]
-    assert [e["code"] for e in duplicate] == ["duplicate_row"], f"line {files['duplicate_line']} (duplicate): {duplicate}"
+    assert [e["code"] for e in duplicate] == ["duplicate_row"], \
+        f"line {files['duplicate_line']} (duplicate): {duplicate}"
     for error in summary["errors"]:
         row = files["lines"].get(error["line"])
         assert row is not None and (error["path"] in (None, row[0])), f"error on line {error['line']} names " \

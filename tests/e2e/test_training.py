@@ -96,7 +96,8 @@ def test_malaria_trains_and_generalises(app, malaria) -> None:  # noqa: ANN001
     assert trained["train_count"] + trained["val_count"] == 400, \
         f"train {trained['train_count']} + val {trained['val_count']} != 400"
     assert trained["skipped"] == [], f"training skipped {trained['skipped']}"
-    assert result["project"]["trained"] is True and result["project"]["model"]["labels"] == ["Parasitized", "Uninfected"]
+    assert result["project"]["trained"] is True
+    assert result["project"]["model"]["labels"] == ["Parasitized", "Uninfected"], result["project"]["model"]
 
     assert evaluation["count"] == 200, f"evaluated {evaluation['count']} of 200 test images"
     assert evaluation["errors"] == [], f"evaluation errors {evaluation['errors']}"
@@ -135,7 +136,8 @@ def test_tensor_count_stable_across_retrains_and_predicts(app, malaria) -> None:
     assert result["counts"] == [baseline, baseline], \
         f"numTensors after retrains {result['counts']}, after the first train {baseline}"
     assert result["after"] == baseline, f"numTensors after 100 predicts {result['after']}, expected {baseline}"
-    assert 0.999 < result["minSum"] <= result["maxSum"] < 1.001, f"probabilities sum to {result['minSum']}..{result['maxSum']}"
+    assert 0.999 < result["minSum"] <= result["maxSum"] < 1.001, \
+        f"probabilities sum to {result['minSum']}..{result['maxSum']}"
 
 
 def test_rock_paper_scissors_three_classes(app, rps) -> None:  # noqa: ANN001
@@ -169,7 +171,8 @@ def test_cancel_keeps_previous_model(app, rps) -> None:  # noqa: ANN001
       let trainingEvents = 0, cancelReturned = null;
       const cancelledEvents = [];
       const offProgress = teachbox.on('progress', (e) => {
-        if (e.phase === 'training' && trainingEvents++ === 0) setTimeout(() => { cancelReturned = teachbox.cancel(); }, 0);
+        if (e.phase !== 'training' || trainingEvents++ > 0) return;
+        setTimeout(() => { cancelReturned = teachbox.cancel(); }, 0);
       });
       const offCancelled = teachbox.on('cancelled', (e) => cancelledEvents.push(e));
       let outcome;
@@ -187,6 +190,7 @@ def test_cancel_keeps_previous_model(app, rps) -> None:  # noqa: ANN001
     }""", rps["test_urls"][0])
     assert "error" not in result, f"cancel scenario failed outside train(): {result.get('error')}"
     outcome = result["outcome"]
+    print(f"\ncancel: {result['trainingEvents']} epoch(s) ran; train() gave {outcome}")
     assert outcome.get("code") == "cancelled", f"train() after cancel() gave {outcome}"
     assert result["cancelReturned"] is True, f"cancel() during training returned {result['cancelReturned']}"
     assert result["trainingEvents"] < 300, f"{result['trainingEvents']} epochs ran before the cancel took effect"
@@ -209,10 +213,11 @@ def test_fine_tune_layers_trains_and_does_not_leak(app, rps) -> None:  # noqa: A
     result = _call(app, """async ({url, test}) => {
       await teachbox.train({seed: 3});
       const baseline = teachbox.memory().numTensors;
-      let fineTuned = null, fineTuneError = null, predicted = null, evaluation = null;
+      let fineTuned = null, fineTuneError = null, predicted = null, evaluation = null, fineTunedModel = null;
       const t0 = performance.now();
       try {
         fineTuned = await teachbox.train({fineTuneLayers: 1, epochs: 5});
+        fineTunedModel = teachbox.project().model;
         predicted = await teachbox.predict(url);
         evaluation = await teachbox.evaluate(test);
       } catch (e) {
@@ -222,18 +227,21 @@ def test_fine_tune_layers_trains_and_does_not_leak(app, rps) -> None:  # noqa: A
       const afterFineTune = teachbox.memory().numTensors;
       await teachbox.train({seed: 3});
       return {baseline, fineTuned, fineTuneError, predicted, accuracy: evaluation && evaluation.accuracy,
-              afterFineTune, after: teachbox.memory().numTensors, ms, model: teachbox.project().model};
+              afterFineTune, after: teachbox.memory().numTensors, ms, model: teachbox.project().model,
+              fineTunedModel};
     }""", {"url": rps["test_urls"][0], "test": rps["test"]})
     assert "error" not in result, f"frozen train around the fine-tune rejected: {result.get('error')}"
     print(f"\nfine-tune (fineTuneLayers=1, 5 epochs): {result['ms'] / 1000:.1f}s, "
           f"val_acc {result['fineTuned'] and result['fineTuned']['val_accuracy']}, test accuracy {result['accuracy']}, "
           f"numTensors baseline {result['baseline']} / after fine-tune {result['afterFineTune']} / "
           f"after frozen retrain {result['after']} (wall {time.monotonic() - started:.1f}s)")
-    assert result["fineTuneError"] is None, f"FINE-TUNE: train({{fineTuneLayers: 1, epochs: 5}}) or predict rejected: " \
-                                            f"{result['fineTuneError']}"
+    assert result["fineTuneError"] is None, \
+        f"FINE-TUNE: train({{fineTuneLayers: 1, epochs: 5}}), predict or evaluate rejected: {result['fineTuneError']}"
     fine_tuned = result["fineTuned"]
     assert fine_tuned["epochs"] == len(fine_tuned["history"]) and fine_tuned["epochs"] <= 5, \
         f"FINE-TUNE: {fine_tuned['epochs']} epochs, history {len(fine_tuned['history'])}"
+    assert result["fineTunedModel"]["base"]["fineTunedLayers"] == 1, \
+        f"FINE-TUNE: model metadata after fineTuneLayers=1: {result['fineTunedModel']['base']}"
     predicted = result["predicted"]
     assert [p["label"] for p in predicted] and sorted(p["label"] for p in predicted) == ["paper", "rock", "scissors"], \
         f"FINE-TUNE: predict gave {predicted}"

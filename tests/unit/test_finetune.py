@@ -180,8 +180,6 @@ def test_branching_inside_the_chain_stops() -> None:
     assert _refusal(layers, 1).details == {"max": 0}
 
 
-@pytest.mark.xfail(strict=True, reason="finetune.py reports max == len(blocks) when the chain runs out below the "
-                                       "k-th block; the real maximum is one less (k itself is refused)")
 def test_refusal_when_chain_starts_at_the_input_names_a_maximum_that_works() -> None:
     layers = _tail("nowhere")
     layers[0] = LayerInfo("c1", "Conv2D", (), {"kernel_size": [1, 1], "strides": [1, 1]})

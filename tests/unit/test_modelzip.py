@@ -320,9 +320,6 @@ def test_entry_that_inflates_past_its_declared_size_is_refused() -> None:
     _refused(data, "weights.bin", "damaged")
 
 
-@pytest.mark.xfail(strict=True, raises=(AttributeError, TypeError),
-                   reason="output_units() assumes the topology's config/layers/output_layers have the right types, so "
-                          "a hostile model.json surfaces as an 'internal' AttributeError/TypeError, not bad_model_file")
 @pytest.mark.parametrize("topology", [{"config": []}, {"model_config": "x"}, {"config": {"layers": [1, 2]}},
                                       {"config": {"layers": [], "output_layers": [5]}}])
 def test_malformed_topology_is_a_bad_model_file(topology: dict[str, Any]) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from teachbox.errors import TeachboxError
-from teachbox.training import EpochTracker, TrainOptions, eta_seconds, options_dict, summary
+from teachbox.training import EpochTracker, TrainOptions, eta_seconds, summary
 
 # --- TrainOptions -----------------------------------------------------------------------------------------------
 
@@ -93,10 +93,6 @@ def test_to_json_round_trips_through_from_api() -> None:
     assert data["learningRate"] == 0.05 and data["fineTuneLayers"] == 1
     assert TrainOptions.from_api(data) == options
     assert TrainOptions.from_api(TrainOptions().to_json()) == TrainOptions()
-
-
-def test_options_dict_uses_field_names() -> None:
-    assert options_dict(TrainOptions())["batch_size"] == 16
 
 
 # --- EpochTracker -----------------------------------------------------------------------------------------------

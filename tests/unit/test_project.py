@@ -1,0 +1,170 @@
+"""Samples by class (Project, Sample) and the API's event emitter."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from teachbox import project as project_module
+from teachbox.classes import ClassIndex
+from teachbox.errors import TeachboxError
+from teachbox.events import EVENTS, Emitter
+from teachbox.project import Project, Sample
+
+HOSTILE = '<img src=x onerror="alert(1)">'
+
+
+def _samples(*labels: str) -> list[Sample]:
+    return [Sample(label, f"images/{label}/{i}.png", f"{i}.png") for i, label in enumerate(labels)]
+
+
+# --- Sample -------------------------------------------------------------------------------------------------------
+
+
+def test_uid_is_the_url_for_string_sources() -> None:
+    sample = Sample("cat", "data/cat/1.png", "1.png", line=3)
+    assert sample.uid == "data/cat/1.png" and sample.line == 3
+    assert Sample("cat", "data/cat/1.png", "other name").uid == sample.uid  # same URL, same cache key
+
+
+def test_uid_is_unique_per_non_string_source() -> None:
+    blob = object()
+    first, same_blob = Sample("cat", blob, "a.png"), Sample("cat", blob, "a.png")
+    second = Sample("cat", object(), "a.png")
+    uids = {first.uid, second.uid, same_blob.uid}
+    assert len(uids) == 3  # a dropped file is a new sample every time, even under the same name
+    assert all(uid.startswith("file:") and uid.endswith(":a.png") for uid in uids)
+
+
+def test_explicit_uid_is_kept() -> None:
+    assert Sample("cat", object(), "a.png", uid="mine").uid == "mine"
+
+
+# --- Project ------------------------------------------------------------------------------------------------------
+
+
+def test_add_keeps_order_and_classes_by_first_appearance() -> None:
+    project = Project()
+    project.add(_samples("dog", "cat", "dog"))
+    project.add(_samples(HOSTILE))
+    assert project.classes.labels == ["dog", "cat", HOSTILE]
+    assert [s.label for s in project.samples] == ["dog", "cat", "dog", HOSTILE]
+    assert project.counts() == {"dog": 2, "cat": 1, HOSTILE: 1}
+    assert project.label_indices() == [0, 1, 0, 2]
+    assert project.label_indices(project.samples[1:2]) == [1]
+
+
+def test_to_json_with_a_hostile_label() -> None:
+    project = Project()
+    project.add(_samples(HOSTILE, "b", HOSTILE))
+    assert project.to_json() == {"classes": [HOSTILE, "b"], "counts": {HOSTILE: 2, "b": 1}, "samples": 3}
+
+
+def test_remove_keeps_empty_classes_listed() -> None:
+    project = Project()
+    samples = _samples("cat", "dog", "dog")
+    project.add(samples)
+    project.remove({samples[0].uid, samples[2].uid, "not-there"})
+    assert project.samples == [samples[1]]
+    assert project.counts() == {"cat": 0, "dog": 1}
+    assert project.to_json() == {"classes": ["cat", "dog"], "counts": {"cat": 0, "dog": 1}, "samples": 1}
+
+
+def test_remove_nothing() -> None:
+    project = Project()
+    project.add(_samples("a", "b"))
+    project.remove(set())
+    assert len(project.samples) == 2
+
+
+def test_label_indices_of_unknown_label() -> None:
+    project = Project()
+    project.add(_samples("a", "b"))
+    with pytest.raises(TeachboxError) as caught:
+        project.label_indices(_samples("c"))
+    assert caught.value.code == "unknown_label"
+
+
+def test_project_with_given_classes() -> None:
+    project = Project(classes=ClassIndex(["b", "a"]))
+    project.add(_samples("a"))
+    assert project.counts() == {"b": 0, "a": 1}
+    assert project.label_indices() == [1]
+
+
+def test_max_samples_is_enforced(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(project_module, "MAX_SAMPLES", 3)
+    project = Project()
+    project.add(_samples("a", "b"))
+    with pytest.raises(TeachboxError) as caught:
+        project.add(_samples("a", "b"))
+    assert caught.value.code == "too_many_samples" and "3" in caught.value.message
+    assert len(project.samples) == 2  # all or nothing: the refused batch adds none
+    assert project.classes.labels == ["a", "b"]
+    project.add(_samples("c"))  # up to the limit is fine
+    assert len(project.samples) == 3
+    with pytest.raises(TeachboxError):
+        project.add(_samples("d"))
+    assert "d" not in project.classes
+
+
+# --- Emitter ------------------------------------------------------------------------------------------------------
+
+
+def _emitter() -> tuple[Emitter, list[tuple[Any, dict[str, Any]]]]:
+    delivered: list[tuple[Any, dict[str, Any]]] = []
+    return Emitter(lambda callback, payload: delivered.append((callback, payload))), delivered
+
+
+def test_emit_delivers_to_every_listener_of_the_event() -> None:
+    emitter, delivered = _emitter()
+    emitter.on("progress", "cb1")
+    emitter.on("progress", "cb2")
+    emitter.on("trained", "cb3")
+    emitter.emit("progress", {"epoch": 1})
+    assert delivered == [("cb1", {"type": "progress", "epoch": 1}), ("cb2", {"type": "progress", "epoch": 1})]
+
+
+def test_emit_without_listeners_delivers_nothing() -> None:
+    emitter, delivered = _emitter()
+    for event in EVENTS:
+        emitter.emit(event, {})
+    assert delivered == []
+
+
+def test_unsubscribe() -> None:
+    emitter, delivered = _emitter()
+    off = emitter.on("dataset", "cb")
+    keep = emitter.on("dataset", "other")
+    off()
+    off()  # a second call is harmless
+    emitter.emit("dataset", {"samples": 2})
+    assert delivered == [("other", {"type": "dataset", "samples": 2})]
+    keep()
+    emitter.emit("dataset", {})
+    assert len(delivered) == 1
+
+
+def test_listener_that_unsubscribes_during_emit() -> None:
+    calls: list[str] = []
+    offs: dict[str, Any] = {}
+
+    def deliver(callback: str, payload: dict[str, Any]) -> None:
+        calls.append(callback)
+        offs[callback]()
+
+    emitter = Emitter(deliver)
+    offs["a"] = emitter.on("cancelled", "a")
+    offs["b"] = emitter.on("cancelled", "b")
+    emitter.emit("cancelled", {})
+    emitter.emit("cancelled", {})
+    assert calls == ["a", "b"]
+
+
+def test_unknown_event_is_bad_option() -> None:
+    emitter, _ = _emitter()
+    with pytest.raises(TeachboxError) as caught:
+        emitter.on("finished", "cb")
+    assert caught.value.code == "bad_option"
+    assert "finished" in caught.value.message and "progress" in caught.value.message
