@@ -102,6 +102,25 @@ class Api:
     def reset(self) -> dict:
         return self.session.reset()
 
+    def add_class(self, label: Any) -> dict:
+        return self.session.add_class(_text(label))
+
+    def rename_class(self, old: Any, new: Any) -> dict:
+        return self.session.rename_class(_text(old), _text(new))
+
+    def delete_class(self, label: Any) -> dict:
+        return self.session.delete_class(_text(label))
+
+    def remove_samples(self, uids: Any) -> dict:
+        return self.session.remove_samples(_texts(uids))
+
+    def relabel(self, uids: Any, label: Any) -> dict:
+        return self.session.relabel(_texts(uids), _text(label))
+
+    def samples(self, options: Any = None) -> list[dict]:
+        given = jsbridge.to_py(options) or {}
+        return self.session.samples(given.get("label"), int(given.get("offset", 0)), int(given.get("limit", 100)))
+
     def on(self, event: Any, callback: Any) -> Any:
         remove = self.emitter.on(str(event), callback)
         return jsbridge.create_once_callable(remove)
@@ -111,10 +130,27 @@ class Api:
         promise, plain = jsbridge.promise_method, jsbridge.plain_method
         return {
             "info": plain(self.info), "memory": plain(self.memory), "project": plain(self.project),
-            "cancel": plain(self.cancel), "reset": plain(self.reset),
+            "cancel": plain(self.cancel), "reset": plain(self.reset), "samples": plain(self.samples),
+            "addClass": plain(self.add_class), "renameClass": plain(self.rename_class),
+            "deleteClass": plain(self.delete_class), "removeSamples": plain(self.remove_samples),
+            "relabel": plain(self.relabel),
             "on": jsbridge.create_proxy(self.on),
             "embed": promise(self.embed), "useBase": promise(self.use_base),
             "loadDataset": promise(self.load_dataset), "addImages": promise(self.add_images),
             "train": promise(self.train), "evaluate": promise(self.evaluate), "predict": promise(self.predict),
             "exportModel": promise(self.export_model), "loadModel": promise(self.load_model),
         }
+
+
+def _text(value: Any) -> str:
+    """A JS argument that must be a string (a label); anything else becomes "" and fails validation clearly."""
+    return value if isinstance(value, str) else ""
+
+
+def _texts(values: Any) -> list[str]:
+    items = jsbridge.to_py(values)
+    if isinstance(items, str):
+        return [items]
+    if not isinstance(items, list):
+        raise TeachboxError("bad_option", "Give a list of sample ids (uid values from samples()).")
+    return [item for item in items if isinstance(item, str)]

@@ -41,6 +41,20 @@ class ClassIndex:
                 {"label": label, "classes": list(self._labels)},
             ) from None
 
+    def rename(self, old: str, new: str) -> None:
+        """Give a class a new name in place (its output index stays)."""
+        position = self.index(old)
+        if new != old and new in self._positions:
+            raise TeachboxError("duplicate_label", f"There is already a class named {new!r}.", {"label": new})
+        del self._positions[old]
+        self._labels[position] = new
+        self._positions[new] = position
+
+    def remove(self, label: str) -> None:
+        """Drop a class; later classes move up one output index."""
+        self._labels.pop(self.index(label))
+        self._positions = {name: i for i, name in enumerate(self._labels)}
+
     @property
     def labels(self) -> list[str]:
         """A copy, so callers cannot reorder the mapping behind the model's back."""

@@ -50,6 +50,40 @@ class Project:
         """Drop samples (e.g. images that failed to decode); classes left empty stay listed so the user sees them."""
         self.samples = [s for s in self.samples if s.uid not in uids]
 
+    def add_class(self, label: str) -> None:
+        if label in self.classes:
+            raise TeachboxError("duplicate_label", f"There is already a class named {label!r}.", {"label": label})
+        self.classes.add(label)
+
+    def rename_class(self, old: str, new: str) -> None:
+        self.classes.rename(old, new)
+        for sample in self.samples:
+            if sample.label == old:
+                sample.label = new
+
+    def delete_class(self, label: str) -> set[str]:
+        """Remove a class and its samples; returns the removed samples' uids."""
+        self.classes.index(label)
+        removed = {s.uid for s in self.samples if s.label == label}
+        self.remove(removed)
+        self.classes.remove(label)
+        return removed
+
+    def relabel(self, uids: set[str], label: str) -> int:
+        """Move samples to another (existing or new) class; returns how many moved."""
+        self.classes.add(label)
+        moved = 0
+        for sample in self.samples:
+            if sample.uid in uids and sample.label != label:
+                sample.label = label
+                moved += 1
+        return moved
+
+    def page(self, label: str | None, offset: int, limit: int) -> list[Sample]:
+        """A window of samples (of one class, or all) for UIs that show thousands of thumbnails a page at a time."""
+        chosen = self.samples if label is None else [s for s in self.samples if s.label == label]
+        return chosen[max(0, offset):max(0, offset) + max(0, limit)]
+
     def counts(self) -> dict[str, int]:
         return self.classes.counts(s.label for s in self.samples)
 

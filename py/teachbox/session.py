@@ -36,8 +36,7 @@ class Session:
 
     # -- helpers -------------------------------------------------------------------------------------------------
     def _start(self, what: str) -> None:
-        if self.busy:
-            raise TeachboxError("busy", f"Teachbox is busy {self.busy}; wait for it or call cancel().")
+        self._idle()
         self.busy, self._cancel = what, False
 
     def _cancelled(self) -> bool:
@@ -105,10 +104,50 @@ class Session:
         self.emitter.emit("dataset", self.project.to_json())
         return {**self.project.to_json(), "added": len(good), "errors": self._errors(samples, failures)}
 
+    # -- editing classes and samples (the UI's label-cleaning loop) -------------------------------------------------
+    def _idle(self) -> None:
+        if self.busy:
+            raise TeachboxError("busy", f"Teachbox is busy {self.busy}; wait for it or call cancel().")
+
+    def add_class(self, label: str) -> dict[str, Any]:
+        self._idle()
+        self.project.add_class(check_label(label))
+        return self._changed()
+
+    def rename_class(self, old: str, new: str) -> dict[str, Any]:
+        self._idle()
+        self.project.rename_class(old, check_label(new))
+        return self._changed()
+
+    def delete_class(self, label: str) -> dict[str, Any]:
+        self._idle()
+        self.store.forget(self.project.delete_class(label))
+        return self._changed()
+
+    def remove_samples(self, uids: list[str]) -> dict[str, Any]:
+        self._idle()
+        self.project.remove(set(uids))
+        self.store.forget(set(uids))
+        return self._changed()
+
+    def relabel(self, uids: list[str], label: str) -> dict[str, Any]:
+        self._idle()
+        self.project.relabel(set(uids), check_label(label))
+        return self._changed()
+
+    def samples(self, label: str | None, offset: int, limit: int) -> list[dict[str, Any]]:
+        """Sample records for listing; `source` is the URL, or the File/Blob itself for added files."""
+        return [{"uid": s.uid, "label": s.label, "name": s.name, "line": s.line, "source": s.source}
+                for s in self.project.page(label, offset, limit)]
+
+    def _changed(self) -> dict[str, Any]:
+        self.validation = [s for s in self.validation if s in self.project.samples]
+        self.emitter.emit("dataset", self.project.to_json())
+        return self.describe()
+
     def reset(self) -> dict[str, Any]:
         """Forget the data set (cached features included) and the trained model."""
-        if self.busy:
-            raise TeachboxError("busy", f"Teachbox is busy {self.busy}; cancel it first.")
+        self._idle()
         self.store.forget({s.uid for s in self.project.samples})
         self.project = Project()
         self._replace_classifier(None)
