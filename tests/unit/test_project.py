@@ -168,3 +168,57 @@ def test_unknown_event_is_bad_option() -> None:
         emitter.on("finished", "cb")
     assert caught.value.code == "bad_option"
     assert "finished" in caught.value.message and "progress" in caught.value.message
+
+
+# --- editing classes and samples (the UI's label-cleaning loop) ----------------------------------------------------
+
+
+def test_rename_class_keeps_its_output_index_and_relabels_its_samples() -> None:
+    project = Project()
+    project.add(_samples("cat", "dog", "cat"))
+    project.rename_class("cat", HOSTILE)
+    assert project.classes.labels == [HOSTILE, "dog"]
+    assert project.counts() == {HOSTILE: 2, "dog": 1}
+    assert project.label_indices() == [0, 1, 0]
+    with pytest.raises(TeachboxError) as refused:
+        project.rename_class("dog", HOSTILE)
+    assert refused.value.code == "duplicate_label"
+
+
+def test_delete_class_removes_its_samples_and_shifts_later_classes() -> None:
+    project = Project()
+    project.add(_samples("cat", "dog", "bird", "dog"))
+    removed = project.delete_class("dog")
+    assert len(removed) == 2 and all("/dog/" in uid for uid in removed)
+    assert project.classes.labels == ["cat", "bird"]
+    assert project.label_indices() == [0, 1]
+    with pytest.raises(TeachboxError) as unknown:
+        project.delete_class("dog")
+    assert unknown.value.code == "unknown_label"
+
+
+def test_add_class_refuses_duplicates_and_empty_classes_are_counted() -> None:
+    project = Project()
+    project.add_class("Class 1")
+    project.add_class("Class 2")
+    assert project.counts() == {"Class 1": 0, "Class 2": 0}
+    with pytest.raises(TeachboxError) as duplicate:
+        project.add_class("Class 1")
+    assert duplicate.value.code == "duplicate_label"
+
+
+def test_relabel_moves_only_named_samples_and_creates_the_target_class() -> None:
+    project = Project()
+    samples = _samples("cat", "dog", "cat")
+    project.add(samples)
+    assert project.relabel({samples[0].uid, samples[1].uid}, "fox") == 2
+    assert project.counts() == {"cat": 1, "dog": 0, "fox": 2}
+    assert project.relabel({samples[0].uid}, "fox") == 0  # already there
+
+
+def test_page_windows_samples_per_class() -> None:
+    project = Project()
+    project.add(_samples(*(["cat"] * 5 + ["dog"] * 3)))
+    assert [s.name for s in project.page("cat", 2, 2)] == ["2.png", "3.png"]
+    assert len(project.page(None, 6, 100)) == 2
+    assert project.page("dog", 5, 10) == []
