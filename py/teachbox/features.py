@@ -20,7 +20,7 @@ from .jsbridge import tf
 from .preprocess import Preprocessing
 from .project import Sample
 
-BATCH = 16
+BATCH = 32  # measured on wasm, α=0.25: 20 ms/image at batch 16, 16 ms at 32
 
 
 @dataclass

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 from .errors import TeachboxError
 
-HEADER_BYTES = 256 * 1024  # JPEG size markers can sit behind large EXIF blocks
+HEADER_BYTES = 16 * 1024  # enough for PNG/GIF/WebP/BMP and most JPEGs; copied into Python for every image
+JPEG_HEADER_BYTES = 512 * 1024  # second, larger read when a JPEG's size marker sits behind big EXIF/ICC blocks
 MAX_PIXELS = 120_000_000  # beyond this decoding alone needs ~0.5 GB: refuse
 DOWNSCALE_ABOVE = 4096  # longer side above this is decoded at DOWNSCALE_TO instead (the model sees 224 px anyway)
 DOWNSCALE_TO = 2048

@@ -10,7 +10,7 @@ from typing import Any
 
 from . import jsbridge
 from .errors import TeachboxError
-from .imageinfo import HEADER_BYTES, sniff
+from .imageinfo import HEADER_BYTES, JPEG_HEADER_BYTES, sniff
 from .jsbridge import tf
 from .preprocess import Preprocessing, crop_box
 
@@ -44,6 +44,8 @@ async def decode(source: Any) -> Any:
 async def decode_blob(blob: Any, name: str) -> Any:
     """Sniff, then decode (downscaled while decoding when huge); undecodable data becomes a clear error."""
     info = sniff(await jsbridge.blob_bytes(blob, HEADER_BYTES), name)
+    if info.format == "jpeg" and info.width is None and int(blob.size) > HEADER_BYTES:
+        info = sniff(await jsbridge.blob_bytes(blob, JPEG_HEADER_BYTES), name)
     try:
         return await jsbridge.decode_bitmap(blob, info.decode_size())
     except jsbridge.JsException as error:
