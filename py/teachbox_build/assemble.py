@@ -14,13 +14,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import BuildError
+from .headers import headers_file, inject_csp_meta
 from .runtime_files import copy_runtime, ensure_node_modules
+from .service_worker import write_service_worker
 from .weights import convert_model, resolve_source
 
 PAGE_FILES = ("index.html", "app.css", "boot.js", "main.py")
 MODELS_DIR = "models"
 BASES_MANIFEST = "models/bases.json"
 FILE_MANIFEST = "build-manifest.json"
+HEADERS_FILE = "_headers"  # Netlify / Cloudflare Pages header rules (not served, so not in the manifest)
 
 
 @dataclass
@@ -91,12 +94,17 @@ def copy_package(root: Path, dist: Path) -> list[Path]:
 
 
 def copy_page(root: Path, dist: Path) -> None:
-    """The page itself: HTML, CSS, the JS glue and the PyScript entry point."""
+    """The page itself: HTML (with the Content-Security-Policy as <meta>), CSS, the JS glue and the PyScript entry."""
     for name in PAGE_FILES:
         source = root / "site" / name
         if not source.is_file():
             raise BuildError(f"site/{name} is missing from the checkout")
         shutil.copyfile(source, dist / name)
+    index = dist / "index.html"
+    try:
+        index.write_text(inject_csp_meta(index.read_text(encoding="utf-8")), encoding="utf-8")
+    except ValueError as error:
+        raise BuildError(f"site/index.html: {error}") from error
     assets = root / "assets"
     if assets.is_dir():
         shutil.copytree(assets, dist / "assets", dirs_exist_ok=True)
@@ -140,6 +148,8 @@ def build(options: BuildOptions) -> dict:
         manifest = {"default": bases[0]["id"], "bases": bases}
         (staging / BASES_MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         files = write_file_manifest(staging, package_version(options.root))
+        write_service_worker(options.root, staging, files, FILE_MANIFEST)
+        (staging / HEADERS_FILE).write_text(headers_file([f["path"] for f in files["files"]]), encoding="utf-8")
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -15,6 +15,8 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from .headers import security_headers
+
 MIME_TYPES = {
     ".wasm": "application/wasm",
     ".mjs": "text/javascript",
@@ -26,11 +28,12 @@ MIME_TYPES = {
     ".webmanifest": "application/manifest+json",
 }
 
-# What every response carries; a static host must be configured to send the same (see README, "Deploying").
-SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-}
+# What every response of the site carries (CSP, Referrer-Policy, …): defined once in headers.py, which also writes
+# dist/_headers so a static host sends the same (see README, "Deploying").
+SECURITY_HEADERS = security_headers()
+# Extra mounts (the tests' data folders) stand for files that are not part of the site: they get the headers that
+# describe a file, not the site's page policy (a test page under /scratch/ plays "someone else's page").
+MOUNT_HEADERS = {name: SECURITY_HEADERS[name] for name in ("X-Content-Type-Options", "Referrer-Policy")}
 
 
 class _Handler(SimpleHTTPRequestHandler):
@@ -50,8 +53,12 @@ class _Handler(SimpleHTTPRequestHandler):
                 return str(folder / "__outside__")
         return super().translate_path(path)
 
+    def in_mount(self) -> bool:
+        url_path = unquote(urlsplit(getattr(self, "path", "")).path)  # no path yet when the request line was bad
+        return any(url_path.startswith(prefix) for prefix in self.mounts)
+
     def end_headers(self) -> None:
-        for name, value in SECURITY_HEADERS.items():
+        for name, value in (MOUNT_HEADERS if self.in_mount() else SECURITY_HEADERS).items():
             self.send_header(name, value)
         # Revalidate on every load: content-hashed files never change, and the rest must not go stale after a build.
         self.send_header("Cache-Control", "no-cache")

@@ -1,7 +1,10 @@
-"""End-to-end fixtures: a built dist/, a loopback static server, and Chromium that may only talk to 127.0.0.1.
+"""End-to-end fixtures: a built dist/, a loopback static server, and Chromium that may only talk to that server.
 
 Privacy is a promise the tests enforce: every context gets a request guard that aborts and records any request whose
-host is not the test server's, and each test using it fails if one was made. DNS for every other host is disabled too.
+origin (scheme, host and port) is not the test server's, and each test using it fails if one was made. DNS for every
+other host is disabled too. The site's security headers (CSP etc., py/teachbox_build/headers.py) are on, since the
+server is the product's own StaticServer. Service workers are blocked in these contexts, so every test sees the
+network as a first visit does; tests/e2e/test_offline.py opts in (`guarded_context(browser, service_workers="allow")`).
 """
 
 from __future__ import annotations
@@ -25,11 +28,34 @@ from tests.conftest import ROOT, SHARED
 sys.path.insert(0, str(ROOT / "py"))
 
 from teachbox_build.assemble import BuildOptions, build  # noqa: E402
-from teachbox_build.serve import StaticServer  # noqa: E402
+from teachbox_build.serve import StaticServer as _StaticServer  # noqa: E402
 
 CHROMIUM = os.environ.get("TEACHBOX_CHROMIUM", "/usr/bin/chromium")
 BOOT_TIMEOUT_MS = 120_000
 DEFAULT_BASE = SHARED / "models" / "mobilenet_v1_0.25_224"
+
+
+def origin(url: str) -> str:
+    """scheme://host:port of a URL (the port spelled out), the unit a browser isolates by."""
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme, 0)
+    return f"{parts.scheme}://{parts.hostname}:{port}"
+
+
+SERVER_ORIGINS: set[str] = set()  # origins of the test servers running now: the only ones a page may reach
+
+
+class StaticServer(_StaticServer):
+    """The product's StaticServer, registered with the request guard while it is open."""
+
+    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+        super().__init__(*args, **kwargs)
+        self.origin = origin(self.url)
+        SERVER_ORIGINS.add(self.origin)
+
+    def server_close(self) -> None:
+        SERVER_ORIGINS.discard(self.origin)
+        super().server_close()
 
 
 def build_dist(out: Path, weights: list[Path], quantize: str = "none") -> Path:
@@ -72,16 +98,39 @@ def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
 
 
 class RequestGuard:
-    """Aborts and records requests to any host but the test server's."""
+    """Aborts and records every request whose origin is not the test server's (data: and blob: URLs stay in the
+    page). The first request to a running test server pins the context to that server's origin: a page that then
+    reaches another port, even on 127.0.0.1, fails the test as surely as one that reaches another host."""
 
     def __init__(self) -> None:
         self.foreign: list[str] = []
         self.urls: list[str] = []
+        self.origin: str | None = None
+        self.policy: list[str] = []  # console reports of CSP / Permissions-Policy violations (any page, any worker)
+
+    def attach(self, ctx) -> None:  # noqa: ANN001 - Playwright objects
+        ctx.route("**/*", self.handle)
+        ctx.on("console", self.console)
+
+    def console(self, message) -> None:  # noqa: ANN001 - Playwright objects
+        if "Content Security Policy" in message.text or "Permissions-Policy" in message.text:
+            self.policy.append(message.text)
+
+    def check(self) -> None:
+        assert self.foreign == [], f"the page made requests outside its origin: {self.foreign}"
+        assert self.policy == [], f"the site's security policy was violated: {self.policy}"
+
+    def allows(self, url: str) -> bool:
+        if urlsplit(url).scheme in ("data", "blob"):
+            return True
+        here = origin(url)
+        if self.origin is None and here in SERVER_ORIGINS:
+            self.origin = here
+        return here == self.origin
 
     def handle(self, route, request) -> None:  # noqa: ANN001 - Playwright objects
         url = request.url
-        parts = urlsplit(url)
-        if parts.scheme in ("data", "blob") or parts.hostname == "127.0.0.1":
+        if self.allows(url):
             self.urls.append(url)
             route.continue_()
         else:
@@ -96,12 +145,13 @@ def guard() -> RequestGuard:
 
 @pytest.fixture
 def context(browser, guard: RequestGuard):  # noqa: ANN001, ANN201 - Playwright objects
-    """A fresh browser context (own IndexedDB) with the request guard; fails the test on any foreign request."""
-    ctx = browser.new_context()
-    ctx.route("**/*", guard.handle)
+    """A fresh browser context (own IndexedDB) with the request guard; fails the test on any foreign request or any
+    CSP / Permissions-Policy violation the browser reports."""
+    ctx = browser.new_context(service_workers="block")
+    guard.attach(ctx)
     yield ctx
     ctx.close()
-    assert guard.foreign == [], f"the page made requests outside its origin: {guard.foreign}"
+    guard.check()
 
 
 def open_app(ctx, url: str):  # noqa: ANN001, ANN201
@@ -208,17 +258,18 @@ def write_bad_images(folder: Path, real_png: Path, big_side: int = 8000) -> dict
 
 
 @contextlib.contextmanager
-def guarded_context(browser) -> Iterator:  # noqa: ANN001 - Playwright objects
+def guarded_context(browser, service_workers: str = "block") -> Iterator:  # noqa: ANN001 - Playwright objects
     """The `context` fixture as a context manager (for module-scoped pages): a fresh context with the request guard;
-    fails if any request left 127.0.0.1. Yields (context, guard)."""
+    fails if any request left the test server's origin or the browser reported a CSP / Permissions-Policy
+    violation. Yields (context, guard)."""
     guard = RequestGuard()
-    ctx = browser.new_context()
-    ctx.route("**/*", guard.handle)
+    ctx = browser.new_context(service_workers=service_workers)
+    guard.attach(ctx)
     try:
         yield ctx, guard
     finally:
         ctx.close()
-    assert guard.foreign == [], f"the page made requests outside its origin: {guard.foreign}"
+    guard.check()
 
 
 @pytest.fixture(scope="module")
