@@ -19,6 +19,7 @@ async def start() -> Api | None:
         jsbridge.install_api(api.exports())
         runtime.mark("ready")
         info = api.info()
+        _mount_ui(api, boot)
         boot.ready(info)
         return api
     except TeachboxError as error:
@@ -26,3 +27,15 @@ async def start() -> Api | None:
     except Exception as error:  # a bug: still tell the user instead of spinning forever
         boot.fail(f"Teachbox could not start: {type(error).__name__}: {error}")
     return None
+
+
+def _mount_ui(api: Api, boot: jsbridge.Boot) -> None:
+    """Build the page's UI on the installed API, before `ready` resolves (so a script awaiting `ready` finds the UI
+    in place). A UI failure is logged and shown, but never takes window.teachbox down with it."""
+    try:
+        from .ui import mount
+
+        mount(api)
+    except Exception as error:  # a bug in the UI: scripts and the console API must keep working
+        jsbridge.js.console.error(f"Teachbox UI failed to start: {type(error).__name__}: {error}")
+        boot.log(f"the user interface could not start ({type(error).__name__}: {error}); window.teachbox works")

@@ -1,0 +1,113 @@
+"""Import of labelled data sets: a CSV by address (`Api.load_dataset`), or a CSV file plus its image folder from
+this device (parsed with the core's own CSV rules, files matched by their path inside the chosen folder, then added
+per label with `Api.add_images`). A chosen folder without a CSV is read as a folder of class folders.
+
+The local flow parses the CSV against a dummy base URL (https://local.invalid/) only to reuse csvdata's checks
+(header, blank cells, duplicates, paths that climb out of the folder); nothing is ever fetched from it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..api import Api
+from ..csvdata import parse_labels_csv
+from ..errors import TeachboxError
+from . import dom
+from .data import DataOps, plural, quoted
+from .feedback import Feedback
+from .folders import csv_folder_prefix, folder_from_picked, match_csv, plan_folders
+
+LOCAL_BASE = "https://local.invalid/"
+MAX_LISTED_ERRORS = 20
+
+
+class CsvImport:
+    """The two import forms and their report."""
+
+    def __init__(self, api: Api, feedback: Feedback, data: DataOps) -> None:
+        self.api = api
+        self.feedback = feedback
+        self.data = data
+        self.append = dom.by_id("import-append")
+        self.url = dom.by_id("csv-url")
+        self.csv_file = dom.by_id("csv-file")
+        self.folder = dom.by_id("csv-folder")
+        self.chosen = dom.by_id("csv-chosen")
+        self.report = dom.by_id("import-report")
+        self.listeners = dom.Listeners()
+        self.listeners.on(dom.by_id("csv-url-form"), "submit", self._submit)
+        self.listeners.on(dom.by_id("csv-file-choose"), "click", lambda _e: self.csv_file.click())
+        self.listeners.on(dom.by_id("csv-folder-choose"), "click", lambda _e: self.folder.click())
+        self.listeners.on_many(self.csv_file, ("change",), lambda _e: self._describe_choice())
+        self.listeners.on_many(self.folder, ("change",), lambda _e: self._describe_choice())
+        self.listeners.on(dom.by_id("csv-import"), "click", lambda _e: self.import_local())
+
+    def _submit(self, event: Any) -> Any:
+        event.preventDefault()  # the page never submits forms anywhere (CSP form-action 'none')
+        return self.load_url()
+
+    async def load_url(self) -> None:
+        url = str(self.url.value).strip()
+        if not url:
+            raise TeachboxError("bad_option", "Type the address of a labels CSV on this site, e.g. "
+                                              "/shared/datasets/malaria/labels.csv.")
+        async with self.data.lock:
+            self.feedback.say(f"Loading {url}…")
+            summary = await self.api.load_dataset(url, {"append": bool(self.append.checked)})
+        counts = ", ".join(f"{quoted(label)} {count}" for label, count in summary["counts"].items())
+        self._show_report(f"Loaded {plural(summary['samples'], 'image')} from {url}: {counts}.",
+                          summary["errors"], summary["error_count"])
+
+    def _describe_choice(self) -> None:
+        csv_files = dom.js_list(self.csv_file.files)
+        folder_files = dom.js_list(self.folder.files)
+        parts = []
+        if csv_files:
+            parts.append(f"CSV: {csv_files[0].name}")
+        if folder_files:
+            top = str(folder_files[0].webkitRelativePath).split("/", 1)[0]
+            parts.append(f"folder: {top} ({plural(len(folder_files), 'file')})")
+        self.chosen.textContent = "; ".join(parts) + "." if parts else "No CSV and no folder chosen."
+
+    async def import_local(self) -> None:
+        csv_files = dom.js_list(self.csv_file.files)
+        pairs = [(str(f.webkitRelativePath or f.name), f) for f in dom.js_list(self.folder.files)]
+        if not pairs:
+            raise TeachboxError("no_folder", "Choose the image folder first (the folder the CSV's paths start in).")
+        folder = folder_from_picked(pairs)
+        replace = not bool(self.append.checked)
+        if not csv_files:
+            plan = plan_folders([folder])
+            await self.data.add_plan(plan, replace=replace)
+            self._show_report(f"Imported the folder {folder.name}: {plural(len(plan.classes), 'class')} from its "
+                              "sub-folders.", [], 0)
+            return
+        csv = csv_files[0]
+        parsed = parse_labels_csv(str(await csv.text()), LOCAL_BASE)
+        prefix = csv_folder_prefix(folder, str(csv.name), int(csv.size), lambda item: int(item.size))
+        match = match_csv(parsed.rows, folder, prefix)
+        errors = [error.to_json() for error in parsed.errors]
+        errors += [{"line": row.line, "path": row.path, "code": "missing",
+                    "message": f"{row.path} is not in the chosen folder {folder.name}."} for row in match.missing]
+        if not match.plan.classes:
+            self._show_report("Nothing was imported.", errors, len(errors))
+            raise TeachboxError("empty_dataset", f"None of the CSV's images were found in the folder {folder.name}. "
+                                                 "Choose the folder that the CSV's paths start in.")
+        await self.data.add_plan(match.plan, replace=replace)
+        self._show_report(f"Imported {plural(match.plan.count, 'image')} listed in {csv.name}.", errors, len(errors))
+
+    def _show_report(self, headline: str, errors: list[dict[str, Any]], error_count: int) -> None:
+        """The result, and the first problems with their CSV line numbers, as plain text."""
+        dom.clear(self.report)
+        self.report.append(dom.el("p", headline))
+        if not error_count:
+            return
+        self.report.append(dom.el("p", f"{plural(error_count, 'row')} skipped:", cls="bad"))
+        listing = dom.el("ul", cls="error-list")
+        for error in errors[:MAX_LISTED_ERRORS]:
+            where = f"line {error['line']}: " if error.get("line") else ""
+            listing.append(dom.el("li", f"{where}{error['message']}"))
+        self.report.append(listing)
+        if error_count > MAX_LISTED_ERRORS:
+            self.report.append(dom.el("p", f"…and {error_count - MAX_LISTED_ERRORS} more.", cls="muted"))

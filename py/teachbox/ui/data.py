@@ -1,0 +1,80 @@
+"""Adding images from the UI: every way in (file picker, drop, camera, CSV + folder) ends in `Api.add_images`.
+
+Why a queue: the core refuses a second data operation while one runs ("busy"), which is right for scripts but
+wrong for a person who drops a second folder while the first is still being read. UI additions therefore wait
+their turn on one lock, and the person is told what was added and what could not be used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from ..api import Api
+from ..errors import TeachboxError
+from .feedback import Feedback
+from .folders import Plan
+
+
+def quoted(label: str) -> str:
+    """A label as it appears inside a sentence."""
+    return f"“{label}”"
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
+
+
+class DataOps:
+    """Serialised image additions with person-readable reports."""
+
+    def __init__(self, api: Api, feedback: Feedback) -> None:
+        self.api = api
+        self.feedback = feedback
+        self.lock = asyncio.Lock()
+
+    async def add(self, label: str, files: list[Any]) -> dict[str, Any] | None:
+        """Add files to one class (created if new); report what happened."""
+        if not files:
+            return None
+        async with self.lock:
+            self.feedback.say(f"Reading {plural(len(files), 'image')} for {quoted(label)}…")
+            result = await self.api.add_images(label, files)
+        self._report({label: result["added"]}, result["errors"])
+        return result
+
+    async def add_plan(self, plan: Plan, replace: bool = False) -> None:
+        """Add files to several classes; `replace` first removes the current classes (only once the files are
+        known to be there, so a failed pick never empties the project)."""
+        if not plan.classes:
+            raise_empty(plan)
+        added: dict[str, int] = {}
+        errors: list[dict[str, Any]] = []
+        async with self.lock:
+            if replace:
+                for label in self.api.project()["classes"]:
+                    self.api.delete_class(label)
+            for label, files in plan.classes.items():
+                self.feedback.say(f"Reading {plural(len(files), 'image')} for {quoted(label)}…")
+                result = await self.api.add_images(label, files)
+                added[label] = result["added"]
+                errors += result["errors"]
+        self._report(added, errors, plan.skipped)
+
+    def _report(self, added: dict[str, int], errors: list[dict[str, Any]], skipped: int = 0) -> None:
+        parts = [f"{plural(count, 'image')} to {quoted(label)}" for label, count in added.items()]
+        message = "Added " + ", ".join(parts) + "." if parts else "No image was added."
+        if skipped:
+            message += f" {plural(skipped, 'file')} that were not images were left out."
+        self.feedback.say(message)
+        if errors:
+            first = "; ".join(str(error["message"]) for error in errors[:3])
+            more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+            self.feedback.error(f"{plural(len(errors), 'file')} could not be used: {first}{more}")
+
+
+def raise_empty(plan: Plan) -> None:
+    """Nothing usable was picked or dropped: say why instead of silently doing nothing."""
+    hint = f" ({plural(plan.skipped, 'file')} were not images)" if plan.skipped else ""
+    raise TeachboxError("no_images", f"No image files were found{hint}. Teachbox reads PNG, JPEG, GIF, WebP, BMP "
+                                     "and AVIF files.")

@@ -1,0 +1,132 @@
+"""Export: download the model zip, a ready-to-paste plain TF.js snippet, and import a zip to preview with it.
+
+The snippet repeats Teachbox's one preprocessing (crop box with the same edge inset, bilinear cropAndResize,
+x / 127.5 - 1) from the model's own metadata.json, so predictions in someone else's page match the ones here;
+tests/e2e/test_export.py checks the same recipe in a bare TF.js page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import js  # type: ignore[import-not-found]
+
+from .. import jsbridge
+from ..api import Api
+from ..preprocess import EDGE_INSET
+from . import dom
+from .feedback import Feedback
+
+ZIP_NAME = "teachbox-model.zip"
+
+
+def snippet() -> str:
+    """Plain TensorFlow.js that loads the unzipped export and classifies an <img>, <canvas> or <video>."""
+    return f"""<!-- TensorFlow.js 4.x: your own copy of tf.min.js -->
+<script src="tf.min.js"></script>
+<script>
+// Unzip {ZIP_NAME} into a folder "teachbox-model" next to this page.
+const MODEL_URL = "teachbox-model/model.json";
+
+async function loadTeachbox(url = MODEL_URL) {{
+  const model = await tf.loadLayersModel(url);
+  const metadata = await (await fetch(url.replace(/model\\.json$/, "metadata.json"))).json();
+  return {{model, metadata}};
+}}
+
+// The crop Teachbox trained with (metadata.preprocessing.mode), in cropAndResize's [y1, x1, y2, x2] form.
+function cropBox(width, height, mode) {{
+  const inset = {EDGE_INSET!r};  // end 1/256 px inside the last pixel centre, as Teachbox does
+  const span = (extent, side) => {{
+    const offset = (extent - side) / 2;
+    return [offset / (extent - 1), (offset + side - 1 - inset) / (extent - 1)];
+  }};
+  const side = (extent) => mode === "squash" ? extent
+    : mode === "pad" ? Math.max(width, height) : Math.min(width, height);
+  const [x1, x2] = span(width, side(width));
+  const [y1, y2] = span(height, side(height));
+  return [y1, x1, y2, x2];
+}}
+
+// image: an <img>, <canvas>, <video> or ImageBitmap. Returns [{{label, probability}}], most likely first.
+async function classify({{model, metadata}}, image) {{
+  const {{size, mode}} = metadata.preprocessing;
+  const width = image.videoWidth || image.naturalWidth || image.width;
+  const height = image.videoHeight || image.naturalHeight || image.height;
+  const output = tf.tidy(() => {{
+    const pixels = tf.browser.fromPixels(image).toFloat().expandDims(0);
+    const input = tf.image.cropAndResize(pixels, [cropBox(width, height, mode)], [0], [size, size], "bilinear", 0);
+    return model.predict(input.div(127.5).sub(1)).squeeze();
+  }});
+  const probabilities = await output.data();
+  output.dispose();
+  return metadata.labels
+    .map((label, i) => ({{label, probability: probabilities[i]}}))
+    .sort((a, b) => b.probability - a.probability);
+}}
+
+// Example:
+// const teachbox = await loadTeachbox();
+// console.log(await classify(teachbox, document.querySelector("img")));
+</script>
+"""
+
+
+class ExportPanel:
+    """Download, snippet with Copy, and model import."""
+
+    def __init__(self, api: Api, feedback: Feedback, imported: Callable[[dict[str, Any]], None]) -> None:
+        self.api = api
+        self.feedback = feedback
+        self.imported = imported
+        self.download = dom.by_id("export-download")
+        self.link = dom.by_id("export-link")
+        self.snippet = dom.by_id("snippet")
+        self.import_input = dom.by_id("import-model")
+        self._url: str | None = None
+        self.snippet.textContent = snippet()
+        self.listeners = dom.Listeners()
+        self.listeners.on(self.download, "click", lambda _e: self.export())
+        self.listeners.on(dom.by_id("snippet-copy"), "click", lambda _e: self.copy())
+        self.listeners.on(dom.by_id("import-model-choose"), "click", lambda _e: self.import_input.click())
+        self.listeners.on(self.import_input, "change", lambda _e: self._import())
+        api.on("trained", lambda _p: self.refresh())
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.download.disabled = not self.api.project()["trained"]
+
+    async def export(self) -> None:
+        blob = await self.api.export_model()
+        if self._url:
+            js.URL.revokeObjectURL(self._url)  # one download link at a time; the old zip is released
+        self._url = str(js.URL.createObjectURL(blob))
+        self.link.href = self._url
+        self.link.textContent = f"{ZIP_NAME} ({int(blob.size) / 1024:.0f} KB)"
+        self.link.setAttribute("aria-label", f"Download {ZIP_NAME} again")
+        self.link.hidden = False
+        self.link.click()
+        self.feedback.say(f"Model exported as {ZIP_NAME}.")
+
+    async def copy(self) -> None:
+        text = str(self.snippet.textContent)
+        try:
+            await js.navigator.clipboard.writeText(text)
+            self.feedback.say("The code is on the clipboard.")
+        except (jsbridge.JsException, AttributeError):
+            selection = js.window.getSelection()
+            selection.selectAllChildren(self.snippet)
+            self.snippet.focus()
+            self.feedback.say("The browser did not allow copying: the code is selected, press Ctrl+C (⌘C).")
+
+    async def _import(self) -> None:
+        files = dom.js_list(self.import_input.files)
+        self.import_input.value = ""
+        if not files:
+            return
+        result = await self.api.load_model(files[0])
+        labels = ", ".join(f"“{label}”" for label in result["labels"])
+        self.feedback.say(f"Imported {files[0].name}: a model for {labels}. Preview uses it now.")
+        self.refresh()
+        self.imported(result)

@@ -1,0 +1,52 @@
+"""The whole page: creates the panels, connects the few places where one panel's result matters to another, and
+reveals the app once everything is bound (until then the person sees the start-up status only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..api import Api
+from . import dom
+from .camera import Camera
+from .classes import ClassList
+from .console import ConsolePanel
+from .csvimport import CsvImport
+from .data import DataOps
+from .drop import DropZones
+from .export import ExportPanel
+from .feedback import ConfirmDialog, Feedback
+from .preview import Preview
+from .results import Results
+from .trainpanel import TrainPanel
+
+
+class Page:
+    """Every panel of the app, bound to one Api."""
+
+    def __init__(self, api: Api) -> None:
+        self.api = api
+        self.feedback = Feedback()
+        dom.reporter = self.feedback.failure
+        self.confirm = ConfirmDialog()
+        self.data = DataOps(api, self.feedback)
+        self.camera = Camera(self.feedback)
+        self.classes = ClassList(api, self.feedback, self.data, self.camera, self.confirm)
+        self.importer = CsvImport(api, self.feedback, self.data)
+        self.results = Results(api, self.feedback)
+        self.preview = Preview(api, self.camera, self.feedback)
+        self.export = ExportPanel(api, self.feedback, self._model_imported)
+        self.train = TrainPanel(api, self.feedback, self._trained)
+        self.console = ConsolePanel(api)
+        self.drops = DropZones(self.classes, self.data, self.feedback, self.preview.classify)
+        self.classes.ensure_defaults()
+        dom.by_id("app").hidden = False
+
+    async def _trained(self, _result: dict[str, Any]) -> None:
+        """After a training started here: the new model's results, and preview/export become available."""
+        self.preview.refresh()
+        self.export.refresh()
+        await self.results.evaluate()
+
+    def _model_imported(self, _result: dict[str, Any]) -> None:
+        self.preview.refresh()
+        self.results.model_loaded()

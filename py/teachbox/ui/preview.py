@@ -1,0 +1,147 @@
+"""Preview: live classification of the camera picture, and of a test image chosen or dropped by the person.
+
+The live loop asks for the next prediction only after the previous one resolved and a frame was painted, so it
+never queues work faster than the model runs (on a slow wasm backend that is a few frames a second, on WebGL as
+many as the screen shows). It pauses while the tab is hidden or a training runs, and stops with the camera.
+`Api.predict` disposes every tensor it makes; the e2e test checks numTensors after a live run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from ..api import Api
+from ..errors import TeachboxError
+from . import dom, thumbs
+from .camera import Camera
+from .feedback import Feedback
+
+
+class Bars:
+    """Probability bars, one row per class in the model's order (rows do not jump around while live)."""
+
+    def __init__(self, root: Any) -> None:
+        self.root = root
+        self.rows: dict[str, tuple[Any, Any, Any]] = {}
+        self._labels: list[str] = []
+
+    def show(self, ranked: list[dict[str, Any]], labels: list[str]) -> None:
+        if sorted(labels) != sorted(entry["label"] for entry in ranked):  # the model changed in between
+            labels = [entry["label"] for entry in ranked]
+        if labels != self._labels:
+            self._build(labels)
+        top = ranked[0]["label"] if ranked else None
+        for entry in ranked:
+            row, fill, value = self.rows[entry["label"]]
+            share = max(0.0, min(1.0, float(entry["probability"])))
+            fill.style.width = f"{share * 100:.1f}%"  # CSSOM, allowed by style-src 'self' (no style attribute)
+            value.textContent = f"{share * 100:.0f}%"
+            row.classList.toggle("top", entry["label"] == top)
+
+    def _build(self, labels: list[str]) -> None:
+        dom.clear(self.root)
+        self.rows = {}
+        self._labels = list(labels)
+        for label in labels:
+            fill = dom.el("span", cls="bar-fill")
+            value = dom.el("span", "0%", cls="bar-value")
+            row = dom.el("li", dom.el("span", label, cls="bar-label"),
+                         dom.el("span", fill, cls="bar-track", aria_hidden="true"), value, cls="bar-row")
+            self.root.append(row)
+            self.rows[label] = (row, fill, value)
+
+    def clear(self) -> None:
+        dom.clear(self.root)
+        self.rows, self._labels = {}, []
+
+
+class Preview:
+    """The live toggle, the live bars, and the test image."""
+
+    def __init__(self, api: Api, camera: Camera, feedback: Feedback) -> None:
+        self.api = api
+        self.camera = camera
+        self.feedback = feedback
+        self.live_button = dom.by_id("live-toggle")
+        self.note = dom.by_id("preview-note")
+        self.live_bars = Bars(dom.by_id("live-bars"))
+        self.test_bars = Bars(dom.by_id("test-bars"))
+        self.test_canvas = dom.by_id("test-canvas")
+        self.test_input = dom.by_id("test-file")
+        self.test_button = dom.by_id("test-choose")
+        self.live = False
+        self.frames = 0
+        self._canvas = dom.document.createElement("canvas")
+        self.listeners = dom.Listeners()
+        self.listeners.on(self.live_button, "click", lambda _e: self.toggle_live())
+        self.listeners.on(self.test_button, "click", lambda _e: self.test_input.click())
+        self.listeners.on(self.test_input, "change", lambda _e: self._file_chosen())
+        camera.watchers.append(lambda running: None if running else self.stop_live())
+        api.on("trained", lambda _p: self.refresh())
+        self.refresh()
+
+    def labels(self) -> list[str]:
+        model = self.api.project()["model"]
+        return list(model["labels"]) if model else []
+
+    def refresh(self) -> None:
+        """Enable the preview once there is a model (trained here or imported)."""
+        trained = bool(self.api.project()["trained"])
+        self.live_button.disabled = not trained
+        self.test_button.disabled = not trained
+        self.note.textContent = ("Hold things up to the camera with Live preview, or test an image."
+                                 if trained else "Train or import a model first.")
+
+    # -- live ----------------------------------------------------------------------------------------------------
+    async def toggle_live(self) -> None:
+        if self.live:
+            self.stop_live()
+            return
+        if not self.camera.running:
+            await self.camera.start()
+        self.live = True
+        self.live_button.setAttribute("aria-pressed", "true")
+        self.live_button.textContent = "Stop live preview"
+        await self._loop()
+
+    def stop_live(self) -> None:
+        self.live = False
+        self.live_button.setAttribute("aria-pressed", "false")
+        self.live_button.textContent = "Live preview"
+
+    async def _loop(self) -> None:
+        try:
+            while self.live and self.camera.running:
+                project = self.api.project()  # one look per frame: busy state and the model's labels
+                if dom.document.hidden or project["busy"] or not project["model"]:
+                    await asyncio.sleep(0.25)  # hidden tab, training or no model: do not compete for the CPU
+                    continue
+                ranked = await self.api.predict(self.camera.frame(self._canvas))
+                if not self.live:
+                    break
+                self.live_bars.show(ranked, list(project["model"]["labels"]))
+                self.frames += 1
+                await dom.next_frame()
+        finally:
+            self.stop_live()
+
+    # -- test image ----------------------------------------------------------------------------------------------
+    async def _file_chosen(self) -> None:
+        files = dom.js_list(self.test_input.files)
+        self.test_input.value = ""
+        if files:
+            await self.classify(files[0])
+
+    async def classify(self, file: Any) -> None:
+        """Show a test image and its probabilities."""
+        if not self.api.project()["trained"]:
+            raise TeachboxError("not_trained", "There is no model yet: train one or import one first.")
+        name = str(getattr(file, "name", "") or "test image")
+        self.test_canvas.hidden = False
+        self.test_canvas.setAttribute("aria-label", f"Test image {name}")
+        ranked = await self.api.predict(file)
+        await thumbs.draw(self.test_canvas, file)
+        self.test_bars.show(ranked, self.labels())
+        top = ranked[0]
+        self.feedback.say(f"{name}: {top['label']} ({top['probability'] * 100:.0f}%).")

@@ -1,0 +1,264 @@
+"""Results of the last training on its validation images: accuracy per class, confusion matrix, and the mistakes.
+
+The mistakes are where a person finds mislabelled images, so each one offers the fix in place: move it to the
+class the model (or the person) thinks is right, or delete it. Those edits change the data, not these numbers: the
+panel then says the results are from before the change, until the next training.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import jsbridge
+from ..api import Api
+from ..errors import TeachboxError
+from . import dom, thumbs
+from .data import quoted
+from .feedback import Feedback
+
+MAX_MISTAKES = 60
+BUTTONS_UP_TO = 4  # with more classes, "Move to" is a picker instead of one button per class
+
+
+def pct(value: float) -> str:
+    return f"{value * 100:.1f}%"
+
+
+class Results:
+    """Evaluation of the current model through `Api.evaluate()`, rendered as tables and a list of mistakes."""
+
+    def __init__(self, api: Api, feedback: Feedback) -> None:
+        self.api = api
+        self.feedback = feedback
+        self.body = dom.by_id("results-body")
+        self.note = dom.by_id("results-note")
+        self.evaluate_button = dom.by_id("results-evaluate")
+        self.listeners = dom.Listeners()
+        self.item_listeners = dom.Listeners()
+        self.listeners.on(self.evaluate_button, "click", lambda _e: self.evaluate())
+        self.shown = False
+        self._editing = False
+        self._targets: list[tuple[Any, str]] = []  # (Move button or option, class it moves to)
+        api.on("trained", lambda _p: self._stale("A new model was trained: press Evaluate again to see its "
+                                                  "results."))
+        api.on("dataset", lambda _p: self._data_changed())
+
+    def _data_changed(self) -> None:
+        if not self._editing:
+            self._stale("The images changed since these results; train again to update them.")
+        self._check_targets()
+
+    def _check_targets(self) -> None:
+        """A class renamed or deleted since the evaluation is no longer a place to move an image to."""
+        classes = set(self.api.project()["classes"])
+        for control, label in self._targets:
+            if label not in classes:
+                control.disabled = True
+
+    def _stale(self, message: str) -> None:
+        self.evaluate_button.disabled = not self.api.project()["trained"]
+        if self.shown:
+            self.note.textContent = message
+
+    def model_loaded(self) -> None:
+        """An imported model has no validation split of this project: there is nothing to evaluate."""
+        self.item_listeners.clear()
+        self._targets = []
+        dom.clear(self.body)
+        self.shown = False
+        self.evaluate_button.disabled = True
+        self.note.textContent = ("The imported model came without validation images; train here to see results "
+                                 "for your classes.")
+
+    async def evaluate(self) -> None:
+        self.evaluate_button.disabled = True
+        try:
+            result = await self.api.evaluate()
+        finally:
+            self.evaluate_button.disabled = not self.api.project()["trained"]
+        self.render(result)
+
+    def render(self, result: dict[str, Any]) -> None:
+        self.item_listeners.clear()
+        self._targets = []
+        dom.clear(self.body)
+        labels: list[str] = result["labels"]
+        self.note.textContent = (f"Validation accuracy {pct(result['accuracy'])} on {result['count']} validation "
+                                 "images (images held out from training).")
+        self.body.append(self._per_class(result))
+        self.body.append(self._confusion(labels, result["confusion"], result["count"]))
+        self.body.append(self._mistakes(labels, result["misclassified"]))
+        self.shown = True
+
+    @staticmethod
+    def _per_class(result: dict[str, Any]) -> Any:
+        rows = [dom.el("tr", dom.el("th", item["label"], scope="row"), dom.el("td", pct(item["recall"])),
+                       dom.el("td", pct(item["precision"])), dom.el("td", str(item["count"])))
+                for item in result["per_class"]]
+        return dom.el(
+            "div",
+            dom.el("table",
+                   dom.el("caption", "Accuracy per class"),
+                   dom.el("thead", dom.el("tr", dom.el("th", "Class", scope="col"),
+                                          dom.el("th", "Accuracy (recall)", scope="col"),
+                                          dom.el("th", "Precision", scope="col"),
+                                          dom.el("th", "Images", scope="col"))),
+                   dom.el("tbody", *rows), cls="data-table", id="per-class-table"),
+            cls="table-scroll", tabindex="0", role="region", aria_label="Accuracy per class")
+
+    @staticmethod
+    def _confusion(labels: list[str], matrix: list[list[int]], count: int) -> Any:
+        """Rows: true class; columns: predicted class; totals on the right and at the bottom."""
+        head = dom.el("tr", dom.el("th", dom.el("span", "True ↓ / Predicted →", cls="corner"), scope="col"),
+                      *[dom.el("th", label, scope="col") for label in labels], dom.el("th", "Total", scope="col"))
+        rows = []
+        for i, label in enumerate(labels):
+            cells = [dom.el("td", str(value), cls="hit" if i == j else ("miss" if value else None))
+                     for j, value in enumerate(matrix[i])]
+            rows.append(dom.el("tr", dom.el("th", label, scope="row"), *cells,
+                               dom.el("td", str(sum(matrix[i])), cls="total")))
+        column_totals = [sum(row[j] for row in matrix) for j in range(len(labels))]
+        foot = dom.el("tr", dom.el("th", "Total", scope="row"),
+                      *[dom.el("td", str(value), cls="total") for value in column_totals],
+                      dom.el("td", str(count), cls="total grand-total"))
+        return dom.el(
+            "div",
+            dom.el("table",
+                   dom.el("caption", "Confusion matrix: each row is the true class, each column the predicted class"),
+                   dom.el("thead", head), dom.el("tbody", *rows), dom.el("tfoot", foot),
+                   cls="data-table confusion", id="confusion-table"),
+            cls="table-scroll", tabindex="0", role="region", aria_label="Confusion matrix")
+
+    def _mistakes(self, labels: list[str], mistakes: list[dict[str, Any]]) -> Any:
+        title = dom.el("h3", f"Misclassified validation images ({len(mistakes)})")
+        if not mistakes:
+            return dom.el("div", title, dom.el("p", "None: every validation image was classified correctly.",
+                                               cls="muted"), cls="mistakes")
+        listing = dom.el("ul", cls="mistake-list")
+        lookup = SampleLookup(self.api)
+        for mistake in mistakes[:MAX_MISTAKES]:
+            listing.append(self._mistake(labels, mistake, lookup))
+        more = (dom.el("p", f"The {len(mistakes) - MAX_MISTAKES} less confident mistakes are not listed.",
+                       cls="muted small") if len(mistakes) > MAX_MISTAKES else None)
+        return dom.el("div", title, dom.el("p", "Most confident mistakes first. Mislabelled? Move the image to its "
+                                                "class, or delete it.", cls="small muted"),
+                      listing, more, cls="mistakes")
+
+    def _mistake(self, labels: list[str], mistake: dict[str, Any], lookup: SampleLookup) -> Any:
+        name = str(mistake.get("path") or "image")
+        sample = lookup.find(mistake)
+        canvas = thumbs.canvas(name)
+        if sample is not None:
+            dom.spawn(thumbs.draw(canvas, sample["source"]))
+        else:
+            thumbs.placeholder(canvas)
+        status = dom.el("p", cls="mistake-status small", aria_live="polite")
+        actions = dom.el("div", cls="mistake-actions")
+        item = dom.el(
+            "li",
+            canvas,
+            dom.el("div",
+                   dom.el("p", name, cls="mistake-name"),
+                   dom.el("p", "True: ", dom.el("strong", mistake["true"])),
+                   dom.el("p", "Predicted: ", dom.el("strong", mistake["predicted"]),
+                          f" ({pct(mistake['probability'])} confident)"),
+                   actions, status, cls="mistake-text"),
+            cls="mistake")
+        if sample is None:
+            status.textContent = ("This image is no longer in the project (or its name is shared by several "
+                                  "images), so it cannot be edited here.")
+            return item
+        uid = sample["uid"]
+        targets = [label for label in labels if label != mistake["true"]]
+        targets.sort(key=lambda label: label != mistake["predicted"])  # the predicted class first
+
+        def done(message: str) -> None:
+            for control in dom.js_list(actions.querySelectorAll("button, select")):
+                control.disabled = True
+            status.textContent = message
+            item.classList.add("fixed")
+            self.note.textContent = "You fixed images after this evaluation; train again to update the results."
+            self._focus_after(item)
+
+        def move(label: str) -> None:
+            if label not in self.api.project()["classes"]:
+                raise TeachboxError("unknown_label", f"The class {quoted(label)} no longer exists (renamed or "
+                                                     "deleted); train again to refresh these results.")
+            self._editing = True
+            try:
+                self.api.relabel([uid], label)
+            finally:
+                self._editing = False
+            done(f"Moved to {quoted(label)}.")
+            self.feedback.say(f"Moved {name} to {quoted(label)}.")
+
+        def delete() -> None:
+            self._editing = True
+            try:
+                self.api.remove_samples([uid])
+            finally:
+                self._editing = False
+            done("Deleted from the project.")
+            self.feedback.say(f"Deleted {name}.")
+
+        if len(targets) <= BUTTONS_UP_TO:
+            for label in targets:
+                button = dom.el("button", "Move to ", dom.el("span", label), type="button", cls="small-button",
+                                aria_label=f"Move {name} to {label}")
+                self.item_listeners.on(button, "click", lambda _e, label=label: move(label))
+                actions.append(button)
+                self._targets.append((button, label))
+        else:
+            options = [dom.el("option", label, value=label) for label in targets]
+            picker = dom.el("select", *options, aria_label=f"Class to move {name} to")
+            self._targets += list(zip(options, targets))
+            button = dom.el("button", "Move", type="button", cls="small-button", aria_label=f"Move {name}")
+            self.item_listeners.on(button, "click", lambda _e: move(str(picker.value)))
+            actions.append(picker, button)
+        remove = dom.el("button", "Delete", type="button", cls="small-button danger-text",
+                        aria_label=f"Delete {name} from the project")
+        self.item_listeners.on(remove, "click", lambda _e: delete())
+        actions.append(remove)
+        return item
+
+    def _focus_after(self, item: Any) -> None:
+        """The fixed item's buttons are now disabled: keyboard focus goes on to the next mistake (or the heading)."""
+        following = item.nextElementSibling
+        while following is not None and not jsbridge.is_nullish(following):
+            control = following.querySelector("button:not(:disabled)")
+            if not jsbridge.is_nullish(control):
+                control.focus()
+                return
+            following = following.nextElementSibling
+        dom.by_id("results-title").focus()
+
+
+class SampleLookup:
+    """Finds the project sample behind a misclassified entry.
+
+    `evaluate()` names mistakes by file name, true label and validation index, not by sample uid, so the sample is
+    found by (true label, name) and used only when that pair is unique. If the core adds `uid` to each entry (asked
+    for), it is used directly.
+    """
+
+    def __init__(self, api: Api) -> None:
+        self.api = api
+        self._by_label: dict[str, dict[str, list[dict[str, Any]]]] = {}
+
+    def find(self, mistake: dict[str, Any]) -> dict[str, Any] | None:
+        label = mistake["true"]
+        if label not in self._by_label:
+            names: dict[str, list[dict[str, Any]]] = {}
+            count = int(self.api.project()["counts"].get(label, 0))
+            try:
+                samples = self.api.samples({"label": label, "offset": 0, "limit": count})
+            except TeachboxError:
+                samples = []
+            for sample in samples:
+                names.setdefault(str(sample["name"]), []).append(sample)
+            self._by_label[label] = names
+        if mistake.get("uid"):
+            return next((s for group in self._by_label[label].values() for s in group
+                         if s["uid"] == mistake["uid"]), None)
+        matches = self._by_label[label].get(str(mistake.get("path")), [])
+        return matches[0] if len(matches) == 1 else None

@@ -1,0 +1,247 @@
+"""The Train panel: options, Train/Stop, progress with time left, and loss/accuracy charts per epoch.
+
+Progress comes from the API's `progress` event, not from this panel's own call, so the bar and the charts also
+follow a training started from the console or by a script. The options are the API's camelCase training options;
+out-of-range values are refused by the core with a sentence naming the option, shown as it is.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import js  # type: ignore[import-not-found]
+
+from ..api import Api
+from ..errors import TeachboxError
+from . import dom
+from .charts import TRAIN_COLOUR, VALIDATION_COLOUR, LineChart, Series
+from .feedback import Feedback
+
+# input id → (API option, kind, what the person calls it)
+FIELDS = {
+    "opt-epochs": ("epochs", int, "Epochs"),
+    "opt-batch": ("batchSize", int, "Batch size"),
+    "opt-lr": ("learningRate", float, "Learning rate"),
+    "opt-val": ("validationSplit", "percent", "Validation %"),
+    "opt-finetune": ("fineTuneLayers", int, "Fine-tune layers"),
+    "opt-hidden": ("hiddenUnits", int, "Hidden units"),
+    "opt-dropout": ("dropout", float, "Dropout"),
+}
+PHASES = {"embedding": "Reading images", "training": "Training", "evaluating": "Evaluating"}
+ANNOUNCE_EVERY_S = 2.0  # screen readers hear the progress line at most this often
+DRAW_EVERY_S = 0.1  # epochs of a small head take milliseconds: redraw the charts at most ~10 times a second
+
+
+def parse_option(text: str, kind: Any, name: str) -> Any:
+    """An input's text as an option value (None when empty: the core default applies)."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise TeachboxError("bad_option", f"{name} must be a number, not {text!r}.") from None
+    if kind == "percent":
+        return value / 100
+    if kind is int and value.is_integer():
+        return int(value)
+    return value  # a fractional whole-number option is refused by the core with its own message
+
+
+def time_left(seconds: float | None) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return ""
+    if seconds < 1:
+        return " — almost done"
+    if seconds < 90:
+        return f" — about {seconds:.0f} s left"
+    return f" — about {seconds / 60:.0f} min left"
+
+
+def percent(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
+class TrainPanel:
+    """Options, Train/Stop, progress and charts."""
+
+    def __init__(self, api: Api, feedback: Feedback, after_training: Callable[[dict], Awaitable[None]]) -> None:
+        self.api = api
+        self.feedback = feedback
+        self.after_training = after_training
+        self.start_button = dom.by_id("train-start")
+        self.stop_button = dom.by_id("train-stop")
+        self.progress = dom.by_id("train-progress")
+        self.phase = dom.by_id("train-phase")
+        self.live = dom.by_id("train-live")
+        self.summary = dom.by_id("train-summary")
+        self.base = dom.by_id("opt-base")
+        self.crop = dom.by_id("opt-crop")
+        self.loss_canvas = dom.by_id("chart-loss")
+        self.acc_canvas = dom.by_id("chart-acc")
+        self.history_body = dom.by_id("history-body")
+        self.loss_chart = LineChart(self.loss_canvas, percent=False)
+        self.acc_chart = LineChart(self.acc_canvas, percent=True)
+        self.history: list[dict[str, float]] = []
+        self.epochs = 0
+        self.best_epoch: int | None = None
+        self._announced = 0.0
+        self._drawn = 0.0
+        self.listeners = dom.Listeners()
+        self.listeners.on(self.start_button, "click", lambda _e: self.train())
+        self.listeners.on(self.stop_button, "click", lambda _e: self.stop())
+        self.listeners.on(js.window, "resize", lambda _e: self.draw())
+        api.on("progress", self._progress)
+        api.on("trained", self._trained)
+        self._fill_bases()
+
+    def _fill_bases(self) -> None:
+        info = self.api.info()
+        active = info["base"]["id"]
+        for base in info["bases"]:
+            option = dom.el("option", text=str(base.get("label") or base["id"]), value=base["id"])
+            option.selected = base["id"] == active
+            self.base.append(option)
+        self.base.disabled = len(info["bases"]) < 2
+
+    def options(self) -> dict[str, Any]:
+        """The training options as the API takes them (camelCase; empty fields use the core's defaults)."""
+        chosen: dict[str, Any] = {}
+        for element_id, (option, kind, name) in FIELDS.items():
+            value = parse_option(str(dom.by_id(element_id).value), kind, name)
+            if value is not None:
+                chosen[option] = value
+        if str(self.base.value):
+            chosen["base"] = str(self.base.value)
+        chosen["crop"] = str(self.crop.value)
+        return chosen
+
+    async def train(self) -> None:
+        options = self.options()
+        self.feedback.clear_error()
+        self._running(True)
+        self.summary.textContent = ""
+        self.feedback.say("Training started.")
+        try:
+            result = await self.api.train(options)
+        except TeachboxError as error:
+            if error.code == "cancelled":
+                self._set_phase("Stopped. The previous model (if any) is kept.", force=True)
+                self.progress.value = 0
+            else:
+                self._set_phase("Training did not run.", force=True)
+            raise
+        finally:
+            self._running(False)
+        self.history = list(result["history"])
+        self.epochs = max(int(result["epochs"]), len(self.history))
+        self.best_epoch = int(result["best_epoch"]) or None
+        self.draw()
+        self._fill_table()
+        stopped_early = " (stopped early: no more improvement)" if result["epochs"] < options.get("epochs", 50) else ""
+        self.summary.textContent = (
+            f"Trained {result['epochs']} epochs in {result['seconds']:.1f} s{stopped_early}; kept epoch "
+            f"{result['best_epoch']}: validation accuracy {percent(result['val_accuracy'])}, training accuracy "
+            f"{percent(result['accuracy'])} ({result['train_count']} training and {result['val_count']} validation "
+            "images).")
+        self._set_phase("Done.", force=True)
+        self.progress.value = self.progress.max
+        self.feedback.say(f"Training done: validation accuracy {percent(result['val_accuracy'])}.")
+        await self.after_training(result)
+
+    def stop(self) -> None:
+        if self.api.cancel():
+            self._set_phase("Stopping after this epoch…", force=True)
+
+    def _running(self, running: bool) -> None:
+        self.start_button.disabled = running
+        self.stop_button.disabled = not running
+        if running:
+            self.stop_button.focus()
+        elif dom.document.activeElement.isSameNode(self.stop_button):
+            self.start_button.focus()
+
+    # -- progress events (from this panel's training, the console, or any script) --------------------------------
+    def _progress(self, payload: Any) -> None:
+        event = payload.to_py()
+        phase = str(event.get("phase", ""))
+        name = PHASES.get(phase, phase)
+        if phase == "training":
+            epoch, epochs = int(event["epoch"]), int(event["epochs"])
+            if epoch == 1:
+                self.history, self.best_epoch = [], None
+            self.epochs = epochs
+            self.history.append({k: event.get(k) for k in ("epoch", "loss", "acc", "val_loss", "val_acc")})
+            self.progress.max, self.progress.value = epochs, epoch
+            details = f"loss {event.get('loss', 0):.3f}"
+            if event.get("val_acc") is not None:
+                details += f", validation accuracy {percent(event.get('val_acc'))}"
+            self._set_phase(f"{name}: epoch {epoch} of {epochs} — {details}{time_left(event.get('eta_s'))}",
+                            force=epoch == epochs)
+            if epoch == 1 or epoch == epochs or time.monotonic() - self._drawn >= DRAW_EVERY_S:
+                self.draw()
+            self._add_row(self.history[-1])
+        else:
+            done, total = int(event.get("done", 0)), int(event.get("total", 0))
+            self.progress.max, self.progress.value = max(1, total), done
+            self._set_phase(f"{name}: {done} of {total} images{time_left(event.get('eta_s'))}",
+                            force=done == total)
+
+    def _trained(self, payload: Any) -> None:
+        """Any training that ended (here or from a script): mark the kept epoch and draw the last epochs too."""
+        best = payload.to_py().get("best_epoch")
+        self.best_epoch = int(best) if best else None
+        self.draw()
+
+    def _set_phase(self, text: str, force: bool = False) -> None:
+        """Show the progress line. The live region gets it at most every few seconds: a screen reader reading
+        every batch would never finish a sentence."""
+        self.phase.textContent = text
+        self.progress.setAttribute("aria-valuetext", text)
+        now = time.monotonic()
+        if force or now - self._announced >= ANNOUNCE_EVERY_S:
+            self._announced = now
+            self.live.textContent = text
+
+    # -- charts and their text alternative -----------------------------------------------------------------------
+    def draw(self) -> None:
+        if not self.history:
+            return
+        self._drawn = time.monotonic()
+        column = {key: [h.get(key) for h in self.history] for key in ("loss", "val_loss", "acc", "val_acc")}
+        ratio = float(js.window.devicePixelRatio or 1)
+        epochs = max(self.epochs, len(self.history))
+        self.loss_chart.draw([Series("training", TRAIN_COLOUR, column["loss"]),
+                              Series("validation", VALIDATION_COLOUR, column["val_loss"], dashed=True)],
+                             epochs, self.best_epoch, ratio)
+        self.acc_chart.draw([Series("training", TRAIN_COLOUR, column["acc"]),
+                             Series("validation", VALIDATION_COLOUR, column["val_acc"], dashed=True)],
+                            epochs, self.best_epoch, ratio)
+        last = self.history[-1]
+        self.loss_canvas.setAttribute(
+            "aria-label", f"Loss chart, {len(self.history)} epochs: training loss {_num(last.get('loss'))}, "
+                          f"validation loss {_num(last.get('val_loss'))} at the last epoch.")
+        self.acc_canvas.setAttribute(
+            "aria-label", f"Accuracy chart, {len(self.history)} epochs: training accuracy {percent(last.get('acc'))}, "
+                          f"validation accuracy {percent(last.get('val_acc'))} at the last epoch. "
+                          "The table “Training history per epoch” has every value.")
+
+    def _fill_table(self) -> None:
+        dom.clear(self.history_body)
+        for row in self.history:
+            self._add_row(row)
+
+    def _add_row(self, row: dict[str, Any]) -> None:
+        if int(row.get("epoch") or 0) == 1:
+            dom.clear(self.history_body)
+        self.history_body.append(dom.el(
+            "tr", dom.el("th", str(row.get("epoch")), scope="row"),
+            dom.el("td", _num(row.get("loss"))), dom.el("td", _num(row.get("val_loss"))),
+            dom.el("td", percent(row.get("acc"))), dom.el("td", percent(row.get("val_acc")))))
+
+
+def _num(value: float | None) -> str:
+    return "—" if value is None else f"{value:.4f}"
