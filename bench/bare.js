@@ -1,0 +1,65 @@
+// Bare TF.js loop: what Teachbox does for embedding and prediction, without Pyodide in between.
+// ?backend=wasm|webgl|cpu, ?base=ID (an id of the build's models/bases.json).
+(() => {
+  "use strict";
+  const C = window.benchCommon;
+  let base = null, classifier = null;
+
+  async function init() {
+    const backend = await C.initTf(C.param("backend", "wasm"));
+    const catalog = await (await fetch("/models/bases.json")).json();
+    const spec = catalog.bases.find((b) => b.id === C.param("base", catalog.default));
+    const start = C.now();
+    base = await tf.loadLayersModel(new URL("/" + spec.url, location.href).href);
+    const warm = tf.tidy(() => tf.mean(base.predict(tf.zeros([1, C.SIZE, C.SIZE, 3])), [1, 2]));
+    warm.dataSync();
+    warm.dispose();
+    return { backend, base: spec.id, featureDim: spec.featureDim, loadMs: C.now() - start, tfjs: tf.version.tfjs };
+  }
+
+  // Teachbox's exported model shape: base → global average pooling → dense(100, relu) → dense(classes, softmax).
+  function makeClassifier(classes) {
+    if (classifier) return;
+    const pooled = tf.layers.globalAveragePooling2d({}).apply(base.outputs[0]);
+    const hidden = tf.layers.dense({ units: 100, activation: "relu" }).apply(pooled);
+    const output = tf.layers.dense({ units: classes, activation: "softmax" }).apply(hidden);
+    classifier = tf.model({ inputs: base.inputs, outputs: output });
+  }
+
+  async function predictOne(source) {
+    const image = typeof source === "string" ? await C.decode(source) : source;
+    const input = C.toInput(image);
+    if (image !== source) image.close();
+    const output = classifier.predict(input);
+    input.dispose();
+    const values = await output.data();
+    output.dispose();
+    return Array.from(values);
+  }
+
+  window.bare = {
+    ready: init(),
+    async embed(csvUrl) {
+      const rows = await C.readCsv(csvUrl);
+      const start = C.now();
+      const features = await C.embedRows(base, rows);
+      const seconds = (C.now() - start) / 1000;
+      return { count: features.length, seconds, imagesPerSec: features.length / seconds };
+    },
+    async predictLatency(urls, kind) {
+      makeClassifier(2);
+      const items = kind === "img" ? await C.loadImages(urls) : urls;
+      await predictOne(items[0]);  // one untimed call: the classifier's first run
+      return C.timeEach(predictOne, items);
+    },
+    async webcam(seconds) {
+      makeClassifier(2);
+      try {
+        return await C.webcamLoop(predictOne, seconds);
+      } finally {
+        C.stopCamera();
+      }
+    },
+    memory: C.memory,
+  };
+})();
