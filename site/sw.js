@@ -5,21 +5,25 @@
 //   SHA-256 (subresource integrity), so the cache holds exactly one build. Any failure fails the install and the
 //   previous version stays in charge.
 // - activate: delete every other teachbox cache, then take control of open pages.
-// - fetch: same-origin GETs of the build's files (and navigations to the site root) come from that cache. Everything
-//   else (other paths such as a user's /datasets/…, other origins, non-GET) is left to the browser untouched and is
-//   never cached. Nothing here sees IndexedDB or the images a user picks.
+// - fetch: same-origin GETs of the build's files (and navigations to the site root) come from that cache. The
+//   build's sample data sets (ON_DEMAND: samples/<slug>/…) are not precached but cached on first use, with the same
+//   integrity check, in the same cache (why: py/teachbox_build/service_worker.py). Everything else (other paths such
+//   as a user's /datasets/…, other origins, non-GET) is left to the browser untouched and is never cached. Nothing
+//   here sees IndexedDB or the images a user picks.
 // - message {type: "skip-waiting"}: a waiting new version takes over (the page's "New version available" button);
 //   {type: "status"}: replies on the given port with {build, cache, files, bytes}.
 "use strict";
 
 const BUILD = "__TEACHBOX_BUILD__";
 const PRECACHE = [/* __TEACHBOX_PRECACHE__ */];  // [path relative to the site root, integrity, bytes]
+const ON_DEMAND = [/* __TEACHBOX_ON_DEMAND__ */];  // the same, for files cached when first fetched
 const PREFIX = "teachbox-";
 const CACHE = `${PREFIX}${BUILD}`;
 const SCOPE = new URL(self.registration.scope);
 const INDEX = new URL("index.html", SCOPE).pathname;
 const FILES = new Set(PRECACHE.map(([path]) => new URL(path, SCOPE).pathname));
 const BYTES = PRECACHE.reduce((sum, [, , bytes]) => sum + bytes, 0);
+const LAZY = new Map(ON_DEMAND.map(([path, integrity]) => [new URL(path, SCOPE).pathname, integrity]));
 
 self.addEventListener("install", (event) => {
   event.waitUntil(precache());
@@ -60,6 +64,10 @@ self.addEventListener("fetch", (event) => {
   if (url.origin !== self.location.origin) return;
   let path = url.pathname;
   if (request.mode === "navigate" && path === SCOPE.pathname) path = INDEX;
+  if (LAZY.has(path)) {
+    event.respondWith(onDemand(path));
+    return;
+  }
   if (!FILES.has(path)) return;  // not part of the build: straight to the network, not cached
   event.respondWith(fromCache(path, request));
 });
@@ -69,6 +77,18 @@ async function fromCache(path, request) {
   // The query string is ignored (`/?backend=cpu` is the page; a build file has one content whatever the query).
   const hit = await cache.match(new URL(path, self.location.origin));
   return hit || fetch(request);  // only if the cache was damaged or cleared under us
+}
+
+async function onDemand(path) {
+  // A sample file: from the cache once fetched; the first time from the network, only the bytes of this build
+  // (integrity), then kept for offline use. A failure is a network error for the page, which reports the row.
+  const cache = await caches.open(CACHE);
+  const url = new URL(path, self.location.origin);
+  const hit = await cache.match(url);
+  if (hit) return hit;
+  const response = await fetch(url, { cache: "no-cache", integrity: LAZY.get(path), redirect: "error" });
+  if (response.ok) await cache.put(url, response.clone());
+  return response;
 }
 
 self.addEventListener("message", (event) => {

@@ -16,6 +16,7 @@ from pathlib import Path
 from .errors import BuildError
 from .headers import headers_file, inject_csp_meta
 from .runtime_files import copy_runtime, ensure_node_modules
+from .samples import SAMPLES_DIR, bundle_samples
 from .service_worker import write_service_worker
 from .weights import convert_model, resolve_source
 
@@ -35,6 +36,8 @@ class BuildOptions:
     weights: list[str]
     quantize: str = "none"
     cut_layer: str | None = None
+    datasets: list[str] = field(default_factory=list)  # --dataset DIR[:NAME] values (samples.py)
+    dataset_limit: int | None = None  # --dataset-limit: at most this many images per class of each sample
     cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "teachbox")
 
 
@@ -147,6 +150,7 @@ def build(options: BuildOptions) -> dict:
         bases = convert_bases(options, staging)
         manifest = {"default": bases[0]["id"], "bases": bases}
         (staging / BASES_MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        bundle_samples(options.datasets, staging, options.dataset_limit)
         files = write_file_manifest(staging, package_version(options.root))
         write_service_worker(options.root, staging, files, FILE_MANIFEST)
         (staging / HEADERS_FILE).write_text(headers_file([f["path"] for f in files["files"]]), encoding="utf-8")
@@ -171,7 +175,7 @@ def summarize(manifest: dict) -> list[str]:
     groups: dict[str, tuple[int, int]] = {}
     for entry in manifest["files"]:
         head = entry["path"].split("/")[0] if "/" in entry["path"] else "(page)"
-        if head == "vendor" or head == "models":
+        if head in ("vendor", "models", SAMPLES_DIR) and entry["path"].count("/") > 1:
             head = "/".join(entry["path"].split("/")[:2])
         count, size = groups.get(head, (0, 0))
         groups[head] = (count + 1, size + entry["bytes"])

@@ -16,7 +16,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 import teachbox
 from teachbox.bases import parse_catalog
 from teachbox_build.assemble import base_label, source_id
@@ -27,6 +26,7 @@ MODELS = SHARED / "models"
 V1_025 = MODELS / "mobilenet_v1_0.25_224"
 V1_075 = MODELS / "mobilenet_v1_0.75_224"
 V2_035 = MODELS / "mobilenet_v2_0.35_224_no_top"
+MALARIA = SHARED / "datasets" / "malaria"
 
 pytestmark = pytest.mark.skipif(not (V1_025 / "model.json").is_file(), reason="../shared/models is not available")
 
@@ -170,6 +170,38 @@ def test_two_bases_with_the_same_folder_name(built: tuple[Path, subprocess.Compl
     shutil.copytree(V1_025, twin)
     line = fail_over_previous(built, tmp_path, "--weights", V1_025, "--weights", twin)
     assert "mobilenet_v1_0.25_224" in line
+
+
+@pytest.mark.skipif(not (MALARIA / "labels.csv").is_file(), reason="../shared/datasets is not available")
+def test_bad_dataset_fails_the_build_atomically(built: tuple[Path, subprocess.CompletedProcess],
+                                               tmp_path: Path) -> None:
+    empty = tmp_path / "empty-set"
+    empty.mkdir()
+    (empty / "labels.csv").write_text("path,label\n../../etc/passwd,a\n/etc/hosts,b\n", encoding="utf-8")
+    line = fail_over_previous(built, tmp_path, "--weights", V1_025, "--dataset", f"{MALARIA}:Malaria",
+                              "--dataset", f"{empty}:Empty")
+    assert f"--dataset {empty} (Empty)" in line and "needs two classes" in line
+
+
+@pytest.mark.skipif(not (MALARIA / "labels.csv").is_file(), reason="../shared/datasets is not available")
+def test_bundled_sample_is_printed_listed_and_left_out_of_the_precache(tmp_path: Path) -> None:
+    dist = tmp_path / "dist"
+    result = run_build("--weights", V1_025, "--dataset", f"{MALARIA}:Malaria", "--dataset-limit", "4",
+                       "--out", dist, home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    [sample] = json.loads((dist / "samples" / "index.json").read_text())["samples"]
+    assert sample["counts"] == {"Parasitized": 4, "Uninfected": 4} and sample["images"] == 8
+    files = json.loads((dist / "build-manifest.json").read_text())["files"]
+    own = [f for f in files if f["path"].startswith("samples/malaria/")]
+    assert len(own) == 10 and sample["bytes"] == sum(f["bytes"] for f in own)  # 8 images, CSV, PROVENANCE.md
+    assert f"sample 'Malaria' → samples/malaria/: 8 images (Parasitized 4, Uninfected 4), {sample['bytes']:,} bytes" \
+        in result.stdout
+    assert re.search(rf"samples/malaria\s+10 files\s+{sample['bytes']:,} bytes", result.stdout)
+    worker = (dist / "sw.js").read_text(encoding="utf-8")
+    precache = worker.split("const PRECACHE = [", 1)[1].split("];", 1)[0]
+    on_demand = worker.split("const ON_DEMAND = [", 1)[1].split("];", 1)[0]
+    assert "samples/index.json" in precache and "samples/malaria/" not in precache
+    assert all(f'"{f["path"]}"' in on_demand for f in own)
 
 
 def test_bad_quantize_mode_is_a_usage_error(tmp_path: Path) -> None:

@@ -197,8 +197,12 @@ def test_rendered_worker_is_valid_javascript(tmp_path: Path) -> None:
 def test_worker_only_handles_same_origin_gets_and_never_caches_at_run_time() -> None:
     fetch_handler = TEMPLATE.split('addEventListener("fetch"', 1)[1].split("self.addEventListener", 1)[0]
     assert 'request.method !== "GET"' in fetch_handler and "url.origin !== self.location.origin" in fetch_handler
-    # Only install writes to the cache: nothing fetched at run time (a user's images, CSVs) is ever stored.
-    assert TEMPLATE.count("cache.put(") == 1 and TEMPLATE.index("cache.put(") < TEMPLATE.index('"activate"')
+    # Install writes to the cache, and at run time only onDemand: the build's own sample files (ON_DEMAND, checked
+    # by integrity). Nothing else fetched at run time (a user's images, CSVs) is ever stored.
+    assert TEMPLATE.count("cache.put(") == 2 and TEMPLATE.index("cache.put(") < TEMPLATE.index('"activate"')
+    on_demand = TEMPLATE.split("async function onDemand(", 1)[1].split("\n}\n", 1)[0]
+    assert "cache.put(" in on_demand and "integrity: LAZY.get(path)" in on_demand
+    assert fetch_handler.index("LAZY.has(path)") < fetch_handler.index("onDemand(path)")
 
 
 def test_static_server_sends_the_headers_on_the_site_only(tmp_path: Path) -> None:

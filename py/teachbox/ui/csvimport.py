@@ -52,12 +52,19 @@ class CsvImport:
         if not url:
             raise TeachboxError("bad_option", "Type the address of a labels CSV on this site, e.g. "
                                               "/shared/datasets/malaria/labels.csv.")
+        await self.load(url, url, bool(self.append.checked))
+
+    async def load(self, url: str, source: str, append: bool) -> dict[str, Any]:
+        """Load a CSV by address through the API (its progress events drive the Train panel's bar, whoever asked),
+        then report what came in. `source` is how the person knows it: the address typed, or a sample's name."""
         async with self.data.lock:
-            self.feedback.say(f"Loading {url}…")
-            summary = await self.api.load_dataset(url, {"append": bool(self.append.checked)})
+            self.feedback.say(f"Loading {source}…")
+            summary = await self.api.load_dataset(url, {"append": append})
         counts = ", ".join(f"{quoted(label)} {count}" for label, count in summary["counts"].items())
-        self._show_report(f"Loaded {plural(summary['samples'], 'image')} from {url}: {counts}.",
-                          summary["errors"], summary["error_count"])
+        headline = f"Loaded {plural(summary['samples'], 'image')} from {source}: {counts}."
+        self._show_report(headline, summary["errors"], summary["error_count"])
+        self.feedback.say(headline)
+        return summary
 
     def _describe_choice(self) -> None:
         csv_files = dom.js_list(self.csv_file.files)

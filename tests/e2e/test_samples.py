@@ -1,0 +1,131 @@
+""""Try a sample" end to end, on a build made for it (`--dataset ../shared/datasets/malaria:Malaria
+--dataset-limit 30`), in one context that allows the service worker:
+
+1. online: the menu lists the build's sample as text; choosing it with the keyboard loads it through
+   loadDataset (the notice and the class cards show both classes with 30 images each), and it trains; the sample's
+   files were cached when first fetched, not at install (the precache holds none of them);
+2. offline, server stopped: a new tab boots from the cache and the same sample loads again, from the cache.
+
+The tests build on each other (run the module with -x).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from tests.conftest import SHARED
+from tests.e2e.conftest import DEFAULT_BASE, BuildOptions, StaticServer, build, guarded_context, open_app
+from tests.e2e.test_offline import poll
+
+MALARIA = SHARED / "datasets" / "malaria"
+PER_CLASS = 30
+LOADED = f"Loaded {2 * PER_CLASS} images from the sample “Malaria”"
+
+CACHE_STATE = """async () => {
+  const keys = (await caches.keys()).filter((k) => k.startsWith('teachbox-'));
+  const cached = keys.length ? (await (await caches.open(keys[0])).keys()).map((r) => new URL(r.url).pathname) : [];
+  return {controlled: Boolean(navigator.serviceWorker.controller), keys,
+          samples: cached.filter((p) => p.startsWith('/samples/malaria/')).length,
+          precached: teachboxBoot.offlineState().files};
+}"""
+
+
+@pytest.fixture(scope="module")
+def site(browser, shared_dir: Path, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN001, ANN201
+    """A build with the malaria sample on its own server, and one service-worker context for the module."""
+    if not (MALARIA / "labels.csv").is_file():
+        pytest.skip("../shared/datasets/malaria is not available")
+    dist = tmp_path_factory.mktemp("samples") / "dist"
+    build(BuildOptions(Path(__file__).resolve().parents[2], dist, [str(DEFAULT_BASE)],
+                       datasets=[f"{MALARIA}:Malaria"], dataset_limit=PER_CLASS))
+    state = SimpleNamespace(dist=dist, pages={})
+    state.server = StaticServer(dist, 0)
+    state.server.start_in_thread()
+    with guarded_context(browser, service_workers="allow") as (ctx, _guard):
+        state.context = ctx
+        yield state
+        if state.server is not None:
+            state.server.shutdown()
+            state.server.server_close()
+
+
+def choose_sample(page) -> None:  # noqa: ANN001
+    """Pick the sample with the keyboard (focus the menu, Tab to the button, Enter) and wait for the report. When
+    the page holds images already (a restored project), it first asks before replacing them: confirm."""
+    page.locator("#sample-select").focus()
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.id") == "sample-load"
+    page.keyboard.press("Enter")
+    asked = page.wait_for_function("""() => document.querySelector('#confirm-dialog').open ? 'asked'
+      : document.querySelector('#notice').textContent.includes('the sample') ? 'loading' : null""")
+    if asked.json_value() == "asked":
+        assert "Replace your classes" in page.locator("#confirm-title").text_content()
+        page.locator("#confirm-ok").click()
+    try:
+        page.wait_for_function("(text) => document.querySelector('#notice').textContent.startsWith(text)",
+                               arg=LOADED, timeout=120_000)
+    except Exception as error:
+        raise AssertionError(f"the sample did not load: notice {page.locator('#notice').text_content()!r}, "
+                             f"alert {page.locator('#alert').text_content()!r}") from error
+    assert page.locator("#alert-box").is_hidden(), page.locator("#alert").text_content()
+
+
+CARDS = """() => Object.fromEntries([...document.querySelectorAll('.class-card')].map(
+  (card) => [card.querySelector('h3').textContent, card.querySelector('.count').textContent]))"""
+EXPECTED_CARDS = {"Parasitized": f"{PER_CLASS} images", "Uninfected": f"{PER_CLASS} images"}
+
+
+def wait_for_cards(page) -> None:  # noqa: ANN001
+    """The class cards (they re-render after the `dataset` event) show the sample's classes and counts."""
+    poll(page, CARDS, lambda cards: cards == EXPECTED_CARDS, timeout=30)
+
+
+def test_try_a_sample_loads_it_and_trains(site) -> None:  # noqa: ANN001
+    index = json.loads((site.dist / "samples" / "index.json").read_text(encoding="utf-8"))
+    [sample] = index["samples"]
+    assert sample["counts"] == {"Parasitized": PER_CLASS, "Uninfected": PER_CLASS}
+    page, _info = open_app(site.context, site.server.url)
+    site.pages["online"] = page
+    page.set_default_timeout(30_000)
+    group = page.get_by_role("group", name="No images at hand? Try a sample data set of this site")
+    group.wait_for(state="visible")
+    menu = page.get_by_label("Sample data set")
+    assert menu.locator("option").all_text_contents() == [
+        f"Malaria — 2 classes, {2 * PER_CLASS} images, {sample['bytes'] / 1000:.0f} kB"]
+    # Load through the service worker, so the files are cached on their first use.
+    state = poll(page, CACHE_STATE, lambda v: v["controlled"] and len(v["keys"]) == 1, timeout=90)
+    assert state["samples"] == 0  # nothing of the sample is precached
+    manifest = json.loads((site.dist / "build-manifest.json").read_text(encoding="utf-8"))
+    assert state["precached"] == len(manifest["files"]) + 1 - (sample["images"] + 2)  # + manifest − images, CSV, about
+
+    choose_sample(page)
+    assert page.evaluate("() => teachbox.project().counts") == sample["counts"]
+    wait_for_cards(page)
+    assert poll(page, CACHE_STATE, lambda v: v["samples"] == sample["images"] + 1)["samples"]  # + labels.csv
+
+    page.locator("#opt-epochs").fill("8")
+    page.locator("#train-start").click()
+    page.wait_for_function("() => document.querySelector('#train-summary').textContent.length > 0", timeout=120_000)
+    page.wait_for_selector("#confusion-table", timeout=60_000)
+    assert page.locator("#alert-box").is_hidden(), page.locator("#alert").text_content()
+    summary = page.locator("#train-summary").text_content()
+    print(f"\nsample: {sample['images']} images, {sample['bytes']:,} bytes; {summary}")
+    assert page.evaluate("() => teachbox.project().trained")
+
+
+def test_a_sample_opened_once_loads_offline(site) -> None:  # noqa: ANN001
+    assert "online" in site.pages, "needs the online visit"
+    site.server.shutdown()
+    site.server.server_close()
+    url, site.server = site.server.url, None
+    site.context.set_offline(True)
+    page, _info = open_app(site.context, url)
+    page.set_default_timeout(30_000)
+    page.locator("#samples").wait_for(state="visible")
+    choose_sample(page)
+    wait_for_cards(page)
+    assert page.evaluate("() => teachbox.project().counts") == {"Parasitized": PER_CLASS, "Uninfected": PER_CLASS}
