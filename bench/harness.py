@@ -195,8 +195,10 @@ class Browser:
     def context(self, bypass_csp: bool = False, route: bool = False) -> Any:
         """A fresh incognito-like context (own IndexedDB and HTTP cache). The peers' pages need bypass_csp: the
         server sends Teachbox's CSP (connect-src 'self') on every response, and Teachable Machine fetches its model
-        from storage.googleapis.com (answered locally by routing, but CSP blocks the request before routing)."""
-        return self._guarded(self.browser.new_context(bypass_csp=bypass_csp), route)
+        from storage.googleapis.com (answered locally by routing, but CSP blocks the request before routing).
+        Service workers are blocked here: the offline precache (~19 MB fetched and hashed in the background after
+        the first load) would compete with the throughput being measured. The start-up contexts keep theirs."""
+        return self._guarded(self.browser.new_context(bypass_csp=bypass_csp, service_workers="block"), route)
 
     def persistent(self, profile: Path, bypass_csp: bool = False) -> Any:
         """A browser with an on-disk profile (cold start: a new folder; warm start: the same folder again)."""

@@ -193,38 +193,60 @@ def preflight(browser: Browser, url: str) -> tuple[bool, str | None]:
         context.close()
 
 
-def teachbox_starts(browser: Browser, url: str, runs: int, bypass_csp: bool) -> dict[str, Any]:
-    """Cold start (a new profile folder) then warm start (same folder, browser restarted), `runs` times."""
-    rows = []
-    for run in range(runs):
-        profile = Path(tempfile.mkdtemp(prefix="cold-", dir=browser.profiles))
-        row: dict[str, Any] = {}
+def _cold_then_warm(browser: Browser, bypass_csp: bool, measure: Any) -> dict[str, Any]:
+    """measure(context) in a new profile folder (cold), then again in the same folder after a browser restart
+    (warm: HTTP cache, compiled wasm, IndexedDB and the service worker's cache are there)."""
+    profile = Path(tempfile.mkdtemp(prefix="cold-", dir=browser.profiles))
+    row: dict[str, Any] = {}
+    try:
         for phase in ("cold", "warm"):
             context = browser.persistent(profile, bypass_csp)
             try:
-                started = time.monotonic()
-                page = open_page(context, url)
-                info = teachbox_ready(page)
-                row[phase] = {"ready_ms": info["timings"]["ready"], "fcp_ms": info["fcp"],
-                              "files_done_ms": round(info["files"]["all"], 1),
-                              "pyodide_wasm_done_ms": round(info["files"]["pyodideWasm"], 1),
-                              "transfer_bytes": info["files"]["bytes"], "requests": info["files"]["count"],
-                              "backend_ms": info["timings"].get("backend"), "base_ms": info["timings"].get("base"),
-                              "base_source": info["base"].get("source"), "base_load_ms": info["base"].get("loadMs"),
-                              "wall_s": round(time.monotonic() - started, 2)}
+                row[phase] = measure(context)
             finally:
                 context.close()
+    finally:
         shutil.rmtree(profile, ignore_errors=True)
+    return row
+
+
+def _teachbox_start(context: Any, url: str) -> dict[str, Any]:
+    started = time.monotonic()
+    info = teachbox_ready(open_page(context, url))
+    return {"ready_ms": info["timings"]["ready"], "fcp_ms": info["fcp"],
+            "files_done_ms": round(info["files"]["all"], 1),
+            "pyodide_wasm_done_ms": round(info["files"]["pyodideWasm"], 1),
+            "transfer_bytes": info["files"]["bytes"], "requests": info["files"]["count"],
+            "python_ms": info["timings"].get("python"), "backend_ms": info["timings"].get("backend"),
+            "base_ms": info["timings"].get("base"), "base_source": info["base"].get("source"),
+            "base_load_ms": info["base"].get("loadMs"), "wall_s": round(time.monotonic() - started, 2)}
+
+
+def _bare_pyodide_start(context: Any, server_url: str) -> dict[str, Any]:
+    page = open_page(context, f"{server_url}bench/pyodide.html", TIMEOUT_MS)
+    return {"python_ms": round(evaluate(page, "() => window.barePyodide")["pythonAt"], 1)}
+
+
+def teachbox_starts(browser: Browser, url: str, runs: int, bypass_csp: bool) -> dict[str, Any]:
+    """Cold then warm start of Teachbox, and of bare Pyodide from the same dist (its floor: loadPyodide and one
+    Python statement), alternating run by run so both see the same machine load."""
+    server_url = url.split("?")[0]
+    rows, floor = [], []
+    for run in range(runs):
+        row = _cold_then_warm(browser, bypass_csp, lambda context: _teachbox_start(context, url))
+        floor.append(_cold_then_warm(browser, False, lambda context: _bare_pyodide_start(context, server_url)))
         log(f"start run {run + 1}/{runs}: " + "; ".join(
             f"{phase} ready {row[phase]['ready_ms']:.0f} ms (files in by {row[phase]['files_done_ms']:.0f} ms, "
             f"{row[phase]['transfer_bytes'] / 1e6:.1f} MB over the wire; backend at {row[phase]['backend_ms']:.0f}, "
-            f"base from {row[phase]['base_source']} in {row[phase]['base_load_ms']:.0f} ms)" for phase in ("cold", "warm")))
+            f"base from {row[phase]['base_source']} in {row[phase]['base_load_ms']:.0f} ms; "
+            f"bare Pyodide ran Python at {floor[-1][phase]['python_ms']:.0f} ms)" for phase in ("cold", "warm")))
         rows.append(row)
-    result: dict[str, Any] = {"runs": rows}
+    result: dict[str, Any] = {"runs": rows, "bare_pyodide_runs": floor}
     for phase in ("cold", "warm"):
-        for key in ("ready_ms", "fcp_ms", "files_done_ms", "pyodide_wasm_done_ms", "backend_ms", "base_ms",
-                    "base_load_ms", "transfer_bytes"):
+        for key in ("ready_ms", "fcp_ms", "files_done_ms", "pyodide_wasm_done_ms", "python_ms", "backend_ms",
+                    "base_ms", "base_load_ms", "transfer_bytes"):
             result[f"{phase}_{key}"] = summary([r[phase][key] for r in rows], 1)
+        result[f"{phase}_bare_pyodide_ms"] = summary([r[phase]["python_ms"] for r in floor], 1)
     return result
 
 
