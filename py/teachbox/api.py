@@ -12,6 +12,7 @@ from typing import Any
 from . import __version__, jsbridge
 from .errors import TeachboxError
 from .events import Emitter
+from .projects import Projects
 from .runtime import Runtime
 from .session import Session
 
@@ -23,6 +24,7 @@ class Api:
         self.runtime = runtime
         self.emitter = Emitter(lambda callback, payload: callback(jsbridge.to_js(payload)))
         self.session = Session(runtime, self.emitter)
+        self.projects = Projects(self.session)
 
     def info(self) -> dict:
         """What is running: versions, backend (and why), the active base, the bases of this build, timings (ms)."""
@@ -84,17 +86,36 @@ class Api:
         return await self.session.predict(image)
 
     async def export_model(self) -> Any:
-        data = await self.session.export_model()
-        return jsbridge.js.Blob.new(jsbridge.to_js([jsbridge.to_js(data)]), jsbridge.to_js({"type": "application/zip"}))
+        return jsbridge.bytes_blob(await self.session.export_model(), "application/zip")
 
     async def load_model(self, source: Any) -> dict:
-        if isinstance(source, str):
-            blob = await (await jsbridge.fetch(jsbridge.page_url(source))).blob()
-        elif jsbridge.js_type(source) in ("Blob", "File"):
-            blob = source
-        else:
-            raise TeachboxError("bad_option", "loadModel needs a model zip (Blob/File) or its URL.")
-        return await self.session.load_model(await jsbridge.blob_bytes(blob, int(blob.size)))
+        return await self.session.load_model(await _zip_bytes(source, "loadModel needs a model zip"))
+
+    # -- projects (saved in IndexedDB; see projects.py) --------------------------------------------------------------
+    async def list_projects(self) -> list[dict]:
+        return await self.projects.list()
+
+    async def new_project(self, name: Any = None) -> dict:
+        return await self.projects.create(name)
+
+    async def open_project(self, ident: Any) -> dict:
+        return await self.projects.open(_text(ident))
+
+    async def rename_project(self, ident: Any, name: Any) -> dict:
+        return await self.projects.rename(_text(ident), name)
+
+    async def delete_project(self, ident: Any) -> dict:
+        return await self.projects.delete(_text(ident))
+
+    async def storage(self) -> dict:
+        """Bytes used and allowed for this site, whether storage is persistent, and each project's size."""
+        return await self.projects.storage()
+
+    async def export_project(self) -> Any:
+        return jsbridge.bytes_blob(await self.projects.export(), "application/zip")
+
+    async def import_project(self, source: Any) -> dict:
+        return await self.projects.import_zip(await _zip_bytes(source, "importProject needs a project zip"))
 
     def project(self) -> dict:
         return self.session.describe()
@@ -139,7 +160,22 @@ class Api:
             "loadDataset": promise(self.load_dataset), "addImages": promise(self.add_images),
             "train": promise(self.train), "evaluate": promise(self.evaluate), "predict": promise(self.predict),
             "exportModel": promise(self.export_model), "loadModel": promise(self.load_model),
+            "projects": promise(self.list_projects), "newProject": promise(self.new_project),
+            "openProject": promise(self.open_project), "renameProject": promise(self.rename_project),
+            "deleteProject": promise(self.delete_project), "storage": promise(self.storage),
+            "exportProject": promise(self.export_project), "importProject": promise(self.import_project),
         }
+
+
+async def _zip_bytes(source: Any, needs: str) -> bytes:
+    """The bytes of a zip given as a Blob/File or a same-origin URL."""
+    if isinstance(source, str):
+        blob = await (await jsbridge.fetch(jsbridge.page_url(source))).blob()
+    elif jsbridge.js_type(source) in ("Blob", "File"):
+        blob = source
+    else:
+        raise TeachboxError("bad_option", f"{needs} (Blob/File) or its URL.")
+    return await jsbridge.blob_bytes(blob, int(blob.size))
 
 
 def _text(value: Any) -> str:

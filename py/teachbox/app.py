@@ -16,7 +16,9 @@ async def start() -> Api | None:
     try:
         runtime = await Runtime.start(boot.log, boot.status)
         api = Api(runtime)
+        boot.status("Opening your last project…")
         jsbridge.install_api(api.exports())
+        runtime.timings["restore_ms"] = round(await api.projects.start(boot.log), 1)
         runtime.mark("ready")
         info = api.info()
         _mount_ui(api, boot)

@@ -7,7 +7,7 @@ from typing import Any
 
 from .errors import TeachboxError
 
-EVENTS = ("progress", "trained", "dataset", "cancelled")
+EVENTS = ("progress", "trained", "dataset", "cancelled", "project", "storage")
 
 
 class Emitter:

@@ -53,9 +53,25 @@ class FeatureStore:
 
     def __init__(self) -> None:
         self._cache: dict[tuple[str, str], Any] = {}
+        self.computed = 0  # images embedded by this page: a restored project must not add to it when it trains
 
     def has(self, key: str, uid: str) -> bool:
         return (key, uid) in self._cache
+
+    def keys(self) -> list[tuple[str, str]]:
+        return list(self._cache)
+
+    def get(self, key: str, uid: str) -> Any:
+        return self._cache[(key, uid)]
+
+    def put(self, key: str, uid: str, row: Any) -> None:
+        """Adopt a stored row (a Float32Array read back from IndexedDB)."""
+        self._cache[(key, uid)] = row
+
+    def row_bytes(self, key: str) -> int:
+        """Bytes of one row under `key` (0 if none is cached)."""
+        row = next((value for (cache_key, _), value in self._cache.items() if cache_key == key), None)
+        return 0 if row is None else int(row.byteLength)
 
     def count(self, key: str) -> int:
         return sum(1 for cache_key, _ in self._cache if cache_key == key)
@@ -120,6 +136,7 @@ class FeatureStore:
         finally:
             features.dispose()
         size = encoder.size
+        self.computed += len(kept)
         for row, sample in enumerate(kept):
             self._cache[(encoder.key, sample.uid)] = flat.slice(row * size, (row + 1) * size)
 
@@ -133,7 +150,13 @@ class FeatureStore:
 
 
 async def _decode_one(sample: Sample) -> Any:
+    """Decode a sample; a URL's fetched bytes replace its source, so saving the project needs no second fetch and a
+    restored project no server."""
     try:
+        if isinstance(sample.source, str):
+            url = sample.source
+            sample.source = await (await jsbridge.fetch(url)).blob()
+            return await imaging.decode_blob(sample.source, url)
         return await imaging.decode(sample.source)
     except TeachboxError as error:
         return error

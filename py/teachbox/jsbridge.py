@@ -60,6 +60,26 @@ def now_ms() -> float:
     return float(js.performance.now())
 
 
+def now_epoch() -> float:
+    """Seconds since 1970 (Date.now): timestamps that stay meaningful across reloads, unlike performance.now."""
+    return float(js.Date.now()) / 1000
+
+
+def bytes_blob(data: bytes, mime: str) -> Any:
+    """Python bytes as a Blob (the Blob copies the bytes, so no view into Pyodide's heap is kept or stored)."""
+    return js.Blob.new(to_js([to_js(data)]), to_js({"type": mime}))
+
+
+async def storage_estimate() -> tuple[int, int]:
+    """(usage, quota) in bytes for this origin, from navigator.storage.estimate()."""
+    estimate = await js.navigator.storage.estimate()
+    return int(estimate.usage or 0), int(estimate.quota or 0)
+
+
+async def storage_persisted() -> bool:
+    return bool(await js.navigator.storage.persisted())
+
+
 def page_url(relative: str) -> str:
     """An absolute URL for a path relative to the page (what fetch, TF.js and wasm path setters need)."""
     return str(js.URL.new(relative, js.location.href).href)
@@ -104,6 +124,47 @@ async def blob_bytes(blob: Any, limit: int) -> bytes:
     """The first `limit` bytes of a Blob as Python bytes (for sniffing headers without copying whole files)."""
     buffer = await blob.slice(0, limit).arrayBuffer()
     return bytes(js.Uint8Array.new(buffer).to_py())
+
+
+class StorageFailed(Exception):
+    """An IndexedDB request or transaction failed; `name` is the DOMException's (e.g. QuotaExceededError)."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(message)
+        self.name = name
+
+
+async def idb_settled(target: Any, success: str) -> Any:
+    """Await an IDBRequest (`success`) or IDBTransaction (`complete`); failures raise StorageFailed.
+
+    One proxy listens for the outcome and is destroyed on the next loop turn (not inside its own call), so nothing
+    leaks however the request ends. A transaction reports a failed commit (quota!) as `abort` with `tx.error`.
+    """
+    loop = asyncio.get_event_loop()
+    outcome: asyncio.Future = loop.create_future()
+    events = (success, "error", "abort", "blocked")
+
+    def handler(event: Any) -> None:
+        if outcome.done():
+            return
+        if event.type == success:
+            outcome.set_result(target)
+            return
+        if event.type == "blocked" or (event.type == "error" and success == "complete"):
+            return  # blocked: an upgrade waits for other tabs; a request's error in a transaction: its abort follows
+        error = target.error
+        name = str(error.name) if not is_nullish(error) else "AbortError"
+        outcome.set_exception(StorageFailed(name, str(error.message) if not is_nullish(error) else "aborted"))
+
+    proxy = create_proxy(handler)
+    for event in events:
+        target.addEventListener(event, proxy)
+    try:
+        return await outcome
+    finally:
+        for event in events:
+            target.removeEventListener(event, proxy)
+        loop.call_soon(proxy.destroy)
 
 
 async def decode_bitmap(blob: Any, size: tuple[int, int] | None) -> Any:

@@ -12,6 +12,7 @@ import io
 import json
 import math
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,24 +66,32 @@ def build_model_zip(topology: dict[str, Any], weight_specs: list[dict[str, Any]]
 
 def read_model_zip(data: bytes) -> ModelFiles:
     """Open and check a model zip; every problem is a TeachboxError saying what is wrong with the file."""
-    if len(data) > MAX_ZIP_BYTES:
-        raise _bad(f"The file is {len(data) // 2**20} MB; a model zip may be at most {MAX_ZIP_BYTES // 2**20} MB.")
+    archive, entries = open_zip(data, MAX_ZIP_BYTES, "a model zip", _bad)
+    missing = [name for name in (MODEL_JSON, WEIGHTS_BIN, METADATA_JSON) if name not in entries]
+    if missing:
+        raise _bad(f"The zip lacks {', '.join(missing)}; it is not a Teachbox model export.")
+    model_json = json_entry(archive, entries[MODEL_JSON], _bad)
+    metadata = json_entry(archive, entries[METADATA_JSON], _bad)
+    weights = read_entry(archive, entries[WEIGHTS_BIN], MAX_ZIP_BYTES, _bad)
+    files = ModelFiles(model_json, weights, metadata)
+    check_model(files)
+    return files
+
+
+def open_zip(data: bytes, limit: int, what: str,
+             bad: Callable[[str], TeachboxError]) -> tuple[zipfile.ZipFile, dict[str, zipfile.ZipInfo]]:
+    """An untrusted zip's archive and entries, refused before anything is inflated when it is too big (compressed
+    or declared inflated size: zip bombs) or not a zip. Shared by model and project imports."""
+    if len(data) > limit:
+        raise bad(f"The file is {len(data) // 2**20} MB; {what} may be at most {limit // 2**20} MB.")
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         entries = {info.filename: info for info in archive.infolist()}
     except (zipfile.BadZipFile, ValueError, EOFError) as error:
-        raise _bad("The file is not a zip archive (or it is truncated).") from error
-    missing = [name for name in (MODEL_JSON, WEIGHTS_BIN, METADATA_JSON) if name not in entries]
-    if missing:
-        raise _bad(f"The zip lacks {', '.join(missing)}; it is not a Teachbox model export.")
-    if sum(info.file_size for info in entries.values()) > MAX_ZIP_BYTES:
-        raise _bad("The zip inflates to more than a model can be; refusing to open it.")
-    model_json = _json_entry(archive, entries[MODEL_JSON])
-    metadata = _json_entry(archive, entries[METADATA_JSON])
-    weights = _read(archive, entries[WEIGHTS_BIN], MAX_ZIP_BYTES)
-    files = ModelFiles(model_json, weights, metadata)
-    check_model(files)
-    return files
+        raise bad("The file is not a zip archive (or it is truncated).") from error
+    if sum(info.file_size for info in entries.values()) > limit:
+        raise bad(f"The zip inflates to more than {what} can be; refusing to open it.")
+    return archive, entries
 
 
 def check_model(files: ModelFiles) -> None:
@@ -141,23 +150,26 @@ def _specs(model_json: dict[str, Any]) -> list[dict[str, Any]]:
     return specs
 
 
-def _json_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> dict[str, Any]:
+def json_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, bad: Callable[[str], TeachboxError]) -> dict[str, Any]:
+    """A JSON object entry of an untrusted zip (size-capped before inflating)."""
     try:
-        value = json.loads(_read(archive, info, MAX_JSON_BYTES).decode("utf-8"))
+        value = json.loads(read_entry(archive, info, MAX_JSON_BYTES, bad).decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise _bad(f"{info.filename} in the zip is not valid JSON.") from error
+        raise bad(f"{info.filename} in the zip is not valid JSON.") from error
     if not isinstance(value, dict):
-        raise _bad(f"{info.filename} in the zip is not a JSON object.")
+        raise bad(f"{info.filename} in the zip is not a JSON object.")
     return value
 
 
-def _read(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
+def read_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int,
+               bad: Callable[[str], TeachboxError]) -> bytes:
+    """One entry's bytes; its declared size is checked first, and CRC mismatches or truncation become `bad`."""
     if info.file_size > limit:
-        raise _bad(f"{info.filename} in the zip is larger than allowed.")
+        raise bad(f"{info.filename} in the zip is larger than allowed.")
     try:
         return archive.read(info)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as error:  # CRC mismatch, truncation
-        raise _bad(f"{info.filename} in the zip is damaged ({error}).") from error
+        raise bad(f"{info.filename} in the zip is damaged ({error}).") from error
 
 
 def _bad(message: str) -> TeachboxError:

@@ -7,6 +7,7 @@ person dropped in); this module never looks inside it, which keeps it testable o
 from __future__ import annotations
 
 import itertools
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,7 @@ from .errors import TeachboxError
 
 MAX_SAMPLES = 100_000
 _uids = itertools.count(1)
+_PAGE = uuid.uuid4().hex[:8]  # file uids must not collide with those of a project saved by an earlier page
 
 
 @dataclass
@@ -29,7 +31,7 @@ class Sample:
 
     def __post_init__(self) -> None:
         if not self.uid:
-            self.uid = self.source if isinstance(self.source, str) else f"file:{next(_uids)}:{self.name}"
+            self.uid = self.source if isinstance(self.source, str) else f"file:{_PAGE}-{next(_uids)}:{self.name}"
 
 
 @dataclass
@@ -38,6 +40,17 @@ class Project:
 
     samples: list[Sample] = field(default_factory=list)
     classes: ClassIndex = field(default_factory=ClassIndex)
+
+    @classmethod
+    def restored(cls, classes: list[str], samples: list[Sample]) -> Project:
+        """A saved project: its classes in their order (empty ones too), then its samples."""
+        project = cls(classes=ClassIndex(classes))
+        project.add(samples)
+        return project
+
+    def copy(self) -> Project:
+        """A copy to change tentatively (an addition that is only adopted once it has been saved)."""
+        return Project(list(self.samples), ClassIndex(self.classes.labels))
 
     def add(self, samples: list[Sample]) -> None:
         if len(self.samples) + len(samples) > MAX_SAMPLES:

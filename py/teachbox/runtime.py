@@ -35,9 +35,11 @@ class Runtime:
     @classmethod
     async def start(cls, log: Callable[[str], None], status: Callable[[str], None]) -> Runtime:
         """Backend first (it decides where weights live), then the default base, then a warm-up batch."""
+        python_at = round(jsbridge.now_ms(), 1)  # the first Python statement of the app: Pyodide + PyScript are up
         status("Choosing a compute backend…")
         catalog = parse_catalog(await jsbridge.fetch_json(BASES_URL))
         runtime = cls(catalog, log)
+        runtime.timings["python"] = python_at
         await runtime.init_backend(jsbridge.query_param("backend"))
         runtime.mark("backend")
         log(f"backend: {runtime.backend} ({runtime.backend_reason})")

@@ -2,10 +2,15 @@
 
 Every operation either completes or leaves the previous state as it was (a malformed CSV does not clear the loaded
 data set; a cancelled or failed training keeps the previous model). The API (api.py) only converts arguments.
+
+The open project is saved to IndexedDB (projectdb.py) after every change. Additions, training and model imports are
+saved before they are adopted, so a full disk (quota_exceeded) leaves memory and storage as they were; small edits
+(rename, relabel, delete) are adopted at once and saved in the background, a failure reported as a `storage` event.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from . import jsbridge
@@ -16,6 +21,8 @@ from .events import Emitter
 from .features import Cancelled, Encoder, FeatureStore
 from .metrics import evaluate_predictions
 from .project import Project, Sample
+from .projectdb import ProjectDB
+from .projectrecord import DEFAULT_NAME, ProjectRecord, Saved
 from .runtime import Runtime
 from .trainer import pooled_encoder, prepare, train
 from .training import TrainOptions
@@ -33,10 +40,15 @@ class Session:
         self.validation: list[Sample] = []
         self.busy: str | None = None
         self._cancel = False
+        self.db: ProjectDB | None = None  # set once storage is open; None: nothing is saved (no IndexedDB)
+        self.record = ProjectRecord.new(DEFAULT_NAME)
+        self.saved = Saved()
+        self._save_lock = asyncio.Lock()
+        self._background: set[asyncio.Future] = set()
 
     # -- helpers -------------------------------------------------------------------------------------------------
     def _start(self, what: str) -> None:
-        self._idle()
+        self.idle()
         self.busy, self._cancel = what, False
 
     def _cancelled(self) -> bool:
@@ -61,9 +73,17 @@ class Session:
                                        self._cancelled)
 
     @staticmethod
-    def _errors(samples: list[Sample], failures: dict[str, TeachboxError]) -> list[dict[str, Any]]:
+    def errors(samples: list[Sample], failures: dict[str, TeachboxError]) -> list[dict[str, Any]]:
         return [{"line": s.line, "path": s.name, "code": failures[s.uid].code, "message": failures[s.uid].message}
                 for s in samples if s.uid in failures]
+
+    async def embed_new(self, what: str, samples: list[Sample]) -> dict[str, TeachboxError]:
+        """Embed samples that are not part of the open project yet (an import); returns the failures by uid."""
+        self._start(what)
+        try:
+            return await self._validate_images(samples)
+        finally:
+            self.busy = None
 
     # -- data ----------------------------------------------------------------------------------------------------
     async def load_dataset(self, csv_url: str, append: bool = False) -> dict[str, Any]:
@@ -76,12 +96,13 @@ class Session:
             samples = [Sample(row.label, row.url, row.path, line=row.line) for row in parsed.rows]
             failures = await self._validate_images(samples)
             good = [s for s in samples if s.uid not in failures]
-            errors = [e.to_json() for e in parsed.errors] + self._errors(samples, failures)
+            errors = [e.to_json() for e in parsed.errors] + self.errors(samples, failures)
             if not good:
                 raise TeachboxError("empty_dataset", f"No usable image in {csv_url}; nothing was changed.",
                                     {"errors": errors[:50]})
-            project = self.project if append else Project()
+            project = self.project.copy() if append else Project()
             project.add(good)
+            await self._save_or_forget(project, self.classifier, good)
             self.project = project
         finally:
             self.busy = None
@@ -98,40 +119,43 @@ class Session:
                        for i, item in enumerate(files)]
             failures = await self._validate_images(samples)
             good = [s for s in samples if s.uid not in failures]
-            self.project.add(good)
+            project = self.project.copy()
+            project.add(good)
+            await self._save_or_forget(project, self.classifier, good)
+            self.project = project
         finally:
             self.busy = None
         self.emitter.emit("dataset", self.project.to_json())
-        return {**self.project.to_json(), "added": len(good), "errors": self._errors(samples, failures)}
+        return {**self.project.to_json(), "added": len(good), "errors": self.errors(samples, failures)}
 
     # -- editing classes and samples (the UI's label-cleaning loop) -------------------------------------------------
-    def _idle(self) -> None:
+    def idle(self) -> None:
         if self.busy:
             raise TeachboxError("busy", f"Teachbox is busy {self.busy}; wait for it or call cancel().")
 
     def add_class(self, label: str) -> dict[str, Any]:
-        self._idle()
+        self.idle()
         self.project.add_class(check_label(label))
         return self._changed()
 
     def rename_class(self, old: str, new: str) -> dict[str, Any]:
-        self._idle()
+        self.idle()
         self.project.rename_class(old, check_label(new))
         return self._changed()
 
     def delete_class(self, label: str) -> dict[str, Any]:
-        self._idle()
+        self.idle()
         self.store.forget(self.project.delete_class(label))
         return self._changed()
 
     def remove_samples(self, uids: list[str]) -> dict[str, Any]:
-        self._idle()
+        self.idle()
         self.project.remove(set(uids))
         self.store.forget(set(uids))
         return self._changed()
 
     def relabel(self, uids: list[str], label: str) -> dict[str, Any]:
-        self._idle()
+        self.idle()
         self.project.relabel(set(uids), check_label(label))
         return self._changed()
 
@@ -143,15 +167,63 @@ class Session:
     def _changed(self) -> dict[str, Any]:
         self.validation = [s for s in self.validation if s in self.project.samples]
         self.emitter.emit("dataset", self.project.to_json())
+        self.save_later()
         return self.describe()
+
+    # -- saving ----------------------------------------------------------------------------------------------------
+    async def save(self, project: Project, classifier: Classifier | None) -> None:
+        """Write `project` + `classifier` as the open project's state (one transaction; serialised with other saves).
+        Raises quota_exceeded / storage_error with nothing adopted."""
+        if self.db is None:
+            return
+        async with self._save_lock:
+            self.record, self.saved = await self.db.save(self.record, self.saved, project, self.store, classifier)
+
+    async def _save_or_forget(self, project: Project, classifier: Classifier | None, added: list[Sample]) -> None:
+        """Save a tentative addition; if that fails, the new samples' features are dropped again (not adopted)."""
+        try:
+            await self.save(project, classifier)
+        except TeachboxError:
+            self.store.forget({s.uid for s in added} - {s.uid for s in self.project.samples})
+            raise
+
+    def save_later(self) -> None:
+        """Save the current state in the background (after an edit that is already adopted)."""
+        async def run() -> None:
+            try:
+                await self.save(self.project, self.classifier)
+            except TeachboxError as error:
+                self.emitter.emit("storage", {"error": error.to_json()})
+
+        task = asyncio.ensure_future(run())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def settle(self) -> None:
+        """Wait for the saves scheduled so far, so they land on this project before another one is opened (a save
+        scheduled but not started yet would otherwise run against the next project's state)."""
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
+        async with self._save_lock:
+            pass
+
+    def adopt(self, record: ProjectRecord, saved: Saved, project: Project, classifier: Classifier | None) -> None:
+        """Make another (restored, imported or new) project the open one; the previous one's memory is released."""
+        self.store.forget({s.uid for s in self.project.samples} - {s.uid for s in project.samples})
+        self.record, self.saved, self.project = record, saved, project
+        self._replace_classifier(classifier)
+        self.validation = []
+        self.emitter.emit("project", self.describe())
+        self.emitter.emit("dataset", project.to_json())
 
     def reset(self) -> dict[str, Any]:
         """Forget the data set (cached features included) and the trained model."""
-        self._idle()
+        self.idle()
         self.store.forget({s.uid for s in self.project.samples})
         self.project = Project()
         self._replace_classifier(None)
         self.validation = []
+        self.save_later()
         return self.describe()
 
     def describe(self) -> dict[str, Any]:
@@ -159,8 +231,10 @@ class Session:
         if self.classifier is not None:
             model = {"labels": self.classifier.labels, "base": self.classifier.metadata.get("base"),
                      "training": self.classifier.metadata.get("training")}
+        record = self.record
         return {**self.project.to_json(), "trained": self.classifier is not None, "model": model,
-                "busy": self.busy}
+                "busy": self.busy, "id": record.id, "name": record.name, "settings": record.settings,
+                "bytes": record.bytes, "embedded": self.store.computed}
 
     # -- training ------------------------------------------------------------------------------------------------
     async def train(self, options_in: dict[str, Any] | None) -> dict[str, Any]:
@@ -175,6 +249,13 @@ class Session:
                                                     self._progress, self._cancelled)
             if self._cancel:
                 raise Cancelled()
+            previous_settings = self.record.settings
+            self.record.settings = result["options"]
+            try:
+                await self.save(self.project, classifier)  # saved before adopted: a full disk keeps the old model
+            except TeachboxError:
+                self.record.settings = previous_settings
+                raise
         except BaseException:
             if classifier is not None:
                 classifier.dispose()
@@ -245,7 +326,7 @@ class Session:
             failures = await self.store.ensure(samples, encoder, lambda d, t: self._progress(
                 {"phase": "evaluating", "done": d, "total": t}), self._cancelled)
             good = [s for s in samples if s.uid not in failures]
-            errors += self._errors(samples, failures)
+            errors += self.errors(samples, failures)
             if not good:
                 raise TeachboxError("empty_dataset", f"No usable labelled image in {csv_url}.", {"errors": errors[:50]})
             output = self.store.matrix(good, key, encoder.shape)
@@ -261,6 +342,11 @@ class Session:
 
     async def load_model(self, data: bytes) -> dict[str, Any]:
         classifier = await classifier_from_zip(data)  # fully checked before anything is replaced
+        try:
+            await self.save(self.project, classifier)
+        except TeachboxError:
+            classifier.dispose()
+            raise
         self._replace_classifier(classifier)
         self.validation = []
         return {"labels": classifier.labels, "metadata": classifier.metadata}

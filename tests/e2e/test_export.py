@@ -9,8 +9,8 @@ import json
 import zipfile
 
 import pytest
-
 from teachbox.preprocess import crop_box
+
 from tests.e2e.conftest import open_app, read_labels, stratified, write_csv
 
 NAME = "export_train"

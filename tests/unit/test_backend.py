@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from teachbox.backend import BACKENDS, WebGLProbe, backend_candidates, is_software_renderer
 
 SOFTWARE_RENDERERS = [

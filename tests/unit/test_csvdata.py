@@ -8,7 +8,6 @@ from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
 import pytest
-
 from teachbox.classes import ClassIndex, check_trainable
 from teachbox.csvdata import MAX_ROWS, parse_labels_csv
 from teachbox.errors import TeachboxError

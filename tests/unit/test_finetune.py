@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from teachbox.errors import TeachboxError
 from teachbox.finetune import FineTunePlan, LayerInfo, TailBlock, plan_fine_tuning
 

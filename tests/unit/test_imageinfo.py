@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-
 from teachbox.errors import TeachboxError
 from teachbox.imageinfo import DOWNSCALE_TO, HEADER_BYTES, JPEG_HEADER_BYTES, ImageInfo, sniff
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from teachbox.errors import TeachboxError
 from teachbox.metrics import evaluate_predictions
 

@@ -9,7 +9,6 @@ import zipfile
 from typing import Any
 
 import pytest
-
 from teachbox import modelzip
 from teachbox.errors import TeachboxError
 from teachbox.modelzip import build_model_zip, output_units, read_model_zip

@@ -7,7 +7,6 @@ import math
 
 import numpy as np
 import pytest
-
 from teachbox.errors import TeachboxError
 from teachbox.preprocess import CROP_MODES, EDGE_INSET, INPUT_SIZE, MIN_SIDE, Preprocessing, crop_box
 

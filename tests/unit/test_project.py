@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from teachbox import project as project_module
 from teachbox.classes import ClassIndex
 from teachbox.errors import TeachboxError
@@ -222,3 +221,28 @@ def test_page_windows_samples_per_class() -> None:
     assert [s.name for s in project.page("cat", 2, 2)] == ["2.png", "3.png"]
     assert len(project.page(None, 6, 100)) == 2
     assert project.page("dog", 5, 10) == []
+
+
+# --- saved projects ---------------------------------------------------------------------------------------------------
+
+
+def test_restored_project_keeps_class_order_and_empty_classes() -> None:
+    samples = [Sample("b", "u/1.png", "1.png"), Sample("a", "u/2.png", "2.png")]
+    project = Project.restored(["a", "empty", "b"], samples)
+    assert project.classes.labels == ["a", "empty", "b"]
+    assert project.counts() == {"a": 1, "empty": 0, "b": 1}
+
+
+def test_copy_is_independent_for_tentative_additions() -> None:
+    project = Project.restored(["a"], [Sample("a", "u/1.png", "1.png")])
+    copy = project.copy()
+    copy.add([Sample("new", "u/2.png", "2.png")])
+    assert project.classes.labels == ["a"] and len(project.samples) == 1
+    assert copy.classes.labels == ["a", "new"] and len(copy.samples) == 2
+
+
+def test_file_uids_carry_a_per_page_prefix() -> None:
+    """A reloaded page restarts the counter, so uids of files saved by an earlier page must not be reproducible."""
+    uid = Sample("cat", object(), "a.png").uid
+    assert uid.startswith(f"file:{project_module._PAGE}-")
+    assert len(project_module._PAGE) == 8

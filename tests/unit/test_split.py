@@ -6,7 +6,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
 from teachbox.csvdata import parse_labels_csv
 from teachbox.errors import TeachboxError
 from teachbox.split import patient_id, stratified_split, subset_per_class

@@ -6,7 +6,6 @@ import math
 from typing import Any
 
 import pytest
-
 from teachbox.errors import TeachboxError
 from teachbox.training import EpochTracker, TrainOptions, eta_seconds, summary
 

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from teachbox_build.errors import BuildError
 from teachbox_build.weights import QUANTIZE_MODES, convert_model, resolve_source
 from teachbox_build.weights_quant import quantize_uint8

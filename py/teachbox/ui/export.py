@@ -73,6 +73,26 @@ async function classify({{model, metadata}}, image) {{
 """
 
 
+class DownloadLink:
+    """A visible "download again" link for a Blob made in the page; one object URL at a time (the old one is freed)."""
+
+    def __init__(self, link: dom.Node) -> None:
+        self.link = link
+        self._url: str | None = None
+
+    def offer(self, blob: Any, file_name: str) -> None:
+        """Point the link at `blob`, show it, and start the download."""
+        if self._url:
+            js.URL.revokeObjectURL(self._url)
+        self._url = str(js.URL.createObjectURL(blob))
+        self.link.href = self._url
+        self.link.download = file_name
+        self.link.textContent = f"{file_name} ({int(blob.size) / 1024:.0f} KB)"
+        self.link.setAttribute("aria-label", f"Download {file_name} again")
+        self.link.hidden = False
+        self.link.click()
+
+
 class ExportPanel:
     """Download, snippet with Copy, and model import."""
 
@@ -81,10 +101,9 @@ class ExportPanel:
         self.feedback = feedback
         self.imported = imported
         self.download = dom.by_id("export-download")
-        self.link = dom.by_id("export-link")
+        self.link = DownloadLink(dom.by_id("export-link"))
         self.snippet = dom.by_id("snippet")
         self.import_input = dom.by_id("import-model")
-        self._url: str | None = None
         self.snippet.textContent = snippet()
         self.listeners = dom.Listeners()
         self.listeners.on(self.download, "click", lambda _e: self.export())
@@ -98,15 +117,7 @@ class ExportPanel:
         self.download.disabled = not self.api.project()["trained"]
 
     async def export(self) -> None:
-        blob = await self.api.export_model()
-        if self._url:
-            js.URL.revokeObjectURL(self._url)  # one download link at a time; the old zip is released
-        self._url = str(js.URL.createObjectURL(blob))
-        self.link.href = self._url
-        self.link.textContent = f"{ZIP_NAME} ({int(blob.size) / 1024:.0f} KB)"
-        self.link.setAttribute("aria-label", f"Download {ZIP_NAME} again")
-        self.link.hidden = False
-        self.link.click()
+        self.link.offer(await self.api.export_model(), ZIP_NAME)
         self.feedback.say(f"Model exported as {ZIP_NAME}.")
 
     async def copy(self) -> None:

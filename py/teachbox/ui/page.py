@@ -16,7 +16,9 @@ from .drop import DropZones
 from .export import ExportPanel
 from .feedback import ConfirmDialog, Feedback
 from .preview import Preview
+from .projects import ProjectBar
 from .results import Results
+from .sample_sets import SampleMenu
 from .trainpanel import TrainPanel
 
 
@@ -32,12 +34,15 @@ class Page:
         self.camera = Camera(self.feedback)
         self.classes = ClassList(api, self.feedback, self.data, self.camera, self.confirm)
         self.importer = CsvImport(api, self.feedback, self.data)
+        self.sample_menu = SampleMenu(api, self.importer, self.confirm)
         self.results = Results(api, self.feedback)
         self.preview = Preview(api, self.camera, self.feedback)
         self.export = ExportPanel(api, self.feedback, self._model_imported)
         self.train = TrainPanel(api, self.feedback, self._trained)
         self.console = ConsolePanel(api)
         self.drops = DropZones(self.classes, self.data, self.feedback, self.preview.classify)
+        self.projects = ProjectBar(api, self.feedback, self.confirm, self._project_switched)
+        self.train.show_project(api.project())
         self.classes.ensure_defaults()
         dom.by_id("app").hidden = False
 
@@ -46,6 +51,13 @@ class Page:
         self.preview.refresh()
         self.export.refresh()
         await self.results.evaluate()
+
+    def _project_switched(self) -> None:
+        """Another project is open: the panels that show the model follow it (the class list follows its data)."""
+        self.preview.refresh()
+        self.export.refresh()
+        self.train.show_project(self.api.project())
+        self.classes.ensure_defaults()
 
     def _model_imported(self, _result: dict[str, Any]) -> None:
         self.preview.refresh()

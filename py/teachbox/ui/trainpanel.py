@@ -107,6 +107,18 @@ class TrainPanel:
             self.base.append(option)
         self.base.disabled = len(info["bases"]) < 2
 
+    def show_project(self, project: dict[str, Any]) -> None:
+        """An opened (or restored) project: its last training options fill the fields, so it trains as it did, and
+        the status line says whether it brought a model along."""
+        settings = project["settings"]
+        self.phase.textContent = "The project's saved model is loaded." if project["trained"] else "Not trained yet."
+        for element_id, (option, kind, _name) in FIELDS.items():
+            value = settings.get(option)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                dom.by_id(element_id).value = f"{value * 100:g}" if kind == "percent" else f"{value:g}"
+        if isinstance(settings.get("crop"), str):
+            self.crop.value = settings["crop"]
+
     def options(self) -> dict[str, Any]:
         """The training options as the API takes them (camelCase; empty fields use the core's defaults)."""
         chosen: dict[str, Any] = {}

@@ -1,0 +1,187 @@
+"""Projects in IndexedDB: one database, one transaction per save, so a save lands whole or not at all.
+
+Stores (all with out-of-line keys; key layout in projectrecord.py): `projects` (the manifest as a JSON string),
+`blobs` (each sample's image bytes as a Blob: CSV rows too, so a saved project needs no server), `features` (pooled
+embeddings as Float32Arrays, per base and preprocessing), `models` (the model zip as a Blob) and `meta` (the last
+open project). Blobs and typed arrays go in as they are (structured clone): nothing is copied through Python.
+A failed commit (QuotaExceededError) aborts the whole transaction; it becomes a `quota_exceeded` TeachboxError with
+the numbers a person needs, and the caller keeps its in-memory state as it was before the operation.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+from . import jsbridge
+from .classifier import Classifier
+from .errors import TeachboxError
+from .features import FeatureStore
+from .project import Project, Sample
+from .projectrecord import ProjectRecord, SampleRecord, Saved, blob_key, feature_key, plan_save, project_range
+
+DB_NAME = "teachbox-projects"
+DB_VERSION = 1
+PROJECTS, BLOBS, FEATURES, MODELS, META = "projects", "blobs", "features", "models", "meta"
+STORES = (PROJECTS, BLOBS, FEATURES, MODELS, META)
+LAST = "last"
+
+Op = tuple[str, str, Any, Any]  # (store, "put" | "delete", key, value)
+
+
+class ProjectDB:
+    """The open database and the few operations the app needs on it."""
+
+    def __init__(self, db: Any) -> None:
+        self.db = db
+
+    @classmethod
+    async def open(cls) -> ProjectDB:
+        request = jsbridge.js.indexedDB.open(DB_NAME, DB_VERSION)
+
+        def upgrade(_event: Any) -> None:
+            db = request.result
+            for name in STORES:
+                if not db.objectStoreNames.contains(name):
+                    db.createObjectStore(name)
+
+        proxy = jsbridge.create_proxy(upgrade)
+        request.addEventListener("upgradeneeded", proxy)
+        try:
+            await jsbridge.idb_settled(request, "success")
+        except jsbridge.StorageFailed as error:
+            raise TeachboxError("storage_unavailable", f"This browser's storage cannot be opened ({error}); "
+                                                       "projects will not be saved.") from error
+        finally:
+            request.removeEventListener("upgradeneeded", proxy)
+            proxy.destroy()
+        return cls(request.result)
+
+    async def write(self, ops: list[Op]) -> None:
+        """Apply all ops in one readwrite transaction (issued synchronously: nothing awaits inside it)."""
+        tx = self.db.transaction(jsbridge.to_js(sorted({op[0] for op in ops})), "readwrite")
+        for store, kind, key, value in ops:
+            target = tx.objectStore(store)
+            if kind == "put":
+                target.put(value, _key(key))
+            else:
+                target.delete(_key(key))
+        try:
+            await jsbridge.idb_settled(tx, "complete")
+        except jsbridge.StorageFailed as error:
+            raise await storage_error(error) from error
+
+    async def read(self, requests: list[tuple[str, str, Any]]) -> list[Any]:
+        """Run (store, method, key) requests in one readonly transaction; their results in order."""
+        tx = self.db.transaction(jsbridge.to_js(sorted({r[0] for r in requests})), "readonly")
+        issued = [getattr(tx.objectStore(store), method)(_key(key)) for store, method, key in requests]
+        try:
+            await jsbridge.idb_settled(tx, "complete")
+        except jsbridge.StorageFailed as error:
+            raise await storage_error(error) from error
+        return [request.result for request in issued]
+
+    async def records(self) -> list[ProjectRecord]:
+        """Every saved project's manifest, most recently changed first (unreadable ones are skipped)."""
+        (values,) = await self.read([(PROJECTS, "getAll", None)])
+        found = []
+        for text in values:
+            try:
+                found.append(ProjectRecord.from_json(json.loads(str(text))))
+            except (TeachboxError, ValueError):
+                continue
+        return sorted(found, key=lambda record: -record.updated)
+
+    async def last(self) -> str | None:
+        (value,) = await self.read([(META, "get", LAST)])
+        return None if jsbridge.is_nullish(value) else str(value)
+
+    async def load(self, ident: str) -> tuple[ProjectRecord, dict[str, Any], list[tuple[str, str, Any]], Any]:
+        """A project's manifest, its image Blobs by uid, its (encoder, uid, features) rows and its model Blob."""
+        span = ("range", *project_range(ident))
+        manifest, blob_keys, blobs, feature_keys, features, model = await self.read([
+            (PROJECTS, "get", ident), (BLOBS, "getAllKeys", span), (BLOBS, "getAll", span),
+            (FEATURES, "getAllKeys", span), (FEATURES, "getAll", span), (MODELS, "get", ident)])
+        if jsbridge.is_nullish(manifest):
+            raise TeachboxError("unknown_project", "There is no saved project with that id.")
+        record = ProjectRecord.from_json(json.loads(str(manifest)))
+        by_uid = {str(key[1]): blob for key, blob in zip(blob_keys, blobs)}
+        rows = [(str(key[1]), str(key[2]), value) for key, value in zip(feature_keys, features)]
+        return record, by_uid, rows, None if jsbridge.is_nullish(model) else model
+
+    async def delete(self, ident: str) -> None:
+        span = ("range", *project_range(ident))
+        await self.write([(PROJECTS, "delete", ident, None), (BLOBS, "delete", span, None),
+                          (FEATURES, "delete", span, None), (MODELS, "delete", ident, None)])
+
+    async def save(self, record: ProjectRecord, saved: Saved, project: Project, store: FeatureStore,
+                   classifier: Classifier | None) -> tuple[ProjectRecord, Saved]:
+        """Write what changed since `saved` (see plan_save) plus the manifest, in one transaction; returns the
+        manifest as written and the new Saved state (the caller adopts both only once this returned)."""
+        plan = plan_save(saved, [s.uid for s in project.samples], store.keys(), classifier)
+        by_uid = {s.uid: s for s in project.samples}
+        sizes = {s.uid: s.size for s in record.samples}
+        ident = record.id
+        ops: list[Op] = []
+        for uid in plan.put_blobs:
+            blob = await sample_blob(by_uid[uid])
+            sizes[uid] = int(blob.size)
+            ops.append((BLOBS, "put", blob_key(ident, uid), blob))
+        ops += [(BLOBS, "delete", blob_key(ident, uid), None) for uid in plan.delete_blobs]
+        ops += [(FEATURES, "put", feature_key(ident, key, uid), store.get(key, uid)) for key, uid in plan.put_features]
+        ops += [(FEATURES, "delete", feature_key(ident, key, uid), None) for key, uid in plan.delete_features]
+        model_bytes = record.model_bytes if classifier is not None else 0
+        if plan.put_model:
+            data = await classifier.to_zip()
+            model_bytes = len(data)
+            ops.append((MODELS, "put", ident, jsbridge.bytes_blob(data, "application/zip")))
+        if plan.delete_model:
+            ops.append((MODELS, "delete", ident, None))
+        after = plan.after(saved, classifier)
+        updated = ProjectRecord(ident, record.name, record.created, jsbridge.now_epoch(), project.classes.labels,
+                                [SampleRecord(s.uid, s.label, s.name, s.line, sizes.get(s.uid, 0))
+                                 for s in project.samples], record.settings,
+                                _feature_bytes(store, after), model_bytes)
+        ops += [(PROJECTS, "put", ident, json.dumps(updated.to_json())), (META, "put", LAST, ident)]
+        await self.write(ops)
+        return updated, after
+
+    async def put_record(self, record: ProjectRecord) -> None:
+        """The manifest alone (a rename, or opening a project makes it the last one)."""
+        await self.write([(PROJECTS, "put", record.id, json.dumps(record.to_json())), (META, "put", LAST, record.id)])
+
+
+def _feature_bytes(store: FeatureStore, saved: Saved) -> int:
+    rows = Counter(key for key, _uid in saved.features)
+    return sum(count * store.row_bytes(key) for key, count in rows.items())
+
+
+def _key(key: Any) -> Any:
+    """A Python key as an IndexedDB key or key range (`("range", lower, upper)`); None means all keys."""
+    if key is None:
+        return None
+    if isinstance(key, tuple) and key[0] == "range":
+        return jsbridge.js.IDBKeyRange.bound(jsbridge.to_js(key[1]), jsbridge.to_js(key[2]))
+    return jsbridge.to_js(key)
+
+
+async def sample_blob(sample: Sample) -> Any:
+    """The bytes to keep for a sample: its File/Blob, or for a URL the file fetched again (the embedding cache hit, so
+    the bytes from that time are gone)."""
+    if isinstance(sample.source, str):
+        sample.source = await (await jsbridge.fetch(sample.source)).blob()
+    return sample.source
+
+
+async def storage_error(error: jsbridge.StorageFailed) -> TeachboxError:
+    """A failed write in words a person can act on; quota errors get the numbers."""
+    if error.name != "QuotaExceededError":
+        return TeachboxError("storage_error", f"The project could not be saved: the browser said {error}.")
+    usage, quota = await jsbridge.storage_estimate()
+    return TeachboxError(
+        "quota_exceeded",
+        f"The browser's storage for this site is full ({usage / 2**20:.1f} MB of {quota / 2**20:.1f} MB used), so "
+        "this change was not saved and was undone. Everything saved before is still there. Free space by deleting "
+        "a project you no longer need (export it first to keep a copy), or remove some images.",
+        {"usage": usage, "quota": quota})

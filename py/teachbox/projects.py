@@ -1,0 +1,159 @@
+"""Several named projects: restore the last one at start, create, open, rename, delete, export and import them.
+
+The Session holds the one open project; this module moves projects between it and IndexedDB (projectdb.py) and the
+project zip format (projectzip.py). Opening a project reads its image Blobs, embeddings and model zip back, so
+training right after a reload embeds nothing. Imports are fully checked and saved before they become the open
+project: a refused or failed import leaves the open project exactly as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from . import jsbridge
+from .classifier import Classifier, classifier_from_zip
+from .errors import TeachboxError
+from .project import Project, Sample
+from .projectdb import ProjectDB, sample_blob
+from .projectrecord import DEFAULT_NAME, ProjectRecord, Saved, check_name, unique_name
+from .projectzip import ProjectFiles, ProjectImage, build_project_zip, image_path, read_project_zip
+from .session import Session
+
+
+class Projects:
+    """Project management on top of one Session."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    @property
+    def db(self) -> ProjectDB:
+        if self.session.db is None:
+            raise TeachboxError("storage_unavailable", "This browser gives the page no storage (IndexedDB), so "
+                                                       "projects cannot be saved here.")
+        return self.session.db
+
+    async def start(self, log: Callable[[str], None]) -> float:
+        """Open storage and restore the last open project (a fresh one if there is none); returns the ms it took."""
+        began = jsbridge.now_ms()
+        try:
+            self.session.db = await ProjectDB.open()
+            last = await self.db.last()
+            if last is not None:
+                await self.open(last)
+                log(f"project {self.session.record.name!r} restored: {len(self.session.project.samples)} images")
+        except TeachboxError as error:
+            log(f"projects: {error.message}")
+        return jsbridge.now_ms() - began
+
+    async def list(self) -> list[dict[str, Any]]:
+        records = await self.db.records()
+        current = self.session.record.id
+        return [record.summary() | {"open": record.id == current} for record in records]
+
+    async def storage(self) -> dict[str, Any]:
+        usage, quota = await jsbridge.storage_estimate()
+        return {"usage": usage, "quota": quota, "persisted": await jsbridge.storage_persisted(),
+                "current": self.session.record.id, "projects": await self.list()}
+
+    async def create(self, name: Any = None) -> dict[str, Any]:
+        """A new empty project becomes the open one (the previous one stays saved)."""
+        record = ProjectRecord.new(name if isinstance(name, str) and name.strip() else DEFAULT_NAME)
+        record.name = unique_name(record.name, [r.name for r in await self.db.records()])
+        await self._switching()
+        await self.db.put_record(record)
+        self.session.adopt(record, Saved(), Project(), None)
+        return self.session.describe()
+
+    async def open(self, ident: str) -> dict[str, Any]:
+        await self._switching()
+        record, blobs, rows, model_blob = await self.db.load(ident)
+        samples = [Sample(s.label, blobs[s.uid], s.name, uid=s.uid, line=s.line)
+                   for s in record.samples if s.uid in blobs]
+        classifier = None
+        if model_blob is not None:
+            classifier = await classifier_from_zip(await jsbridge.blob_bytes(model_blob, int(model_blob.size)))
+        store = self.session.store
+        for key, uid, row in rows:
+            store.put(key, uid, row)
+        saved = Saved({s.uid for s in samples}, {(key, uid) for key, uid, _ in rows}, classifier)
+        await self.db.put_record(record)  # now the last open one
+        self.session.adopt(record, saved, Project.restored(record.classes, samples), classifier)
+        return self.session.describe()
+
+    async def rename(self, ident: str, name: Any) -> dict[str, Any]:
+        name = check_name(name)
+        if ident == self.session.record.id:
+            self.session.record.name = name
+            await self.session.save(self.session.project, self.session.classifier)
+            self.session.emitter.emit("project", self.session.describe())
+        else:
+            record = next((r for r in await self.db.records() if r.id == ident), None)
+            if record is None:
+                raise TeachboxError("unknown_project", "There is no saved project with that id.")
+            record.name = name
+            await self.db.put_record(record)
+            await self.db.put_record(self.session.record)  # keep the open project the last one
+        return {"id": ident, "name": name}
+
+    async def delete(self, ident: str) -> dict[str, Any]:
+        """Delete a project and its images, embeddings and model; deleting the open one opens the most recent other
+        (or a new empty project)."""
+        if ident == self.session.record.id:
+            await self._switching()
+            others = [r for r in await self.db.records() if r.id != ident]
+            await (self.open(others[0].id) if others else self.create())
+        await self.db.delete(ident)
+        return await self.storage()
+
+    async def export(self) -> bytes:
+        """The open project as a zip (see projectzip.py)."""
+        session = self.session
+        session.idle()
+        images = [ProjectImage(image_path(i + 1, s.name), s.label, await _sample_bytes(s))
+                  for i, s in enumerate(session.project.samples)]
+        model = await session.classifier.to_zip() if session.classifier is not None else None
+        return build_project_zip(ProjectFiles(session.record.name, session.project.classes.labels,
+                                              session.record.settings, images, model))
+
+    async def import_zip(self, data: bytes) -> dict[str, Any]:
+        """A project zip becomes a new project (and the open one). Images are embedded again (see projectzip.py)."""
+        files = read_project_zip(data)  # refused here: nothing else happens
+        classifier = await classifier_from_zip(files.model) if files.model is not None else None
+        try:
+            return await self._import(files, classifier)
+        except BaseException:
+            if classifier is not None:
+                classifier.dispose()
+            raise
+
+    async def _import(self, files: ProjectFiles, classifier: Classifier | None) -> dict[str, Any]:
+        session = self.session
+        samples = [Sample(image.label, jsbridge.bytes_blob(image.data, ""), image.name) for image in files.images]
+        failures = await session.embed_new("importing a project", samples)
+        good = [s for s in samples if s.uid not in failures]
+        if samples and not good:
+            raise TeachboxError("bad_project_file", "None of the images in the project zip could be read; nothing "
+                                                    "was imported.", {"errors": session.errors(samples, failures)[:50]})
+        record = ProjectRecord.new(unique_name(files.name, [r.name for r in await self.db.records()]))
+        record.settings = files.settings
+        project = Project.restored(files.classes, good)
+        try:
+            record, saved = await self.db.save(record, Saved(), project, session.store, classifier)
+        except TeachboxError:
+            session.store.forget({s.uid for s in samples})
+            raise
+        await self._switching()
+        session.adopt(record, saved, project, classifier)
+        return {**session.describe(), "errors": session.errors(samples, failures)}
+
+    async def _switching(self) -> None:
+        """Before another project is opened: nothing may be running, and pending saves of this one land first."""
+        self.session.idle()
+        await self.session.settle()
+
+
+async def _sample_bytes(sample: Sample) -> bytes:
+    blob = await sample_blob(sample)
+    return await jsbridge.blob_bytes(blob, int(blob.size))
