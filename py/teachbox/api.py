@@ -27,7 +27,8 @@ class Api:
         self.projects = Projects(self.session)
 
     def info(self) -> dict:
-        """What is running: versions, backend (and why), the active base, the bases of this build, timings (ms)."""
+        """What is running: versions, backend (and why), the active base, the bases of this build, timings (ms), and
+        the offline copy's state (service worker, files and bytes cached, persistent storage granted)."""
         runtime = self.runtime
         return {
             "version": __version__,
@@ -38,6 +39,7 @@ class Api:
             "defaultBase": runtime.catalog.default,
             "preprocessing": runtime.preprocessing.to_json(),
             "timings": dict(runtime.timings),
+            "offline": jsbridge.Boot().offline_state(),
             **jsbridge.versions(),
         }
 

@@ -211,6 +211,11 @@ class Boot:
     def fail(self, message: str) -> None:
         self._glue.fail(message)
 
+    def offline_state(self) -> dict:
+        """The offline copy's state as boot.js tracks it: {serviceWorker, controlled, build, files, bytes,
+        persisted}. It changes after `ready` (precaching starts then), so it is read on every call."""
+        return to_py(self._glue.offlineState())
+
 
 def js_error(error: TeachboxError) -> Any:
     """A JS Error whose message is the user-facing sentence, with `code` and `details` attached."""

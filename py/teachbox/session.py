@@ -302,8 +302,10 @@ class Session:
             features.dispose()
         probs = await _rows(output)
         true = [classifier.labels.index(s.label) for s in self.validation]
-        return {**evaluate_predictions(true, probs, classifier.labels, [s.name for s in self.validation]),
-                "errors": []}
+        report = evaluate_predictions(true, probs, classifier.labels, [s.name for s in self.validation])
+        for mistake in report["misclassified"]:  # validation images are project samples: name them exactly
+            mistake["uid"] = self.validation[mistake["index"]].uid
+        return {**report, "errors": []}
 
     def _cached_shape(self, classifier: Classifier) -> tuple[int, ...]:
         return tuple(int(d) for d in list(classifier.head.inputs[0].shape.to_py())[1:])

@@ -209,7 +209,7 @@ def test_offline_boot_trains_and_predicts(site) -> None:  # noqa: ANN001
       const run = await teachbox.train({epochs: 5, learningRate: 0.01, seed: 3});
       const predictions = [];
       for (const image of images.test) predictions.push(await teachbox.predict(image));
-      return {epochs: run.epochs, accuracy: run.accuracy, predictions, state: teachboxBoot.offlineState()};
+      return {epochs: run.epochs, accuracy: run.accuracy, predictions, state: teachbox.info().offline};
     }""")
     train_s = time.monotonic() - start - boot_s
     assert added["counts"] == {"horizontal": 10, "vertical": 10}
@@ -219,7 +219,8 @@ def test_offline_boot_trains_and_predicts(site) -> None:  # noqa: ANN001
         assert abs(sum(p["probability"] for p in prediction) - 1) < 1e-4
     held_out = sum(p[0]["label"] == want for p, want in
                    zip(result["predictions"], ["horizontal", "vertical"] * 2, strict=True))
-    assert result["state"]["controlled"] is True
+    assert result["state"]["controlled"] is True and result["state"]["serviceWorker"] == "active", result["state"]
+    assert result["state"]["files"] > 50 and result["state"]["bytes"] > 10_000_000, result["state"]
     print(f"\noffline: boot {boot_s:.1f} s (teachbox.ready at {info['timings']['ready'] / 1000:.1f} s after "
           f"navigation; base from {info['base']['source']}), add 20 images + train 5 epochs + 4 predictions "
           f"{train_s:.1f} s; training accuracy {result['accuracy']:.2f}, held out {held_out}/4")

@@ -314,6 +314,10 @@ def test_confusion_matrix_totals(app) -> None:  # noqa: ANN001
     assert [row[-1] for row in body] == [sum(r) for r in evaluation["confusion"]]
     assert table.locator("tbody th[scope=row]").all_text_contents() == labels
     assert app.locator("#per-class-table tbody tr").count() == 3
+    samples = {s["uid"]: s for s in app.evaluate("() => teachbox.samples({limit: 1000})")}
+    for mistake in evaluation["misclassified"]:  # each mistake names its project sample exactly
+        sample = samples[mistake["uid"]]
+        assert (sample["label"], sample["name"]) == (mistake["true"], mistake["path"]), (mistake, sample)
     STATE["mistakes"] = evaluation["misclassified"]
 
 

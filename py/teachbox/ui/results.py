@@ -236,9 +236,9 @@ class Results:
 class SampleLookup:
     """Finds the project sample behind a misclassified entry.
 
-    `evaluate()` names mistakes by file name, true label and validation index, not by sample uid, so the sample is
-    found by (true label, name) and used only when that pair is unique. If the core adds `uid` to each entry (asked
-    for), it is used directly.
+    `evaluate()` of the validation split names each mistake's sample `uid`, used directly. Mistakes from an
+    evaluation CSV are not project samples; one is matched by (true label, file name), and only when that pair is
+    unique in the project.
     """
 
     def __init__(self, api: Api) -> None:
