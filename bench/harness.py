@@ -9,7 +9,6 @@ import io
 import json
 import os
 import platform
-import random
 import shutil
 import statistics
 import subprocess
@@ -42,8 +41,10 @@ CHROMIUM_ARGS = [
     "--js-flags=--expose-gc",
 ]
 
-sys.path.insert(0, str(ROOT / "py"))
+sys.path[:0] = [str(ROOT / "py"), str(ROOT)]
 from teachbox_build.serve import StaticServer
+
+from tests.datasets import read_labels, stratified  # noqa: F401 - the bench draws the same way the tests do
 
 
 def log(message: str) -> None:
@@ -64,30 +65,6 @@ def build_dist(out: Path) -> Path:
 
 
 # -- data sets ------------------------------------------------------------------------------------------------------
-
-def read_labels(dataset: str) -> list[tuple[str, str]]:
-    with open(SHARED / "datasets" / dataset / "labels.csv", newline="", encoding="utf-8") as handle:
-        return [(row["path"], row["label"]) for row in csv.DictReader(handle)]
-
-
-def stratified(rows: list[tuple[str, str]], per_class: int, seed: int,
-               exclude: set[str] | None = None) -> list[tuple[str, str]]:
-    """`per_class` rows of every label drawn with a fixed seed, skipping `exclude`; shuffled with the same seed (so a
-    prefix of the list is still balanced)."""
-    exclude = exclude or set()
-    by_label: dict[str, list[tuple[str, str]]] = {}
-    for row in rows:
-        if row[0] not in exclude:
-            by_label.setdefault(row[1], []).append(row)
-    rng = random.Random(seed)
-    picked: list[tuple[str, str]] = []
-    for label in sorted(by_label):
-        if len(by_label[label]) < per_class:
-            raise ValueError(f"{label} has only {len(by_label[label])} rows, {per_class} wanted")
-        picked.extend(rng.sample(by_label[label], per_class))
-    rng.shuffle(picked)
-    return picked
-
 
 def write_csv(scratch: Path, name: str, rows: list[tuple[str, str]], dataset: str) -> str:
     """scratch/<name>/labels.csv with an `images` symlink to the dataset's images; returns its URL path."""

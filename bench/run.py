@@ -56,8 +56,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def prepare_data(scratch: Path, sizes: S.Sizes, server_url: str) -> S.Data:
     """Malaria cells: a stratified training set and a disjoint stratified test set (fixed seeds), CSVs in scratch."""
     rows = H.read_labels("malaria")
-    train = H.stratified(rows, sizes.train_per_class, seed=1)
-    test = H.stratified(rows, sizes.test_per_class, seed=2, exclude={path for path, _ in train})
+    train = H.stratified(rows, sizes.train_per_class, seed=1, shuffle=True)
+    test = H.stratified(rows, sizes.test_per_class, seed=2, exclude={path for path, _ in train},
+                        shuffle=True)
     embed = train[:sizes.embed_images]  # prefix of a seeded shuffle of a stratified draw: still balanced
     slow = train[:sizes.slow_embed_images]
     csvs = {name: H.write_csv(scratch, name, part, "malaria")

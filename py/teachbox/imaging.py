@@ -11,7 +11,6 @@ from typing import Any
 from . import jsbridge
 from .errors import TeachboxError
 from .imageinfo import HEADER_BYTES, JPEG_HEADER_BYTES, sniff
-from .jsbridge import tf
 from .preprocess import Preprocessing, crop_box
 
 BLOB_TYPES = ("Blob", "File")
@@ -66,16 +65,7 @@ def pixel_size(image: Any) -> tuple[int, int]:
 def to_input(image: Any, preprocessing: Preprocessing) -> Any:
     """[1, size, size, 3] float32 tensor in [-1, 1]: crop box + bilinear resize in one cropAndResize, then scale."""
     width, height = pixel_size(image)
-    box = crop_box(width, height, preprocessing.mode)
-    size = preprocessing.size
-
-    def build() -> Any:
-        pixels = tf.browser.fromPixels(image).toFloat().expandDims(0)
-        resized = tf.image.cropAndResize(pixels, jsbridge.to_js([list(box)]), jsbridge.to_js([0]),
-                                         jsbridge.to_js([size, size]), "bilinear", 0)
-        return resized.div(127.5).sub(1)
-
-    return jsbridge.tidy(build)
+    return jsbridge.image_input(image, crop_box(width, height, preprocessing.mode), preprocessing.size)
 
 
 async def load_input(source: Any, preprocessing: Preprocessing) -> Any:

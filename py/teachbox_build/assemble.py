@@ -20,7 +20,7 @@ from .samples import SAMPLES_DIR, bundle_samples
 from .service_worker import write_service_worker
 from .weights import convert_model, resolve_source
 
-PAGE_FILES = ("index.html", "app.css", "boot.js", "main.py")
+PAGE_FILES = ("index.html", "app.css", "boot.js", "kernels.js", "main.py")
 MODELS_DIR = "models"
 BASES_MANIFEST = "models/bases.json"
 FILE_MANIFEST = "build-manifest.json"

@@ -13,7 +13,6 @@ import contextlib
 import csv
 import io
 import os
-import random
 import struct
 import sys
 import zlib
@@ -24,6 +23,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.conftest import ROOT, SHARED
+from tests.datasets import read_labels, stratified  # noqa: F401 - re-exported for the test modules
 
 sys.path.insert(0, str(ROOT / "py"))
 
@@ -180,30 +180,6 @@ def pytest_configure(config: pytest.Config) -> None:
 def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A writable folder served at /scratch/ (../shared is read-only): test CSVs, bad files, exported models."""
     return tmp_path_factory.mktemp("scratch")
-
-
-def read_labels(dataset: str) -> list[tuple[str, str]]:
-    """(path, label) rows of ../shared/datasets/<dataset>/labels.csv, in file order."""
-    with open(SHARED / "datasets" / dataset / "labels.csv", newline="", encoding="utf-8") as handle:
-        return [(row["path"], row["label"]) for row in csv.DictReader(handle)]
-
-
-def stratified(rows: list[tuple[str, str]], per_class: int, seed: int,
-               exclude: set[str] | None = None) -> list[tuple[str, str]]:
-    """`per_class` rows of every label, drawn with a fixed seed, skipping paths in `exclude`; sorted by label."""
-    exclude = exclude or set()
-    by_label: dict[str, list[tuple[str, str]]] = {}
-    for row in rows:
-        if row[0] not in exclude:
-            by_label.setdefault(row[1], []).append(row)
-    rng = random.Random(seed)
-    picked: list[tuple[str, str]] = []
-    for label in sorted(by_label):
-        candidates = list(by_label[label])
-        if len(candidates) < per_class:
-            raise ValueError(f"{label} has only {len(candidates)} rows, {per_class} wanted")
-        picked.extend(rng.sample(candidates, per_class))
-    return picked
 
 
 def write_csv(scratch: Path, name: str, rows: list, dataset: str | None = None, header: list[str] | None = None,
