@@ -19,10 +19,9 @@ async def start() -> Api | None:
         boot.status("Opening your last project…")
         jsbridge.install_api(api.exports())
         runtime.timings["restore_ms"] = round(await api.projects.start(boot.log), 1)
-        runtime.mark("ready")
-        info = api.info()
         _mount_ui(api, boot)
-        boot.ready(info)
+        runtime.mark("ready")  # after the UI is up: `ready` is when a person can use the page, not just the API
+        boot.ready(api.info())
         return api
     except TeachboxError as error:
         boot.fail(error.message)
