@@ -141,19 +141,23 @@ def _screen(name: str) -> Path:
     return SCREENS / f"{name}.png"
 
 
-def shoot(page, panels: tuple[str, ...], whole_page: str | None = None) -> None:  # noqa: ANN001
+def shoot(page, panels: tuple[str, ...], whole_page: str | None = None) -> list[Path]:  # noqa: ANN001
     """Screenshots of panels (and optionally the whole page) at desktop and 360 px widths; at 360 px the page must
-    not scroll sideways."""
+    not scroll sideways. Returns the files written."""
+    written: list[Path] = []
     for width, tag in ((1280, "desktop"), (360, "360")):
         page.set_viewport_size({"width": width, "height": 900 if width > 400 else 740})
         page.wait_for_timeout(400)  # layout, and the charts redraw on resize
         overflow = page.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 0, f"horizontal scroll of {overflow}px at {width}px wide"
         if whole_page:
-            page.screenshot(path=str(_screen(f"{whole_page}-{tag}")), full_page=True)
+            written.append(_screen(f"{whole_page}-{tag}"))
+            page.screenshot(path=str(written[-1]), full_page=True)
         for panel in panels:
-            page.locator(f"#{panel}").screenshot(path=str(_screen(f"{panel}-{tag}")))
+            written.append(_screen(f"{panel}-{tag}"))
+            page.locator(f"#{panel}").screenshot(path=str(written[-1]))
     page.set_viewport_size({"width": 1280, "height": 900})
+    return written
 
 
 def _wait_recording(page, name: str, frames: int) -> None:  # noqa: ANN001
@@ -388,7 +392,14 @@ def test_hostile_label_is_text(app) -> None:  # noqa: ANN001
 
 def test_screenshots_of_training_views(app) -> None:  # noqa: ANN001
     app.evaluate("() => { document.querySelector('#train details').open = true; }")
-    shoot(app, ("data", "camera", "train", "results", "preview"), whole_page="page-trained")
+    written = shoot(app, ("data", "camera", "train", "results", "preview"), whole_page="page-trained")
+    assert len(written) == 12
+    for path in written:  # real PNGs with content (a blank capture of a hidden panel is a few hundred bytes)
+        data = path.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 2_000, (path, len(data))
+    # The trained views show what a person came for: the confusion matrix and both charts.
+    assert app.locator("#confusion-table tbody tr").count() == 3
+    assert app.locator("#train canvas").count() >= 2
 
 
 def test_export_download_and_import(app, tmp_path, scratch, server) -> None:  # noqa: ANN001
