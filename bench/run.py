@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import math
 import shlex
 import sys
 import tempfile
@@ -160,9 +161,13 @@ def measure(results: dict[str, Any], browser: H.Browser, url: str, data: S.Data,
                     results["notes"].append(f"?backend={backend} ran on {value['backend_used']}")
     if "bare" in only:
         peers["bare"] = {}
+        size = get(teachbox, "training", "input_size")
+        if size is None:
+            size = 224
+            results["notes"].append("Teachbox's training was not measured in this run: the bare loop ran at 224 px")
         for base in [V1] + ([v2] if v2 else []):
             value = section(results, f"bare-{base}", lambda base=base: S.bare(browser, url, base, data, sizes, runs,
-                                                                                base == V1))
+                                                                                base == V1, size))
             if value:
                 peers["bare"][base] = value
     if "classic" in only:
@@ -211,6 +216,8 @@ def table(results: dict[str, Any]) -> str:
     n_train, n_test = get(results, "data", "train_images"), get(results, "data", "test_images")
     k = classic.get("epochs_run", sizes["classic_epochs"])
     emb = tb.get("embedding") or {}
+    px = get(tb, "training", "input_size") or bare_v1.get("input_size")
+    at = f" at {px} px" if px else ""
     rows: list[tuple[str, Any, Any, Any, Any, int]] = [
         # (figure, Teachbox, Teachable Machine, classic, bare, digits)
         ("**Start-up** (bare: Pyodide alone from the same dist)", None, None, None, None, 0),
@@ -226,7 +233,8 @@ def table(results: dict[str, Any]) -> str:
         ("warm: TF.js backend chosen at (ms)", get(tb, "start", "warm_backend_ms"), None, None, None, 0),
         ("cold first contentful paint (ms)", get(tb, "start", "cold_fcp_ms"), None, None, None, 0),
         ("warm first contentful paint (ms)", get(tb, "start", "warm_fcp_ms"), None, None, None, 0),
-        ("**Embedding throughput** (images/s, higher is better)", None, None, None, None, 0),
+        (f"**Embedding throughput** (images/s, higher is better; Teachbox and bare{at}, the size Teachbox chose "
+         "for these images; TM and classic always 224 px)", None, None, None, None, 0),
         (f"wasm, MobileNet v1 α=0.25, {sizes['embed_images']} images", get(emb, f"wasm/{V1}", "images_per_s"),
          None, None, get(bare_v1, "embedding", "images_per_s"), 1),
         (f"wasm, MobileNet v2 α=0.35, {sizes['embed_images']} images (TM: addExample, {n_train} images)",
@@ -251,7 +259,8 @@ def table(results: dict[str, Any]) -> str:
         ("*same base as TM (v2 α=0.35), Teachbox 1 run:* time to trained model", get(tb, "training_v2", "total_s"),
          tm.get("total_s"), None, None, 1),
         ("*same base as TM:* accuracy", get(tb, "training_v2", "accuracy"), tm.get("accuracy"), None, None, 3),
-        ("**Prediction** (ms, lower is better; TM runs v2 α=0.35)", None, None, None, None, 0),
+        (f"**Prediction** (ms, lower is better; Teachbox's model and bare{at}; TM runs v2 α=0.35 at 224 px)",
+         None, None, None, None, 0),
         ("predict(decoded `<img>`) median", get(tb, "predict", "img", "median_ms"),
          get(tm, "predict", "img", "median_ms"), None, get(bare_v1, "predict", "img", "median_ms"), 1),
         ("predict(decoded `<img>`) p95", get(tb, "predict", "img", "p95_ms"), get(tm, "predict", "img", "p95_ms"),
@@ -314,10 +323,29 @@ def machine_line(results: dict[str, Any]) -> str:
             f"TF.js {v.get('tfjs')}), backend {backend.get('name')} ({backend.get('reason')}).")
 
 
+def accuracy_line(results: dict[str, Any]) -> str | None:
+    """Teachbox's and TM's median accuracies compared with the test set's own uncertainty: on n held-out images an
+    accuracy near 0.9 is only known to about ±2.4 points (95%), so a smaller gap says nothing either way."""
+    ours, theirs = get(results, "teachbox", "training", "accuracy"), get(results, "peers", "teachable_machine",
+                                                                         "accuracy")
+    n = get(results, "data", "test_images")
+    if not (isinstance(ours, dict) and isinstance(theirs, dict) and n):
+        return None
+    a, b = ours["median"], theirs["median"]
+    half = 1.96 * math.sqrt(a * (1 - a) / n + b * (1 - b) / n)
+    verdict = "within" if abs(a - b) <= half else "outside"
+    return (f"Accuracy: Teachbox {a:.3f}, Teachable Machine {b:.3f} (medians) on the same {n} held-out images: "
+            f"difference {a - b:+.3f}, {verdict} the ±{half:.3f} that {n} test images can resolve (95%, normal "
+            "approximation).")
+
+
 def report(results: dict[str, Any]) -> str:
     heading = (f"Mode: {results['mode']}, {results['runs']} run(s), {results['created']}, "
                f"{results.get('wall_seconds', '?')} s in all. Command: `{results['command']}`")
     parts = [heading, "", table(results), "", legend(results), "", "Machine: " + machine_line(results)]
+    accuracy = accuracy_line(results)
+    if accuracy:
+        parts += ["", accuracy]
     notes = list(results.get("notes", []))
     if results["mode"] == "quick":
         notes.insert(0, "quick mode validates the harness: small counts (accuracy on "
@@ -359,8 +387,10 @@ inside the page.
   paint from the Paint Timing API.
 - **Embedding throughput**: `teachbox.loadDataset(csv)` of N images / seconds (it fetches, sniffs, decodes,
   preprocesses and embeds every image), on `?backend=wasm|webgl|cpu` and on each base of the build
-  (`useBase`). The bare TF.js page does the same work (fetch → `createImageBitmap` → `cropAndResize` → batches of
-  16, next batch decoding while the model runs) with no Python: the floor.
+  (`useBase`). Teachbox reads the images at the input size it chose for the data set (`project().inputSize`: 128 px
+  for the ~130 px malaria cells; 224 for photos). The bare TF.js page does the same work at the same size (fetch →
+  `createImageBitmap` → `cropAndResize` → batches of 32, next batch decoding while the model runs) with no Python:
+  the floor. Teachable Machine and the classic recipe always work at 224 px.
 - **Time to trained model**: `reset()` → `loadDataset(train CSV)` → `train()` with defaults; accuracy is
   `evaluate(test CSV).accuracy`. Teachable Machine (`@teachablemachine/image` 0.8.5 on this build's TF.js 4.22 +
   wasm): `createTeachable(…, {version: 2, alpha: 0.35})`, every image centre-cropped into a 224×224 canvas and
@@ -372,7 +402,10 @@ inside the page.
   few epochs only. Note that TF.js runs the frozen base's batch-norm layers in training mode inside `fit`, as the
   recipe does.
 - **Prediction**: `teachbox.predict()` on decoded `<img>` elements and on image URLs (real held-out images), median
-  and p95 per run; the webcam loop awaits `predict(video)` on Chromium's fake 640×480 camera for a few seconds.
+  and p95 per run; the webcam loop awaits `predict(video)` on Chromium's fake 640×480 camera for a few seconds. The
+  model predicting is the one trained on the malaria cells (at its input size); the bare loop runs at that size too.
+- **Accuracy** differences are compared with what the test set can resolve: 600 images pin an accuracy near 0.9
+  down to about ±2.4 points (95%), so the line under the table says whether a gap is outside that.
 - **Memory**: `teachbox.memory()` (numTensors, numBytes), `performance.memory.usedJSHeapSize` after two forced
   collections, and the TF.js wasm heap size (wasm memory only grows: a high-water mark), right after `ready`, after 3
   trainings + the predictions, and after `reset()`.

@@ -61,8 +61,10 @@ def _training_run(page: Any, data: Data, label: str) -> dict[str, Any]:
            "embed_images_per_s": loaded["samples"] / loaded["seconds"], "train_s": trained["seconds"],
            "fit_s": trained["fit_seconds"], "epochs": trained["epochs"], "best_epoch": trained["best_epoch"],
            "val_accuracy": trained["val_accuracy"], "total_s": loaded["seconds"] + trained["seconds"],
-           "accuracy": scored["accuracy"], "test_count": scored["count"], "eval_s": scored["seconds"]}
-    log(f"teachbox train {label}: load {row['load_s']:.1f} s + train {row['train_s']:.1f} s ({row['epochs']} "
+           "accuracy": scored["accuracy"], "test_count": scored["count"], "eval_s": scored["seconds"],
+           "input_size": trained["input_size"]}
+    log(f"teachbox train {label} at {row['input_size']} px: load {row['load_s']:.1f} s + train "
+        f"{row['train_s']:.1f} s ({row['epochs']} "
         f"epochs, best {row['best_epoch']}) = {row['total_s']:.1f} s; accuracy {row['accuracy']:.3f} on "
         f"{row['test_count']} (eval {row['eval_s']:.1f} s)")
     return row
@@ -71,7 +73,8 @@ def _training_run(page: Any, data: Data, label: str) -> dict[str, Any]:
 def _training_summary(rows: list[dict[str, Any]], base: str) -> dict[str, Any]:
     keys = ("load_s", "train_s", "fit_s", "total_s", "epochs", "best_epoch", "accuracy", "eval_s",
             "embed_images_per_s")
-    return {"base": base, "runs": rows, **{key: summary([r[key] for r in rows], 3) for key in keys}}
+    return {"base": base, "runs": rows, "input_size": rows[0]["input_size"],
+            **{key: summary([r[key] for r in rows], 3) for key in keys}}
 
 
 def _delta(after: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
@@ -93,7 +96,7 @@ TEACHBOX_READY = """async () => {
   const resources = performance.getEntriesByType("resource").filter((r) => r.startTime < info.timings.ready);
   const ended = (test) => Math.max(0, ...resources.filter((r) => test(r.name)).map((r) => r.responseEnd));
   const files = {all: ended(() => true), pyodideWasm: ended((n) => n.endsWith("pyodide.asm.wasm")),
-                 stdlib: ended((n) => n.endsWith("python_stdlib.zip")), python: ended((n) => n.includes("/py/teachbox/")),
+                 stdlib: ended((n) => n.endsWith("python_stdlib.zip")), python: ended((n) => n.includes("/py/teachbox")),
                  count: resources.length,
                  bytes: resources.reduce((sum, r) => sum + (r.transferSize || 0), 0)};
   return {timings: info.timings, fcp: paint ? paint.startTime : null, files, backend: info.backend,
@@ -121,7 +124,8 @@ TRAIN = """async () => {
   const start = performance.now();
   const r = await window.teachbox.train();
   return {seconds: (performance.now() - start) / 1000, fit_seconds: r.fit_seconds, epochs: r.epochs,
-          best_epoch: r.best_epoch, val_accuracy: r.val_accuracy, train_count: r.train_count, val_count: r.val_count};
+          best_epoch: r.best_epoch, val_accuracy: r.val_accuracy, train_count: r.train_count, val_count: r.val_count,
+          input_size: r.input_size};
 }"""
 
 EVALUATE = """async (url) => {
@@ -349,11 +353,12 @@ BARE_PREDICT = "({urls, kind}) => window.bare.predictLatency(urls, kind)"
 BARE_WEBCAM = "(seconds) => window.bare.webcam(seconds)"
 
 
-def bare(browser: Browser, server_url: str, base: str, data: Data, sizes: Sizes, runs: int,
-         full: bool) -> dict[str, Any]:
+def bare(browser: Browser, server_url: str, base: str, data: Data, sizes: Sizes, runs: int, full: bool,
+         size: int) -> dict[str, Any]:
+    """The floor: the same work as Teachbox without Python, at the input size Teachbox chose for these images."""
     context = browser.context(bypass_csp=True)
     try:
-        page = open_page(context, f"{server_url}bench/bare.html?backend=wasm&base={base}", TIMEOUT_MS)
+        page = open_page(context, f"{server_url}bench/bare.html?backend=wasm&base={base}&size={size}", TIMEOUT_MS)
         info = evaluate(page, "() => window.bare.ready")
         values = []
         for run in range(runs):
@@ -361,7 +366,8 @@ def bare(browser: Browser, server_url: str, base: str, data: Data, sizes: Sizes,
             values.append(r["imagesPerSec"])
             log(f"bare embed wasm/{base} run {run + 1}/{runs}: {r['count']} images in {r['seconds']:.2f} s "
                 f"= {r['imagesPerSec']:.1f} img/s")
-        out: dict[str, Any] = {"info": info, "embedding": {"images": r["count"], "images_per_s": summary(values, 2)}}
+        out: dict[str, Any] = {"info": info, "input_size": size,
+                               "embedding": {"images": r["count"], "images_per_s": summary(values, 2)}}
         out["predict"] = predict_latency(page, BARE_PREDICT, data, sizes, runs, f"bare/{base}")
         if full:
             out["webcam"] = webcam(page, BARE_WEBCAM, sizes, runs, f"bare/{base}")

@@ -38,7 +38,11 @@
     },
   };
   window.teachboxBoot = boot;
-  document.addEventListener("DOMContentLoaded", () => boot.log("page loaded; starting Python"));
+  // Deferred scripts (TF.js, kernels.js) have all run once DOMContentLoaded fires; main.py awaits this first.
+  boot.scripts = new Promise((resolve) => document.addEventListener("DOMContentLoaded", () => {
+    boot.log("page loaded; starting Python");
+    resolve();
+  }));
 
   // -- Offline copy (sw.js) and storage persistence --------------------------------------------------------------
   // Started once start-up has settled, so precaching never competes with the interpreter for the CPU. The state is

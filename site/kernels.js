@@ -1,10 +1,12 @@
-// The tensor work of Teachbox's one preprocessing, in one call per image. Python (teachbox/imaging.py and
-// preprocess.py) decides the crop box and size; this only runs the ops. Why JS: each Python→JS call through
-// Pyodide's proxies costs tens of microseconds, and these six TF.js ops plus the tf.tidy callback proxy were seven of
-// them per image, for every training image, prediction and webcam frame.
+// The mechanical per-image work of Teachbox, in one JS call per image or per batch. Python (teachbox/reading.py,
+// imaging.py, imageinfo.py, preprocess.py) decides everything: which bytes are an image, how big it may be, the crop
+// box and the size; this only runs fetches, decodes and TF.js ops. Why JS: each Python→JS call and each awaited
+// promise costs Pyodide tens to hundreds of microseconds, and a batch of 32 images took ~10 of them per image.
 (() => {
   "use strict";
-  window.teachboxKernels = {
+  const message = (error) => String((error && error.message) || error);
+
+  const kernels = {
     /** [1, size, size, 3] float32 in [-1, 1]: crop `box` ([y1, x1, y2, x2], normalised) + bilinear resize. */
     toInput(image, box, size) {
       return tf.tidy(() => {
@@ -12,5 +14,78 @@
         return tf.image.cropAndResize(pixels, [box], [0], [size, size], "bilinear", 0).div(127.5).sub(1);
       });
     },
+
+    /**
+     * Each source's bytes as a Blob (a URL is fetched) and its first `headerBytes` bytes, for Python to sniff.
+     * One result per source: {kind: "blob", blob, header}, {kind: "http", status, statusText} (the server said
+     * no), {kind: "network", message} (no answer), {kind: "unreadable", message} (a File that cannot be read) or
+     * {kind: "pixels"} (not bytes: an <img>, <canvas>, … that Python reads itself).
+     */
+    async readAll(sources, headerBytes) {
+      return Promise.all(sources.map(async (source) => {
+        let blob = source;
+        if (typeof source === "string") {
+          let response;
+          try {
+            response = await fetch(source);
+          } catch (error) {
+            return { kind: "network", message: message(error) };
+          }
+          if (!response.ok) return { kind: "http", status: response.status, statusText: response.statusText };
+          try {
+            blob = await response.blob();
+          } catch (error) {
+            return { kind: "network", message: message(error) };
+          }
+        } else if (!(source instanceof Blob)) {
+          return { kind: "pixels" };
+        }
+        try {
+          return { kind: "blob", blob, header: new Uint8Array(await blob.slice(0, headerBytes).arrayBuffer()) };
+        } catch (error) {
+          return { kind: "unreadable", message: message(error) };
+        }
+      }));
+    },
+
+    /** An ImageBitmap per Blob, downscaled while decoding to sizes[i] ([width, height]) where given:
+     *  {bitmap} or {error} per blob. Decoding runs off the main thread. */
+    async decodeAll(blobs, sizes) {
+      return Promise.all(blobs.map(async (blob, i) => {
+        const size = sizes[i];
+        try {
+          const bitmap = size
+            ? await createImageBitmap(blob, { resizeWidth: size[0], resizeHeight: size[1], resizeQuality: "high" })
+            : await createImageBitmap(blob);
+          return { bitmap, error: null };
+        } catch (error) {
+          return { bitmap: null, error: message(error) };
+        }
+      }));
+    },
+
+    /** Class probabilities of one image: crop + resize + model.predict + read-back in one call. On the CPU
+     *  backends (wasm, cpu) the values are read synchronously: they are ready at once, and an awaited promise would
+     *  cost Python a trip through the event loop. On WebGL they come as a promise (a synchronous read would stall
+     *  the GPU pipeline). */
+    classify(model, image, box, size) {
+      const output = tf.tidy(() => model.predict(kernels.toInput(image, box, size)));
+      if (tf.getBackend() === "webgl") return output.data().finally(() => output.dispose());
+      try {
+        return output.dataSync();
+      } finally {
+        output.dispose();
+      }
+    },
+
+    /** One [N, size, size, 3] batch: image i cropped to boxes[i], as toInput. The images are closed. */
+    batch(images, boxes, size) {
+      try {
+        return tf.tidy(() => tf.concat(images.map((image, i) => kernels.toInput(image, boxes[i], size)), 0));
+      } finally {
+        images.forEach((image) => image.close());
+      }
+    },
   };
+  window.teachboxKernels = kernels;
 })();

@@ -48,8 +48,9 @@ class Api:
         return self.runtime.memory()
 
     async def embed(self, image: Any) -> list[float]:
-        """The active base's pooled embedding of one image (URL, Blob/File, <img>, <canvas>, <video>)."""
-        return await self.runtime.embed(image)
+        """The active base's pooled embedding of one image (URL, Blob/File, <img>, <canvas>, <video>), read at the
+        open project's input size (224 before it has images), so it matches what training uses."""
+        return await self.runtime.embed(image, self.session.project.input_size)
 
     async def use_base(self, choice: Any = None) -> dict:
         """Switch base: an id from info().bases, or {url, cut} for any same-origin TF.js layers model."""

@@ -10,11 +10,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import imaging, jsbridge
+from . import imaging, jsbridge, reading
 from .errors import TeachboxError
 from .jsbridge import tf
-from .modelzip import ModelFiles, build_model_zip, read_model_zip
-from .preprocess import Preprocessing
+from .modelzip import ModelFiles, build_model_zip, declare_input_size, read_model_zip
+from .preprocess import Preprocessing, crop_box
 
 
 def dispose_layers(layers: list[Any]) -> None:
@@ -44,7 +44,7 @@ def model_layers(model: Any) -> list[Any]:
 
 @dataclass
 class Classifier:
-    """`model`: [N, 224, 224, 3] → [N, classes]. `head`: cached features → probabilities (None once imported)."""
+    """`model`: [N, size, size, 3] → [N, classes]. `head`: cached features → probabilities (None once imported)."""
 
     model: Any
     labels: list[str]
@@ -55,20 +55,16 @@ class Classifier:
     owned_layers: list[Any] = field(default_factory=list)
     on_dispose: Any = None
 
-    def probabilities(self, batch: Any) -> Any:
-        return self.model.predict(batch)
-
     async def predict(self, source: Any) -> list[dict[str, Any]]:
         """Labels with probabilities, most likely first."""
-        tensor = await imaging.load_input(source, self.preprocessing)
+        image = await reading.decode_one(source)
         try:
-            output = self.probabilities(tensor)
+            width, height = imaging.pixel_size(image)
+            box = crop_box(width, height, self.preprocessing.mode)
+            values = await jsbridge.classify(self.model, image, box, self.preprocessing.size)
         finally:
-            tensor.dispose()
-        try:
-            values = list((await output.data()).to_py())
-        finally:
-            output.dispose()
+            if image is not source:
+                image.close()
         ranked = sorted(zip(self.labels, values), key=lambda pair: -pair[1])
         return [{"label": label, "probability": float(p)} for label, p in ranked]
 
@@ -94,7 +90,8 @@ class Classifier:
             await self.model.save(tf.io.withSaveHandler(proxy))
         finally:
             proxy.destroy()
-        return build_model_zip(captured["topology"], captured["specs"], captured["data"], self.metadata)
+        topology = declare_input_size(captured["topology"], self.preprocessing.size)
+        return build_model_zip(topology, captured["specs"], captured["data"], self.metadata)
 
 
 def _weight_bytes(weight_data: Any) -> bytes:

@@ -13,11 +13,16 @@ from . import jsbridge
 from .bases import BaseSpec
 from .errors import TeachboxError
 from .jsbridge import tf
+from .preprocess import INPUT_SIZE
 
 
 @dataclass
 class FeatureExtractor:
-    """A loaded base: `model` maps [N, 224, 224, 3] to [N, h, w, C]; embeddings are its global average pool."""
+    """A loaded base: `model` maps [N, size, size, 3] to [N, h, w, C]; embeddings are its global average pool.
+
+    Bases built by build.py take any input size (their input layer is [None, None, None, 3]); a custom base may
+    declare a fixed one, which then overrides the project's (`fixed_size`).
+    """
 
     model: Any
     base_id: str
@@ -28,6 +33,12 @@ class FeatureExtractor:
     parent: Any = None  # the full model a cut was taken from: its unused top must be disposed too
     users: int = 0  # trained classifiers whose models are built on these layers
 
+    @property
+    def fixed_size(self) -> int | None:
+        """The only input size this base accepts, or None when it accepts any."""
+        side = list(self.model.inputs[0].shape.to_py())[1]
+        return None if jsbridge.is_nullish(side) else int(side)
+
     def features(self, batch: Any) -> Any:
         """[N, C] pooled embeddings of an input batch (the caller disposes the result)."""
         return jsbridge.tidy(lambda: tf.mean(self.model.predict(batch), jsbridge.to_js([1, 2])))
@@ -35,7 +46,8 @@ class FeatureExtractor:
     def warm_up(self) -> float:
         """Run one dummy batch so shader/kernel compilation is not paid by the user's first image."""
         start = jsbridge.now_ms()
-        result = jsbridge.tidy(lambda: self.features(tf.zeros(jsbridge.to_js([1, 224, 224, 3]))))
+        side = self.fixed_size or INPUT_SIZE
+        result = jsbridge.tidy(lambda: self.features(tf.zeros(jsbridge.to_js([1, side, side, 3]))))
         result.dataSync()
         result.dispose()
         return jsbridge.now_ms() - start

@@ -15,11 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import imaging, jsbridge
+from . import jsbridge
 from .errors import TeachboxError
 from .jsbridge import tf
 from .preprocess import Preprocessing
 from .project import Sample
+from .reading import ChunkInputs, prepare_chunk
 
 BATCH = 32  # measured on wasm, α=0.25: 20 ms/image at batch 16, 16 ms at 32
 # Batches prepared ahead of the model. Measured on 300 malaria images: 2 gave the same 48–57 img/s as 1, and each
@@ -32,7 +33,7 @@ class Encoder:
     """A model from input images to features, with the cache key that names exactly what it computes."""
 
     key: str
-    model: Any  # [N, 224, 224, 3] -> [N, ...shape]
+    model: Any  # [N, size, size, 3] -> [N, ...shape]
     shape: tuple[int, ...]
     pooled: bool
     preprocessing: Preprocessing
@@ -98,48 +99,38 @@ class FeatureStore:
             return failures
         # Decoding runs AHEAD batches in front of the model: while predict() holds the main thread, the fetch and
         # decode continuations of the next batch cannot run, so one batch of lead left the model waiting.
-        pending = collections.deque(asyncio.ensure_future(_prepare_chunk(chunk, encoder.preprocessing))
+        pending = collections.deque(asyncio.ensure_future(prepare_chunk(chunk, encoder.preprocessing))
                                     for chunk in chunks[:AHEAD])
         done = 0
         for index, chunk in enumerate(chunks):
             prepared = await pending.popleft()
             if index + AHEAD < len(chunks):
-                pending.append(asyncio.ensure_future(_prepare_chunk(chunks[index + AHEAD], encoder.preprocessing)))
+                pending.append(asyncio.ensure_future(prepare_chunk(chunks[index + AHEAD], encoder.preprocessing)))
             if cancelled():
-                _dispose_all(prepared)
+                prepared.dispose()
                 for future in pending:
-                    _dispose_all(await future)
+                    (await future).dispose()
                 raise Cancelled()
-            await self._encode_chunk(chunk, prepared, encoder, failures)
+            failures.update(prepared.failures)
+            await self._encode_chunk(prepared, encoder)
             done += len(chunk)
             progress(done, len(todo))
         return failures
 
-    async def _encode_chunk(self, chunk: list[Sample], prepared: list[Any], encoder: Encoder,
-                            failures: dict[str, TeachboxError]) -> None:
-        inputs, kept = [], []
-        for sample, item in zip(chunk, prepared):
-            if isinstance(item, TeachboxError):
-                failures[sample.uid] = item
-            else:
-                inputs.append(item)
-                kept.append(sample)
-        if not inputs:
+    async def _encode_chunk(self, prepared: ChunkInputs, encoder: Encoder) -> None:
+        if prepared.batch is None:
             return
-        batch = jsbridge.tidy(lambda: tf.concat(jsbridge.to_js(inputs), 0))
-        for tensor in inputs:
-            tensor.dispose()
         try:
-            features = encoder.encode(batch)
+            features = encoder.encode(prepared.batch)
         finally:
-            batch.dispose()
+            prepared.dispose()
         try:
             flat = await features.data()
         finally:
             features.dispose()
         size = encoder.size
-        self.computed += len(kept)
-        for row, sample in enumerate(kept):
+        self.computed += len(prepared.kept)
+        for row, sample in enumerate(prepared.kept):
             self._cache[(encoder.key, sample.uid)] = flat.slice(row * size, (row + 1) * size)
 
     def matrix(self, samples: list[Sample], key: str, shape: tuple[int, ...]) -> Any:
@@ -151,35 +142,9 @@ class FeatureStore:
         return tf.tensor(flat, jsbridge.to_js([len(samples), *shape]), "float32")
 
 
-async def _prepare_one(sample: Sample, preprocessing: Preprocessing) -> Any:
-    """Decode a sample and turn it into its model input at once, so a chunk in flight holds 224×224 inputs (0.6 MB
-    each), not full-size bitmaps (48 MB for a 12-megapixel photo). A URL's fetched bytes replace its source, so
-    saving the project needs no second fetch and a restored project no server. Errors are returned, not raised."""
-    try:
-        if isinstance(sample.source, str):
-            url = sample.source
-            sample.source = await (await jsbridge.fetch(url)).blob()
-            image = await imaging.decode_blob(sample.source, url)
-        else:
-            image = await imaging.decode(sample.source)
-    except TeachboxError as error:
-        return error
-    except Exception as error:  # noqa: BLE001 - any browser failure is this image's problem, not the batch's
-        return TeachboxError("undecodable", f"{sample.name} could not be read: {error}")
-    try:
-        return imaging.to_input(image, preprocessing)
-    except TeachboxError as error:
-        return error
-    finally:
-        if image is not sample.source and jsbridge.js_type(image) == "ImageBitmap":
-            image.close()
-
-
-async def _prepare_chunk(chunk: list[Sample], preprocessing: Preprocessing) -> list[Any]:
-    return list(await asyncio.gather(*(_prepare_one(sample, preprocessing) for sample in chunk)))
-
-
-def _dispose_all(prepared: list[Any]) -> None:
-    for item in prepared:
-        if not isinstance(item, TeachboxError):
-            item.dispose()
+async def sample_blob(sample: Sample) -> Any:
+    """A sample's bytes as a Blob, to save it. A URL's Blob normally replaced it when it was embedded (reading.py);
+    after an embedding-cache hit the URL is fetched again here, once."""
+    if isinstance(sample.source, str):
+        sample.source = await (await jsbridge.fetch(sample.source)).blob()
+    return sample.source

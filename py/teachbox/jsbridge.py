@@ -105,17 +105,50 @@ def image_input(image: Any, box: tuple[float, float, float, float], size: int) -
     return js.teachboxKernels.toInput(image, to_js(list(box)), size)
 
 
+def network_error(url: str, message: str) -> TeachboxError:
+    return TeachboxError("network", f"Could not load {url}: {message}.")
+
+
+def http_error(url: str, status: int, status_text: str) -> TeachboxError:
+    code = "missing" if status == 404 else "http_error"
+    return TeachboxError(code, f"Could not load {url}: the server answered {status} {status_text}.",
+                         {"status": status})
+
+
 async def fetch(url: str) -> Any:
     """fetch() that turns network failures and HTTP errors into TeachboxError with the URL in the message."""
     try:
         response = await js.fetch(url)
     except JsException as error:
-        raise TeachboxError("network", f"Could not load {url}: {js_message(error)}.") from error
+        raise network_error(url, js_message(error)) from error
     if not response.ok:
-        code = "missing" if response.status == 404 else "http_error"
-        raise TeachboxError(code, f"Could not load {url}: the server answered {response.status} "
-                                  f"{response.statusText}.", {"status": response.status})
+        raise http_error(url, int(response.status), str(response.statusText))
     return response
+
+
+async def classify(model: Any, image: Any, box: tuple[float, float, float, float], size: int) -> list[float]:
+    """site/kernels.js classify: one image's class probabilities, in one call (awaited only on WebGL)."""
+    values = js.teachboxKernels.classify(model, image, to_js(list(box)), size)
+    if js_type(values) == "Promise":
+        values = await values
+    return list(values.to_py())
+
+
+async def read_all(sources: list[Any], header_bytes: int) -> list[Any]:
+    """site/kernels.js readAll: each source's Blob (URLs fetched) and first bytes, in one call for a batch."""
+    return list(await js.teachboxKernels.readAll(to_js(sources), header_bytes))
+
+
+async def decode_all(blobs: list[Any], sizes: list[tuple[int, int] | None]) -> list[Any]:
+    """site/kernels.js decodeAll: ImageBitmaps (downscaled while decoding where a size is given), off the main
+    thread, in one call for a batch."""
+    return list(await js.teachboxKernels.decodeAll(to_js(blobs), to_js([list(s) if s else None for s in sizes])))
+
+
+def input_batch(images: list[Any], boxes: list[tuple[float, float, float, float]], size: int) -> Any:
+    """site/kernels.js batch: one [N, size, size, 3] model input from images and their crop boxes (the images are
+    closed)."""
+    return js.teachboxKernels.batch(to_js(images), to_js([list(box) for box in boxes]), size)
 
 
 async def fetch_json(url: str) -> Any:
@@ -171,14 +204,6 @@ async def idb_settled(target: Any, success: str) -> Any:
         for event in events:
             target.removeEventListener(event, proxy)
         loop.call_soon(proxy.destroy)
-
-
-async def decode_bitmap(blob: Any, size: tuple[int, int] | None) -> Any:
-    """Decode a Blob off the main thread into an ImageBitmap, optionally downscaled while decoding."""
-    if size is None:
-        return await js.createImageBitmap(blob)
-    options = to_js({"resizeWidth": size[0], "resizeHeight": size[1], "resizeQuality": "high"})
-    return await js.createImageBitmap(blob, options)
 
 
 def webgl_probe() -> WebGLProbe:

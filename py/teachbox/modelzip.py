@@ -64,6 +64,22 @@ def build_model_zip(topology: dict[str, Any], weight_specs: list[dict[str, Any]]
     return buffer.getvalue()
 
 
+def declare_input_size(topology: dict[str, Any], size: int) -> dict[str, Any]:
+    """The topology with its input layers' open height and width set to `size`.
+
+    The page's bases take any size, so a trained model's input is [None, None, None, 3]; the export says
+    [None, size, size, 3] instead, so a developer (or TF.js, on a wrong-size tensor) sees what the model expects.
+    """
+    spec = topology.get("model_config", topology)
+    for layer in spec.get("config", {}).get("layers", []):
+        config = layer.get("config", {})
+        if layer.get("class_name") == "InputLayer" and isinstance(config.get("batch_input_shape"), list):
+            shape = config["batch_input_shape"]
+            if len(shape) == 4:
+                config["batch_input_shape"] = [shape[0], shape[1] or size, shape[2] or size, shape[3]]
+    return topology
+
+
 def read_model_zip(data: bytes) -> ModelFiles:
     """Open and check a model zip; every problem is a TeachboxError saying what is wrong with the file."""
     archive, entries = open_zip(data, MAX_ZIP_BYTES, "a model zip", _bad)

@@ -11,7 +11,10 @@ from dataclasses import asdict, dataclass
 from .errors import TeachboxError
 
 CROP_MODES = ("center-crop", "squash", "pad")
-INPUT_SIZE = 224
+INPUT_SIZE = 224  # the bases' native resolution, and the size whenever the images are at least this big
+# The input sizes MobileNets are published for. A fully convolutional base runs at any of them with the same weights,
+# its cost falling with the square of the side: 128 px costs a third of 224 px.
+INPUT_SIZES = (128, 160, 192, 224)
 MIN_SIDE = 8
 # TF.js computes sample positions in float32 and treats a position a hair past the last pixel centre as outside
 # (extrapolated black). Ending every box 1/256 pixel inside the last centre keeps the edge row/column real.
@@ -62,3 +65,19 @@ def _span(extent: int, side: int) -> tuple[float, float]:
     """Normalised start/end of a centred window of `side` pixels over an axis of `extent` pixels."""
     offset = (extent - side) / 2
     return (offset / (extent - 1), (offset + side - 1 - EDGE_INSET) / (extent - 1))
+
+
+def auto_input_size(short_sides: list[int]) -> int:
+    """The input size for images whose shorter sides are `short_sides`: the smallest published size that does not
+    shrink the typical (median) image, never above 224.
+
+    Why: upscaling a 124-pixel cell image to 224 only interpolates, it adds no detail, yet the base then does 3× the
+    work. Measured on malaria (median short side 124 px, 2×700 training images, 600 held out, v1 α=0.25): 224 px
+    embedded 1,400 images in 31 s with accuracy 0.900, 128 px in 17 s with 0.898; at 96 px accuracy fell to 0.878,
+    which is why the rule never goes below the image. Photos and camera frames (≥ 224 px) keep 224.
+    """
+    if not short_sides:
+        return INPUT_SIZE
+    ordered = sorted(short_sides)
+    median = ordered[len(ordered) // 2]
+    return next((size for size in INPUT_SIZES if size >= median), INPUT_SIZE)

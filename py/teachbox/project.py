@@ -40,17 +40,20 @@ class Project:
 
     samples: list[Sample] = field(default_factory=list)
     classes: ClassIndex = field(default_factory=ClassIndex)
+    # The input size its images are read at, chosen from the first images it gets (preprocess.auto_input_size);
+    # None until then. Kept for the project's life so cached embeddings stay valid as images are added.
+    input_size: int | None = None
 
     @classmethod
-    def restored(cls, classes: list[str], samples: list[Sample]) -> Project:
+    def restored(cls, classes: list[str], samples: list[Sample], input_size: int | None) -> Project:
         """A saved project: its classes in their order (empty ones too), then its samples."""
-        project = cls(classes=ClassIndex(classes))
+        project = cls(classes=ClassIndex(classes), input_size=input_size)
         project.add(samples)
         return project
 
     def copy(self) -> Project:
         """A copy to change tentatively (an addition that is only adopted once it has been saved)."""
-        return Project(list(self.samples), ClassIndex(self.classes.labels))
+        return Project(list(self.samples), ClassIndex(self.classes.labels), self.input_size)
 
     def add(self, samples: list[Sample]) -> None:
         if len(self.samples) + len(samples) > MAX_SAMPLES:
@@ -104,4 +107,5 @@ class Project:
         return [self.classes.index(s.label) for s in (self.samples if samples is None else samples)]
 
     def to_json(self) -> dict[str, Any]:
-        return {"classes": self.classes.labels, "counts": self.counts(), "samples": len(self.samples)}
+        return {"classes": self.classes.labels, "counts": self.counts(), "samples": len(self.samples),
+                "inputSize": self.input_size}

@@ -17,8 +17,8 @@ from typing import Any
 from . import jsbridge
 from .classifier import Classifier
 from .errors import TeachboxError
-from .features import FeatureStore
-from .project import Project, Sample
+from .features import FeatureStore, sample_blob
+from .project import Project
 from .projectrecord import ProjectRecord, SampleRecord, Saved, blob_key, feature_key, plan_save, project_range
 
 DB_NAME = "teachbox-projects"
@@ -142,7 +142,7 @@ class ProjectDB:
         updated = ProjectRecord(ident, record.name, record.created, jsbridge.now_epoch(), project.classes.labels,
                                 [SampleRecord(s.uid, s.label, s.name, s.line, sizes.get(s.uid, 0))
                                  for s in project.samples], record.settings,
-                                _feature_bytes(store, after), model_bytes)
+                                _feature_bytes(store, after), model_bytes, project.input_size)
         ops += [(PROJECTS, "put", ident, json.dumps(updated.to_json())), (META, "put", LAST, ident)]
         await self.write(ops)
         return updated, after
@@ -164,14 +164,6 @@ def _key(key: Any) -> Any:
     if isinstance(key, tuple) and key[0] == "range":
         return jsbridge.js.IDBKeyRange.bound(jsbridge.to_js(key[1]), jsbridge.to_js(key[2]))
     return jsbridge.to_js(key)
-
-
-async def sample_blob(sample: Sample) -> Any:
-    """The bytes to keep for a sample: its File/Blob, or for a URL the file fetched again (the embedding cache hit, so
-    the bytes from that time are gone)."""
-    if isinstance(sample.source, str):
-        sample.source = await (await jsbridge.fetch(sample.source)).blob()
-    return sample.source
 
 
 async def storage_error(error: jsbridge.StorageFailed) -> TeachboxError:

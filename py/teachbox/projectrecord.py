@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import TeachboxError
+from .preprocess import INPUT_SIZE, INPUT_SIZES
 
 SCHEMA = 1
 MAX_NAME = 80
@@ -56,6 +57,7 @@ class ProjectRecord:
     settings: dict[str, Any] = field(default_factory=dict)
     feature_bytes: int = 0
     model_bytes: int = 0
+    input_size: int | None = None  # Project.input_size
 
     @classmethod
     def new(cls, name: str) -> ProjectRecord:
@@ -76,7 +78,8 @@ class ProjectRecord:
     def to_json(self) -> dict[str, Any]:
         return {"schema": SCHEMA, "id": self.id, "name": self.name, "created": self.created, "updated": self.updated,
                 "classes": list(self.classes), "samples": [s.to_json() for s in self.samples],
-                "settings": self.settings, "featureBytes": self.feature_bytes, "modelBytes": self.model_bytes}
+                "settings": self.settings, "featureBytes": self.feature_bytes, "modelBytes": self.model_bytes,
+                "inputSize": self.input_size}
 
     @classmethod
     def from_json(cls, value: Any) -> ProjectRecord:
@@ -94,8 +97,12 @@ class ProjectRecord:
         samples = [SampleRecord.from_json(s) for s in value["samples"]]
         if any(s.label not in classes for s in samples):
             raise _bad("a sample names a class the project does not list")
+        # Manifests written before the input size was chosen per project have none: their images were read at 224.
+        input_size = value.get("inputSize", INPUT_SIZE if samples else None)
+        if input_size is not None and (isinstance(input_size, bool) or input_size not in INPUT_SIZES):
+            raise _bad("its manifest is malformed")
         return cls(ident, name, float(numbers[0]), float(numbers[1]), list(classes), samples, value["settings"],
-                   int(numbers[2]), int(numbers[3]))
+                   int(numbers[2]), int(numbers[3]), input_size)
 
 
 def new_id() -> str:

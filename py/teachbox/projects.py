@@ -14,8 +14,9 @@ from typing import Any
 from . import jsbridge
 from .classifier import Classifier, classifier_from_zip
 from .errors import TeachboxError
+from .features import sample_blob
 from .project import Project, Sample
-from .projectdb import ProjectDB, sample_blob
+from .projectdb import ProjectDB
 from .projectrecord import DEFAULT_NAME, ProjectRecord, Saved, check_name, unique_name
 from .projectzip import ProjectFiles, ProjectImage, build_project_zip, image_path, read_project_zip
 from .session import Session
@@ -79,7 +80,7 @@ class Projects:
             store.put(key, uid, row)
         saved = Saved({s.uid for s in samples}, {(key, uid) for key, uid, _ in rows}, classifier)
         await self.db.put_record(record)  # now the last open one
-        self.session.adopt(record, saved, Project.restored(record.classes, samples), classifier)
+        self.session.adopt(record, saved, Project.restored(record.classes, samples, record.input_size), classifier)
         return self.session.describe()
 
     async def rename(self, ident: str, name: Any) -> dict[str, Any]:
@@ -131,14 +132,14 @@ class Projects:
     async def _import(self, files: ProjectFiles, classifier: Classifier | None) -> dict[str, Any]:
         session = self.session
         samples = [Sample(image.label, jsbridge.bytes_blob(image.data, ""), image.name) for image in files.images]
-        failures = await session.embed_new("importing a project", samples)
+        failures, size = await session.embed_new("importing a project", samples)
         good = [s for s in samples if s.uid not in failures]
         if samples and not good:
             raise TeachboxError("bad_project_file", "None of the images in the project zip could be read; nothing "
                                                     "was imported.", {"errors": session.errors(samples, failures)[:50]})
         record = ProjectRecord.new(unique_name(files.name, [r.name for r in await self.db.records()]))
         record.settings = files.settings
-        project = Project.restored(files.classes, good)
+        project = Project.restored(files.classes, good, size if good else None)
         try:
             record, saved = await self.db.save(record, Saved(), project, session.store, classifier)
         except TeachboxError:

@@ -6,9 +6,10 @@ Both the UI and `window.teachbox` use one Runtime; nothing here knows about the 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
-from . import imaging, jsbridge
+from . import jsbridge, reading
 from .backend import backend_candidates
 from .bases import BaseCatalog, parse_catalog
 from .errors import TeachboxError
@@ -110,9 +111,10 @@ class Runtime:
             raise TeachboxError("not_ready", "No base model is loaded yet.")
         return self.extractor
 
-    async def embed(self, source: Any) -> list[float]:
-        """The pooled embedding of one image as a Python list."""
-        tensor = await imaging.load_input(source, self.preprocessing)
+    async def embed(self, source: Any, size: int | None) -> list[float]:
+        """The pooled embedding of one image as a Python list, read at `size` px (the base's own if it has one)."""
+        size = self.active().fixed_size or size or self.preprocessing.size
+        tensor = await reading.load_input(source, replace(self.preprocessing, size=size))
         try:
             features = self.active().features(tensor)
         finally:

@@ -11,6 +11,7 @@ saved before they are adopted, so a full disk (quota_exceeded) leaves memory and
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Any
 
 from . import jsbridge
@@ -20,9 +21,11 @@ from .errors import TeachboxError
 from .events import Emitter
 from .features import Cancelled, Encoder, FeatureStore
 from .metrics import evaluate_predictions
+from .preprocess import auto_input_size
 from .project import Project, Sample
 from .projectdb import ProjectDB
 from .projectrecord import DEFAULT_NAME, ProjectRecord, Saved
+from .reading import short_sides
 from .runtime import Runtime
 from .trainer import pooled_encoder, prepare, train
 from .training import TrainOptions
@@ -62,26 +65,36 @@ class Session:
     def _progress(self, payload: dict[str, Any]) -> None:
         self.emitter.emit("progress", payload)
 
-    def _encoder(self) -> Encoder:
-        return pooled_encoder(self.runtime.active(), self.runtime.preprocessing)
+    async def _input_size(self, samples: list[Sample], project_size: int | None) -> int:
+        """The size new samples are read at: the base's own when it takes only one, else the project's, else (a
+        project's first images) chosen from these images."""
+        fixed = self.runtime.active().fixed_size
+        if fixed is not None:
+            return fixed
+        return project_size or auto_input_size(await short_sides(samples))
 
-    async def _validate_images(self, samples: list[Sample]) -> dict[str, TeachboxError]:
-        """Decode and embed new samples now: bad images are found at once, and training later starts instantly."""
-        return await self.store.ensure(samples, self._encoder(),
-                                       lambda done, total: self._progress({"phase": "embedding", "done": done,
-                                                                           "total": total}),
-                                       self._cancelled)
+    async def _validate_images(self, samples: list[Sample],
+                               project_size: int | None) -> tuple[dict[str, TeachboxError], int]:
+        """Decode and embed new samples now: bad images are found at once, and training later starts instantly.
+        Returns the failures by uid and the input size the samples were read at."""
+        size = await self._input_size(samples, project_size)
+        encoder = pooled_encoder(self.runtime.active(), replace(self.runtime.preprocessing, size=size))
+        failures = await self.store.ensure(samples, encoder,
+                                           lambda done, total: self._progress({"phase": "embedding", "done": done,
+                                                                               "total": total}),
+                                           self._cancelled)
+        return failures, size
 
     @staticmethod
     def errors(samples: list[Sample], failures: dict[str, TeachboxError]) -> list[dict[str, Any]]:
         return [{"line": s.line, "path": s.name, "code": failures[s.uid].code, "message": failures[s.uid].message}
                 for s in samples if s.uid in failures]
 
-    async def embed_new(self, what: str, samples: list[Sample]) -> dict[str, TeachboxError]:
-        """Embed samples that are not part of the open project yet (an import); returns the failures by uid."""
+    async def embed_new(self, what: str, samples: list[Sample]) -> tuple[dict[str, TeachboxError], int]:
+        """Embed the samples of a new project (an import); returns the failures by uid and the chosen input size."""
         self._start(what)
         try:
-            return await self._validate_images(samples)
+            return await self._validate_images(samples, None)
         finally:
             self.busy = None
 
@@ -94,13 +107,14 @@ class Session:
             text = await (await jsbridge.fetch(absolute)).text()
             parsed = parse_labels_csv(str(text), absolute)
             samples = [Sample(row.label, row.url, row.path, line=row.line) for row in parsed.rows]
-            failures = await self._validate_images(samples)
+            project = self.project.copy() if append else Project()
+            failures, size = await self._validate_images(samples, project.input_size)
             good = [s for s in samples if s.uid not in failures]
             errors = [e.to_json() for e in parsed.errors] + self.errors(samples, failures)
             if not good:
                 raise TeachboxError("empty_dataset", f"No usable image in {csv_url}; nothing was changed.",
                                     {"errors": errors[:50]})
-            project = self.project.copy() if append else Project()
+            project.input_size = project.input_size or size
             project.add(good)
             await self._save_or_forget(project, self.classifier, good)
             self.project = project
@@ -117,9 +131,11 @@ class Session:
         try:
             samples = [Sample(label, item, str(getattr(item, "name", "") or f"image {i + 1}"))
                        for i, item in enumerate(files)]
-            failures = await self._validate_images(samples)
+            failures, size = await self._validate_images(samples, self.project.input_size)
             good = [s for s in samples if s.uid not in failures]
             project = self.project.copy()
+            if good:
+                project.input_size = project.input_size or size
             project.add(good)
             await self._save_or_forget(project, self.classifier, good)
             self.project = project
@@ -244,17 +260,21 @@ class Session:
         try:
             if options.base and options.base != self.runtime.active().base_id:
                 await self.runtime.use_base(options.base)
-            prepared = await prepare(self.runtime.active(), self.runtime.reload_active, options)
+            base = self.runtime.active()
+            size = base.fixed_size or options.resolved_size(self.project.input_size)
+            prepared = await prepare(base, self.runtime.reload_active, options, size)
             classifier, result, split = await train(self.project, self.store, prepared, options,
                                                     self._progress, self._cancelled)
             if self._cancel:
                 raise Cancelled()
-            previous_settings = self.record.settings
+            result["input_size"] = size
+            previous_settings, previous_size = self.record.settings, self.project.input_size
             self.record.settings = result["options"]
+            self.project.input_size = size  # a size asked for becomes the project's: images added later use it
             try:
                 await self.save(self.project, classifier)  # saved before adopted: a full disk keeps the old model
             except TeachboxError:
-                self.record.settings = previous_settings
+                self.record.settings, self.project.input_size = previous_settings, previous_size
                 raise
         except BaseException:
             if classifier is not None:

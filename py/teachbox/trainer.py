@@ -23,7 +23,7 @@ from .features import Encoder, FeatureStore
 from .finetune import FineTunePlan, LayerInfo, TailBlock, plan_fine_tuning
 from .jsbridge import tf
 from .modelzip import FORMAT, FORMAT_VERSION
-from .preprocess import Preprocessing
+from .preprocess import INPUT_SIZE, Preprocessing
 from .project import Project, Sample
 from .split import stratified_split
 from .training import EpochTracker, TrainOptions, eta_seconds, summary
@@ -41,8 +41,15 @@ class Prepared:
     plan: FineTunePlan | None = None
 
 
+def _key_prefix(base: FeatureExtractor, preprocessing: Preprocessing) -> str:
+    """Names what the features depend on; 224 px keeps the key it had before sizes were chosen, so the embeddings
+    of projects saved then stay valid."""
+    size = "" if preprocessing.size == INPUT_SIZE else f"@{preprocessing.size}"
+    return f"{base.base_id}|{preprocessing.mode}{size}"
+
+
 def pooled_encoder(base: FeatureExtractor, preprocessing: Preprocessing) -> Encoder:
-    return Encoder(f"{base.base_id}|{preprocessing.mode}|pooled", base.model, (base.feature_dim,), True, preprocessing)
+    return Encoder(f"{_key_prefix(base, preprocessing)}|pooled", base.model, (base.feature_dim,), True, preprocessing)
 
 
 def layer_infos(model: Any) -> list[LayerInfo]:
@@ -56,16 +63,19 @@ def layer_infos(model: Any) -> list[LayerInfo]:
     return infos
 
 
-async def prepare(base: FeatureExtractor, reload: Callable[[], Any], options: TrainOptions) -> Prepared:
-    """The encoder whose features this run trains on."""
-    preprocessing = Preprocessing(mode=options.crop)
+async def prepare(base: FeatureExtractor, reload: Callable[[], Any], options: TrainOptions, size: int) -> Prepared:
+    """The encoder whose features this run trains on, reading images at `size` pixels."""
+    preprocessing = Preprocessing(mode=options.crop, size=size)
     if options.fine_tune_layers == 0:
         return Prepared(pooled_encoder(base, preprocessing), base)
     plan = plan_fine_tuning(layer_infos(base.model), options.fine_tune_layers)  # fails before any loading
     copy = await reload()
     frozen = tf.model(jsbridge.to_js({"inputs": copy.inputs, "outputs": copy.getLayer(plan.split).output}))
-    shape = tuple(int(d) for d in list(frozen.outputs[0].shape.to_py())[1:])
-    encoder = Encoder(f"{base.base_id}|{preprocessing.mode}|{plan.split}", frozen, shape, False, preprocessing)
+    # The activations' shape at this input size (the layers' own shapes leave height and width open).
+    probe = jsbridge.tidy(lambda: frozen.predict(tf.zeros(jsbridge.to_js([1, size, size, 3]))))
+    shape = tuple(int(d) for d in list(probe.shape.to_py())[1:])
+    probe.dispose()
+    encoder = Encoder(f"{_key_prefix(base, preprocessing)}|{plan.split}", frozen, shape, False, preprocessing)
     return Prepared(encoder, base, copy, plan)
 
 

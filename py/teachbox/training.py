@@ -13,13 +13,16 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from .errors import TeachboxError
-from .preprocess import CROP_MODES
+from .preprocess import CROP_MODES, INPUT_SIZE, INPUT_SIZES
+
+AUTO = "auto"
 
 # camelCase names the API accepts → dataclass fields.
 _API_NAMES = {
     "epochs": "epochs", "batchSize": "batch_size", "learningRate": "learning_rate",
     "validationSplit": "validation_split", "seed": "seed", "hiddenUnits": "hidden_units", "dropout": "dropout",
     "l2": "l2", "patience": "patience", "fineTuneLayers": "fine_tune_layers", "base": "base", "crop": "crop",
+    "inputSize": "input_size",
 }
 
 
@@ -39,6 +42,7 @@ class TrainOptions:
     fine_tune_layers: int = 0
     base: str | None = None
     crop: str = "center-crop"
+    input_size: int | str = AUTO  # "auto": the project's size, chosen from its images (preprocess.auto_input_size)
 
     @classmethod
     def from_api(cls, given: dict[str, Any] | None) -> TrainOptions:
@@ -65,6 +69,13 @@ class TrainOptions:
         _float_in(self.l2, "l2", 0.0, 1.0)
         if self.crop not in CROP_MODES:
             raise TeachboxError("bad_option", f"crop must be one of {', '.join(CROP_MODES)}, not {self.crop!r}.")
+        if self.input_size != AUTO and (isinstance(self.input_size, bool) or self.input_size not in INPUT_SIZES):
+            raise TeachboxError("bad_option", f"inputSize must be \"auto\" or one of "
+                                              f"{', '.join(map(str, INPUT_SIZES))}, not {self.input_size!r}.")
+
+    def resolved_size(self, project_size: int | None) -> int:
+        """The input size this run trains at: the one asked for, else the project's, else 224."""
+        return int(self.input_size) if self.input_size != AUTO else project_size or INPUT_SIZE
 
     def to_json(self) -> dict[str, Any]:
         reverse = {field: name for name, field in _API_NAMES.items()}

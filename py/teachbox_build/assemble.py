@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import shutil
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +25,8 @@ PAGE_FILES = ("index.html", "app.css", "boot.js", "kernels.js", "main.py")
 MODELS_DIR = "models"
 BASES_MANIFEST = "models/bases.json"
 FILE_MANIFEST = "build-manifest.json"
+PACKAGE_ZIP = "py/teachbox.zip"
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip can hold: entries carry no build time
 HEADERS_FILE = "_headers"  # Netlify / Cloudflare Pages header rules (not served, so not in the manifest)
 
 
@@ -77,23 +80,34 @@ def convert_bases(options: BuildOptions, dist: Path) -> list[dict]:
     return entries
 
 
-def write_pyscript_config(dist: Path, package_files: list[Path]) -> None:
-    """PyScript's config: the local interpreter (never a CDN) and our package through `files` (never `packages`)."""
-    files = {f"./{p.relative_to(dist).as_posix()}": p.relative_to(dist / "py").as_posix() for p in package_files}
+def write_pyscript_config(dist: Path, package: Path) -> None:
+    """PyScript's config: the local interpreter (never a CDN) and our package through `files` (never `packages`).
+
+    The package is one zip that PyScript unpacks into the interpreter's working directory ("./*"), so the page
+    makes one request for it instead of one per module: those requests only start once Pyodide is up, so they sit
+    on the start-up's critical path (50 files took ~0.2 s there; the zip ~20 ms).
+    """
+    files = {f"./{package.relative_to(dist).as_posix()}": "./*"}
     config = {"interpreter": "./vendor/pyodide/pyodide.mjs", "files": files}
     (dist / "pyscript.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
 
 
-def copy_package(root: Path, dist: Path) -> list[Path]:
-    """Copy py/teachbox (the code that runs in the page) into dist/py/teachbox."""
+def zip_package(root: Path, dist: Path) -> Path:
+    """py/teachbox (the code that runs in the page) as dist/py/teachbox.zip, entries `teachbox/...`.
+
+    Deterministic: sorted entries with a fixed timestamp, so the same source always gives the same bytes (and the
+    same build digest and service-worker cache name).
+    """
     source = root / "py" / "teachbox"
-    written = []
-    for path in sorted(source.rglob("*.py")):
-        target = dist / "py" / path.relative_to(root / "py")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, target)
-        written.append(target)
-    return written
+    target = dist / PACKAGE_ZIP
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        for path in sorted(source.rglob("*.py")):
+            info = zipfile.ZipInfo(path.relative_to(root / "py").as_posix(), date_time=ZIP_EPOCH)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, path.read_bytes(), compresslevel=9)
+    return target
 
 
 def copy_page(root: Path, dist: Path) -> None:
@@ -146,7 +160,7 @@ def build(options: BuildOptions) -> dict:
         node_modules = ensure_node_modules(options.root)
         copy_runtime(node_modules, staging)
         copy_page(options.root, staging)
-        write_pyscript_config(staging, copy_package(options.root, staging))
+        write_pyscript_config(staging, zip_package(options.root, staging))
         bases = convert_bases(options, staging)
         manifest = {"default": bases[0]["id"], "bases": bases}
         (staging / BASES_MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")

@@ -18,7 +18,15 @@ from .errors import BuildError
 from .weights_fetch import resolve_source
 from .weights_io import Weight, read_model_json, read_weights, write_atomic
 from .weights_quant import encode
-from .weights_topology import Topology, choose_cut, cut_topology, feature_shapes, kept_layers, parse_topology
+from .weights_topology import (
+    Topology,
+    any_input_size,
+    choose_cut,
+    cut_topology,
+    feature_shapes,
+    kept_layers,
+    parse_topology,
+)
 
 __all__ = ["QUANTIZE_MODES", "convert_model", "resolve_source"]
 
@@ -65,7 +73,8 @@ def convert_model(model_dir: Path, out_dir: Path, *, quantize: str = "none", cut
     input_shape, feature_shape, feature_dim = feature_shapes(topology, kept, cut)
     return {
         "id": base_id or model_dir.resolve().name, "modelJson": model_json, "hash": digest, "cutLayer": cut,
-        "featureShape": feature_shape, "featureDim": feature_dim, "inputShape": input_shape, "quantize": quantize,
+        "featureShape": feature_shape, "featureDim": feature_dim, "inputShape": input_shape,
+        "anyInputSize": any_input_size(topology, kept), "quantize": quantize,
         "weightBytes": sum(len(shard) for shard in shards), "shards": len(shards),
         "params": sum(w.values.size for w in weights), "layers": len(kept), "sourceBytes": source_bytes,
     }

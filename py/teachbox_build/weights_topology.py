@@ -141,10 +141,24 @@ def kept_layers(topology: Topology, cut: str) -> list[str]:
     return [name for name in topology.inbound if name in needed]
 
 
+def any_input_size(topology: Topology, kept: list[str]) -> bool:
+    """Whether the kept layers work at any input height and width: only convolutions, local pooling, padding and
+    per-pixel layers (a Flatten, Reshape or Dense ties a model to the size it was built for)."""
+    by_name = topology.by_name()
+    return all(by_name[name]["class_name"] in ANY_SIZE for name in kept)
+
+
 def cut_topology(model_topology: dict, topology: Topology, kept: list[str], cut: str) -> dict:
-    """modelTopology of the feature extractor: kept layers only, outputting the cut layer, in the original wrapper."""
+    """modelTopology of the feature extractor: kept layers only, outputting the cut layer, in the original wrapper.
+
+    When the kept layers allow it (`any_input_size`), the input's height and width are left open ([None, None,
+    None, C]), so the page can read small images at a smaller size with the same weights (preprocess.INPUT_SIZES).
+    """
     keep = set(kept)
     layers = [copy.deepcopy(layer) for name, layer in topology.by_name().items() if name in keep]
+    if any_input_size(topology, kept):
+        for layer in layers:
+            _open_input(layer)
     config = topology.config
     if topology.class_name == SEQUENTIAL:
         config = layers if isinstance(config, list) else {**config, "name": _renamed(config), "layers": layers}
@@ -164,6 +178,15 @@ def cut_topology(model_topology: dict, topology: Topology, kept: list[str], cut:
         elif key not in DROPPED_WRAPPER_KEYS:
             out[key] = value
     return out
+
+
+def _open_input(layer: dict) -> None:
+    """Height and width of a layer's declared batch input shape (if it declares one) set to None."""
+    config = layer.get("config", {})
+    for key in ("batch_input_shape", "batch_shape"):
+        shape = config.get(key)
+        if isinstance(shape, list) and len(shape) == 4:
+            config[key] = [shape[0], None, None, shape[3]]
 
 
 def _renamed(config: dict) -> str:
@@ -263,6 +286,9 @@ def _reshaped(config: dict, inputs: list) -> Shape:
 SAME_SHAPE = ("Activation", "Add", "Average", "BatchNormalization", "Dropout", "ELU", "GaussianDropout",
               "GaussianNoise", "InputLayer", "LayerNormalization", "LeakyReLU", "Maximum", "Minimum", "Multiply",
               "PReLU", "ReLU", "Softmax", "SpatialDropout2D", "Subtract", "ThresholdedReLU")
+
+ANY_SIZE = frozenset(("Conv2D", "SeparableConv2D", "DepthwiseConv2D", "MaxPooling2D", "AveragePooling2D",
+                      "ZeroPadding2D", "Concatenate", *SAME_SHAPE))
 
 SHAPE_RULES: dict[str, Callable[[dict, list], Shape]] = {
     "Conv2D": lambda c, i: _spatial(c, i[0], "kernel_size", c["filters"]),

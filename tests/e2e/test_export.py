@@ -136,8 +136,12 @@ def test_zip_holds_model_weights_and_metadata(exported) -> None:  # noqa: ANN001
     classes = exported["project"]["classes"]
     assert metadata["labels"] == classes == ["Parasitized", "Uninfected"], f"metadata labels {metadata['labels']}"
     assert metadata["preprocessing"]["mode"] == "center-crop", f"preprocessing {metadata['preprocessing']}"
-    assert metadata["preprocessing"]["size"] == 224
+    # Malaria cells are ~130 px: the project reads them at 128 px (not upscaled to 224), and the export says so.
+    assert exported["project"]["inputSize"] == 128
+    assert metadata["preprocessing"]["size"] == metadata["inputSize"] == 128
     assert model_json["format"] == "layers-model"
+    inputs = [layer for layer in model_json["modelTopology"]["config"]["layers"] if layer["class_name"] == "InputLayer"]
+    assert [layer["config"]["batch_input_shape"] for layer in inputs] == [[None, 128, 128, 3]]
     groups = model_json["weightsManifest"]
     assert [group["paths"] for group in groups] == [["weights.bin"]], f"weightsManifest paths {groups}"
     needed = sum(4 * _prod(spec["shape"]) for group in groups for spec in group["weights"])

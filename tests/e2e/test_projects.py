@@ -95,7 +95,8 @@ def test_reload_restores_classes_samples_model_and_embeddings(trained) -> None:
     assert before["classes"] == ["Parasitized", "Uninfected", "Later (empty)"]
     info = _reload(page)
     restored = page.evaluate("() => teachbox.project()")
-    for key in ("id", "name", "classes", "counts", "samples", "trained", "settings", "model"):
+    assert before["inputSize"] == 128, "malaria files are read at 128 px"
+    for key in ("id", "name", "classes", "counts", "samples", "trained", "settings", "model", "inputSize"):
         assert restored[key] == before[key], f"{key}: {restored[key]!r} != {before[key]!r}"
     assert restored["embedded"] == 0, "restoring must not embed anything"
     assert page.evaluate("() => teachbox.samples({limit: 1000}).map(s => [s.uid, s.label, s.name])") \
@@ -221,6 +222,7 @@ def test_project_zip_moves_to_a_fresh_browser(trained, context, server) -> None:
                               base64.b64encode(data).decode())
     assert imported["classes"] == project["classes"] and imported["counts"] == project["counts"]
     assert imported["trained"] and imported["errors"] == []
+    assert imported["inputSize"] == project["inputSize"] == 128, "chosen again from the imported images"
     assert imported["name"] == f"{project['name']} (2)", "the fresh page's own default project keeps its name"
     diff = _max_diff(fresh.evaluate(PREDICT_ALL, trained["probes"]), predictions)
     assert diff <= 1e-5, f"predictions after import differ by {diff:.2e}"

@@ -98,6 +98,9 @@ def test_malaria_trains_and_generalises(app, malaria) -> None:  # noqa: ANN001
     assert trained["skipped"] == [], f"training skipped {trained['skipped']}"
     assert result["project"]["trained"] is True
     assert result["project"]["model"]["labels"] == ["Parasitized", "Uninfected"], result["project"]["model"]
+    # The cells are 100–196 px (median ~124): they are read at 128 px rather than upscaled to 224.
+    assert result["project"]["inputSize"] == trained["input_size"] == 128, \
+        f"project inputSize {result['project']['inputSize']}, trained at {trained['input_size']}"
 
     assert evaluation["count"] == 200, f"evaluated {evaluation['count']} of 200 test images"
     assert evaluation["errors"] == [], f"evaluation errors {evaluation['errors']}"
@@ -140,6 +143,32 @@ def test_tensor_count_stable_across_retrains_and_predicts(app, malaria) -> None:
         f"probabilities sum to {result['minSum']}..{result['maxSum']}"
 
 
+def test_an_input_size_asked_for_is_used_and_becomes_the_projects(app, malaria) -> None:  # noqa: ANN001
+    """inputSize 224 re-reads the images at 224 px (embedding events), keeps the 128 px features cached, and makes 224
+    the project's size, so the next automatic training re-embeds nothing."""
+    result = _call(app, """async (test) => {
+      const embedded = () => window.progressEvents.filter((e) => e.phase === 'embedding').length;
+      window.progressEvents.length = 0;
+      const asked = await teachbox.train({inputSize: 224});
+      const afterAsked = embedded();
+      const evaluation = await teachbox.evaluate(test);
+      window.progressEvents.length = 0;
+      const auto = await teachbox.train({});
+      let refused;
+      try { await teachbox.train({inputSize: 100}); } catch (e) { refused = {code: e.code, message: e.message}; }
+      return {asked, afterAsked, evaluation, auto, autoEmbedded: embedded(), refused, project: teachbox.project()};
+    }""", malaria["test"])
+    assert "error" not in result, f"training with inputSize rejected: {result.get('error')}"
+    print(f"\nmalaria at 224 px: test accuracy {result['evaluation']['accuracy']:.4f}")
+    assert result["asked"]["input_size"] == 224 and result["asked"]["options"]["inputSize"] == 224
+    assert result["afterAsked"] > 0, "no embedding progress: the 224 px features were not computed"
+    assert result["evaluation"]["accuracy"] >= 0.85, f"accuracy at 224 px {result['evaluation']['accuracy']:.4f}"
+    assert result["project"]["inputSize"] == 224
+    assert result["auto"]["input_size"] == 224 and result["autoEmbedded"] == 0, \
+        f"auto training after 224 embedded {result['autoEmbedded']} batches"
+    assert result["refused"]["code"] == "bad_option" and "inputSize" in result["refused"]["message"], result["refused"]
+
+
 def test_rock_paper_scissors_three_classes(app, rps) -> None:  # noqa: ANN001
     started = time.monotonic()
     result = _call(app, """async ({train, test}) => {
@@ -156,6 +185,7 @@ def test_rock_paper_scissors_three_classes(app, rps) -> None:  # noqa: ANN001
           f"{evaluation['accuracy']:.4f} (wall {time.monotonic() - started:.1f}s)")
     assert dataset["error_count"] == 0, f"errors {dataset['errors']}"
     assert dataset["counts"] == {"paper": 100, "rock": 100, "scissors": 100}, f"counts {dataset['counts']}"
+    assert dataset["inputSize"] == trained["input_size"] == 224, "300×300 photos must be read at 224 px"
     assert trained["val_accuracy"] is not None and len(trained["history"]) == trained["epochs"]
     assert evaluation["count"] == 120, f"evaluated {evaluation['count']} of 120"
     assert evaluation["accuracy"] >= 0.90, f"rock-paper-scissors test accuracy {evaluation['accuracy']:.4f} < 0.90"

@@ -13,6 +13,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -75,12 +76,16 @@ def test_page_and_pyscript_config_are_local(built: tuple[Path, subprocess.Comple
     assert "http" not in config["interpreter"]
     assert (dist / config["interpreter"]).is_file()
     assert "http" not in json.dumps(config)
-    for source, target in config["files"].items():
-        assert (dist / source).is_file(), source
-        assert target.startswith("teachbox/")
-    shipped = set(config["files"].values())
-    assert shipped == {p.relative_to(dist / "py").as_posix() for p in (dist / "py" / "teachbox").rglob("*.py")}
-    assert "teachbox/__init__.py" in shipped and "teachbox/preprocess.py" in shipped
+    # The package is one zip, unpacked by PyScript into the working directory (on sys.path): one request.
+    assert config["files"] == {"./py/teachbox.zip": "./*"}
+    with zipfile.ZipFile(dist / "py" / "teachbox.zip") as archive:
+        shipped = set(archive.namelist())
+        assert archive.testzip() is None
+        assert {info.date_time for info in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}, "no build time inside"
+    source = ROOT / "py"
+    assert shipped == {p.relative_to(source).as_posix() for p in (source / "teachbox").rglob("*.py")}
+    assert "teachbox/__init__.py" in shipped and "teachbox/ui/page.py" in shipped
+    assert not (dist / "py" / "teachbox").exists(), "the loose modules are not shipped beside the zip"
 
 
 def test_dist_holds_no_node_modules_or_source_maps(built: tuple[Path, subprocess.CompletedProcess]) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from teachbox import modelzip
 from teachbox.errors import TeachboxError
-from teachbox.modelzip import build_model_zip, output_units, read_model_zip
+from teachbox.modelzip import build_model_zip, declare_input_size, output_units, read_model_zip
 
 LABELS = ["cat", "dog"]
 
@@ -348,3 +348,19 @@ def test_entry_that_inflates_past_its_declared_size_is_refused() -> None:
                                       {"config": {"layers": [], "output_layers": [5]}}])
 def test_malformed_topology_is_a_bad_model_file(topology: dict[str, Any]) -> None:
     assert _refused(_zip(topology=topology)).code == "bad_model_file"
+
+
+def test_declare_input_size_fills_only_open_dimensions() -> None:
+    """The page's models take any size; an export declares the one it was trained at, both Keras wrappers."""
+    def topology(shape: list) -> dict:
+        return {"class_name": "Model", "config": {"layers": [
+            {"class_name": "InputLayer", "config": {"batch_input_shape": shape, "name": "input_1"}},
+            {"class_name": "Dense", "config": {"units": 2}}]}}
+
+    opened = declare_input_size(topology([None, None, None, 3]), 128)
+    assert opened["config"]["layers"][0]["config"]["batch_input_shape"] == [None, 128, 128, 3]
+    assert opened["config"]["layers"][1]["config"] == {"units": 2}
+    fixed = declare_input_size(topology([None, 224, 224, 3]), 128)
+    assert fixed["config"]["layers"][0]["config"]["batch_input_shape"] == [None, 224, 224, 3]
+    wrapped = declare_input_size({"model_config": topology([None, None, None, 3])}, 160)
+    assert wrapped["model_config"]["config"]["layers"][0]["config"]["batch_input_shape"] == [None, 160, 160, 3]

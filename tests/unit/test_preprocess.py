@@ -8,7 +8,15 @@ import math
 import numpy as np
 import pytest
 from teachbox.errors import TeachboxError
-from teachbox.preprocess import CROP_MODES, EDGE_INSET, INPUT_SIZE, MIN_SIDE, Preprocessing, crop_box
+from teachbox.preprocess import (
+    CROP_MODES,
+    EDGE_INSET,
+    INPUT_SIZE,
+    MIN_SIDE,
+    Preprocessing,
+    auto_input_size,
+    crop_box,
+)
 
 # Box ends sit EDGE_INSET (1/256) pixel inside the last pixel centre. FLOAT_SLACK (1/4096 pixel, a sixteenth of the
 # inset) absorbs the box being rounded to float32, which moves a position by up to ~1.2e-4 pixel at 4096 pixels.
@@ -278,3 +286,20 @@ def test_edge_samples_stay_inside_the_image(mode: str, size: int) -> None:
         # a padded axis samples the image wherever its window covers it and black elsewhere; only samples within
         # EDGE_INSET of an image edge may land on either side
         assert (extrapolated[clear] == ~inside[clear]).all(), backend
+
+
+@pytest.mark.parametrize("sides,expected", [
+    ([], 224),  # nothing readable: the bases' native size
+    ([124] * 9, 128),  # malaria cells (median short side 124 px)
+    ([128, 128, 128], 128),  # exactly a published size: no upscaling needed
+    ([129, 129, 129], 160),  # a pixel more: the next size up, never a downscale of the typical image
+    ([150, 190, 160], 160),
+    ([180, 191, 200], 192),
+    ([300, 300], 224),  # rock-paper-scissors
+    ([480, 3024, 720], 224),  # camera frames and phone photos
+    ([20, 20, 20], 128),  # tiny icons: 128 is the smallest size offered
+    ([100, 100, 100, 4000, 4000], 128),  # the median decides: a few big outliers do not
+])
+def test_auto_input_size_is_the_smallest_size_that_does_not_shrink_the_typical_image(sides: list[int],
+                                                                                     expected: int) -> None:
+    assert auto_input_size(sides) == expected

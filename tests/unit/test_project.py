@@ -57,7 +57,8 @@ def test_add_keeps_order_and_classes_by_first_appearance() -> None:
 def test_to_json_with_a_hostile_label() -> None:
     project = Project()
     project.add(_samples(HOSTILE, "b", HOSTILE))
-    assert project.to_json() == {"classes": [HOSTILE, "b"], "counts": {HOSTILE: 2, "b": 1}, "samples": 3}
+    assert project.to_json() == {"classes": [HOSTILE, "b"], "counts": {HOSTILE: 2, "b": 1}, "samples": 3,
+                                 "inputSize": None}
 
 
 def test_remove_keeps_empty_classes_listed() -> None:
@@ -67,7 +68,8 @@ def test_remove_keeps_empty_classes_listed() -> None:
     project.remove({samples[0].uid, samples[2].uid, "not-there"})
     assert project.samples == [samples[1]]
     assert project.counts() == {"cat": 0, "dog": 1}
-    assert project.to_json() == {"classes": ["cat", "dog"], "counts": {"cat": 0, "dog": 1}, "samples": 1}
+    assert project.to_json() == {"classes": ["cat", "dog"], "counts": {"cat": 0, "dog": 1}, "samples": 1,
+                                 "inputSize": None}
 
 
 def test_remove_nothing() -> None:
@@ -228,17 +230,19 @@ def test_page_windows_samples_per_class() -> None:
 
 def test_restored_project_keeps_class_order_and_empty_classes() -> None:
     samples = [Sample("b", "u/1.png", "1.png"), Sample("a", "u/2.png", "2.png")]
-    project = Project.restored(["a", "empty", "b"], samples)
+    project = Project.restored(["a", "empty", "b"], samples, 160)
     assert project.classes.labels == ["a", "empty", "b"]
     assert project.counts() == {"a": 1, "empty": 0, "b": 1}
+    assert project.input_size == 160 and project.to_json()["inputSize"] == 160
 
 
 def test_copy_is_independent_for_tentative_additions() -> None:
-    project = Project.restored(["a"], [Sample("a", "u/1.png", "1.png")])
+    project = Project.restored(["a"], [Sample("a", "u/1.png", "1.png")], 128)
     copy = project.copy()
     copy.add([Sample("new", "u/2.png", "2.png")])
     assert project.classes.labels == ["a"] and len(project.samples) == 1
     assert copy.classes.labels == ["a", "new"] and len(copy.samples) == 2
+    assert copy.input_size == 128, "a tentative addition keeps the size the project's images are read at"
 
 
 def test_file_uids_carry_a_per_page_prefix() -> None:

@@ -29,6 +29,7 @@ def _record() -> ProjectRecord:
                       SampleRecord("http://x/b.png", "Uninfected", "b.png", 3, 800)]
     record.settings = {"epochs": 20, "crop": "pad"}
     record.feature_bytes, record.model_bytes = 2048, 5000
+    record.input_size = 128
     return record
 
 
@@ -52,6 +53,8 @@ def test_manifest_round_trips_with_empty_classes_in_order() -> None:
     lambda j: j.update(updated="yesterday"),
     lambda j: j.update(settings=[]),
     lambda j: j.update(modelBytes=True),
+    lambda j: j.update(inputSize=100),
+    lambda j: j.update(inputSize="128"),
 ])
 def test_malformed_manifests_are_refused(change) -> None:
     manifest = _record().to_json()
@@ -59,6 +62,16 @@ def test_malformed_manifests_are_refused(change) -> None:
     with pytest.raises(TeachboxError) as caught:
         ProjectRecord.from_json(manifest)
     assert caught.value.code == "bad_saved_project"
+
+
+def test_manifests_from_before_input_sizes_read_as_224() -> None:
+    """Their embeddings were computed at 224 px: restoring them at another size would mix two kinds of features."""
+    manifest = _record().to_json()
+    del manifest["inputSize"]
+    assert ProjectRecord.from_json(manifest).input_size == 224
+    empty = ProjectRecord.new("empty").to_json()
+    del empty["inputSize"]
+    assert ProjectRecord.from_json(empty).input_size is None  # no images yet: chosen from the first ones
 
 
 def test_ids_are_unique() -> None:

@@ -67,6 +67,10 @@ def test_whole_floats_are_accepted_for_int_options() -> None:
     ({"l2": math.nan}, "l2"),
     ({"crop": "zoom"}, "crop"),
     ({"crop": 3}, "crop"),
+    ({"inputSize": 100}, "inputSize"),
+    ({"inputSize": 256}, "inputSize"),
+    ({"inputSize": "128"}, "inputSize"),
+    ({"inputSize": True}, "inputSize"),
     ({"epoch": 10}, "epoch"),
     ({"batch_size": 8}, "batch_size"),
 ])
@@ -75,6 +79,14 @@ def test_invalid_values_are_refused_naming_the_option(given: dict[str, Any], nam
         TrainOptions.from_api(given)
     assert caught.value.code == "bad_option"
     assert name in caught.value.message
+
+
+def test_input_size_resolves_to_the_asked_then_the_projects_then_224() -> None:
+    assert TrainOptions().input_size == "auto"
+    assert TrainOptions.from_api({}).resolved_size(128) == 128
+    assert TrainOptions.from_api({}).resolved_size(None) == 224
+    assert TrainOptions.from_api({"inputSize": 160}).resolved_size(128) == 160
+    assert TrainOptions.from_api({"inputSize": 192.0}).resolved_size(None) == 192
 
 
 def test_unknown_option_lists_the_known_ones() -> None:
@@ -88,7 +100,7 @@ def test_to_json_round_trips_through_from_api() -> None:
                                      "fineTuneLayers": 1})
     data = options.to_json()
     assert set(data) == {"epochs", "batchSize", "learningRate", "validationSplit", "seed", "hiddenUnits", "dropout",
-                         "l2", "patience", "fineTuneLayers", "base", "crop"}
+                         "l2", "patience", "fineTuneLayers", "base", "crop", "inputSize"}
     assert data["learningRate"] == 0.05 and data["fineTuneLayers"] == 1
     assert TrainOptions.from_api(data) == options
     assert TrainOptions.from_api(TrainOptions().to_json()) == TrainOptions()

@@ -93,6 +93,8 @@ def test_v1_feature_extractor_drops_the_classifier(v1_025: dict) -> None:
     assert names[-1] == "conv_pw_13_relu" and "conv_preds" not in names and "global_average_pooling2d_1" not in names
     assert config["output_layers"] == [["conv_pw_13_relu", 0, 0]] and config["input_layers"] == [["input_1", 0, 0]]
     assert config["name"] == "mobilenet_0.25_224_features" and result["layers"] == len(names)
+    # Only convolutions and per-pixel layers are kept: the input's height and width are left open for the page.
+    assert config["layers"][0]["config"]["batch_input_shape"] == [None, None, None, 3] and result["anyInputSize"]
     weights = decode_tfjs(model_json)
     assert not any(name.startswith("conv_preds/") for name in weights)
     assert result["params"] == sum(w.size for w in weights.values())
@@ -161,6 +163,8 @@ def test_v2_no_top_keeps_everything(tmp_path: Path) -> None:
     model = json.loads((tmp_path / result["modelJson"]).read_text())
     assert "model_config" not in model["modelTopology"] and model["modelTopology"]["class_name"] == "Model"
     assert model["modelTopology"]["keras_version"] and topology_config(model)["output_layers"] == [["out_relu", 0, 0]]
+    assert result["anyInputSize"] and result["inputShape"] == [224, 224, 3]
+    assert topology_config(model)["layers"][0]["config"]["batch_input_shape"] == [None, None, None, 3]
 
 
 @pytest.mark.skipif(not (V1_075 / "model.json").is_file(), reason="../shared/models is not available")
@@ -339,6 +343,12 @@ def test_synthetic_sequential_model(tmp_path: Path) -> None:
     model = json.loads((tmp_path / "out" / result["modelJson"]).read_text())
     assert model["modelTopology"]["class_name"] == "Sequential"
     assert [layer["name"] for layer in model["modelTopology"]["config"]["layers"]] == ["pad", "dw"]
+    assert model["modelTopology"]["config"]["layers"][0]["config"]["batch_input_shape"] == [None, None, None, 2]
+    # Cut after the Flatten, the model only works at the size it was built for: its input stays declared.
+    result = convert_model(tmp_path / "seq", tmp_path / "flat", cut_layer="out")
+    model = json.loads((tmp_path / "flat" / result["modelJson"]).read_text())
+    assert not result["anyInputSize"] and result["inputShape"] == [9, 9, 2]
+    assert model["modelTopology"]["config"]["layers"][0]["config"]["batch_input_shape"] == [None, 9, 9, 2]
 
 
 def test_float16_refuses_values_it_cannot_hold(tmp_path: Path) -> None:

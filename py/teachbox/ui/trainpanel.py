@@ -16,6 +16,8 @@ import js  # type: ignore[import-not-found]
 
 from ..api import Api
 from ..errors import TeachboxError
+from ..preprocess import INPUT_SIZES
+from ..training import AUTO
 from . import dom
 from .charts import TRAIN_COLOUR, VALIDATION_COLOUR, LineChart, Series
 from .feedback import Feedback
@@ -80,6 +82,7 @@ class TrainPanel:
         self.summary = dom.by_id("train-summary")
         self.base = dom.by_id("opt-base")
         self.crop = dom.by_id("opt-crop")
+        self.size = dom.by_id("opt-size")
         self.loss_canvas = dom.by_id("chart-loss")
         self.acc_canvas = dom.by_id("chart-acc")
         self.history_body = dom.by_id("history-body")
@@ -96,6 +99,7 @@ class TrainPanel:
         self.listeners.on(js.window, "resize", lambda _e: self.draw())
         api.on("progress", self._progress)
         api.on("trained", self._trained)
+        api.on("dataset", self._dataset)
         self._fill_bases()
 
     def _fill_bases(self) -> None:
@@ -118,6 +122,16 @@ class TrainPanel:
                 dom.by_id(element_id).value = f"{value * 100:g}" if kind == "percent" else f"{value:g}"
         if isinstance(settings.get("crop"), str):
             self.crop.value = settings["crop"]
+        size = settings.get("inputSize")
+        self.size.value = str(size) if size in INPUT_SIZES else AUTO
+        self._dataset(project)
+
+    def _dataset(self, project: Any) -> None:
+        """The Auto choice names the size the project's images are read at, once it has images (`project`: the
+        describe() dict, or the `dataset` event's JS object)."""
+        size = (project if isinstance(project, dict) else project.to_py()).get("inputSize")
+        auto = self.size.querySelector('option[value="auto"]')
+        auto.textContent = f"Auto ({size} px for these images)" if size else "Auto (from the images)"
 
     def options(self) -> dict[str, Any]:
         """The training options as the API takes them (camelCase; empty fields use the core's defaults)."""
@@ -129,6 +143,7 @@ class TrainPanel:
         if str(self.base.value):
             chosen["base"] = str(self.base.value)
         chosen["crop"] = str(self.crop.value)
+        chosen["inputSize"] = AUTO if str(self.size.value) == AUTO else int(self.size.value)
         return chosen
 
     async def train(self) -> None:
