@@ -21,6 +21,7 @@ from .jsbridge import tf
 from .preprocess import Preprocessing, crop_box
 from .project import Sample
 
+BLOB_TYPES = ("Blob", "File")
 SIZE_PROBE = 16  # images whose headers choose a new project's input size (preprocess.auto_input_size)
 
 
@@ -118,11 +119,11 @@ async def checked_bytes(sample: Sample, read: Any) -> tuple[Any, ImageInfo | Non
 async def decode_one(source: Any) -> Any:
     """One source decoded: an ImageBitmap (the caller closes it) or the pixel source itself. Raises TeachboxError
     with the same checks and messages as a batch."""
+    if not isinstance(source, str) and jsbridge.js_type(source) not in BLOB_TYPES:
+        return imaging.pixel_source(source)  # no await: a webcam loop calls this for every frame
     sample = Sample("", source, imaging.describe(source))
     [read] = await jsbridge.read_all([source], HEADER_BYTES)
     blob, info = await checked_bytes(sample, read)
-    if blob is None:
-        return imaging.pixel_source(source)
     [result] = await jsbridge.decode_all([blob], [info.decode_size()])
     if jsbridge.is_nullish(result.bitmap):
         raise _undecodable(sample, info)
