@@ -197,6 +197,10 @@ def test_add_images_with_file_pickers(app) -> None:  # noqa: ANN001
 
     first = card(app, "Class 1")
     assert first.locator(".count").text_content() == f"{CLASS1_SIZE} images"
+    # The cells are ~100–196 px: the project reads them at 128 or 160 px, and the Advanced options say which.
+    size = app.evaluate("() => teachbox.project().inputSize")
+    assert size in (128, 160), size
+    assert app.locator("#opt-size option[value=auto]").text_content() == f"Auto: {size} px"
     assert first.locator(".thumbs canvas").count() == 24, "page 1 shows 24 thumbnails"
     assert first.locator(".page-text").text_content() == f"1–24 of {CLASS1_SIZE}"
     first.get_by_role("button", name="Next ›").click()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -204,3 +206,20 @@ def test_summary_of_a_run_cancelled_before_any_epoch() -> None:
     assert result["history"] == [] and result["epochs"] == 0 and result["best_epoch"] == 0
     assert result["val_accuracy"] is None and result["val_loss"] is None and result["accuracy"] is None
     assert result["cancelled"] is True
+
+
+def test_the_pages_fields_start_at_the_core_defaults() -> None:
+    """The Train panel sends its fields' values, so a field that starts elsewhere silently changes the defaults
+    (the dropout field once started at 0.25 while the measured default is 0.5)."""
+    html = (Path(__file__).resolve().parents[2] / "site" / "index.html").read_text(encoding="utf-8")
+    defaults = TrainOptions()
+    fields = {"opt-epochs": defaults.epochs, "opt-batch": defaults.batch_size, "opt-lr": defaults.learning_rate,
+              "opt-val": defaults.validation_split * 100, "opt-finetune": defaults.fine_tune_layers,
+              "opt-hidden": defaults.hidden_units, "opt-dropout": defaults.dropout}
+    for element_id, default in fields.items():
+        found = re.search(rf'id="{element_id}"[^>]*\svalue="([^"]*)"', html)
+        assert found, f"no value on #{element_id}"
+        assert float(found.group(1)) == pytest.approx(default), f"#{element_id} starts at {found.group(1)}"
+    for element_id, default in {"opt-crop": defaults.crop, "opt-size": defaults.input_size}.items():
+        first = re.search(rf'<select id="{element_id}">\s*<option value="([^"]*)"', html)
+        assert first and first.group(1) == default, f"#{element_id}'s first option is not {default!r}"

@@ -131,7 +131,8 @@ class TrainPanel:
         describe() dict, or the `dataset` event's JS object)."""
         size = (project if isinstance(project, dict) else project.to_py()).get("inputSize")
         auto = self.size.querySelector('option[value="auto"]')
-        auto.textContent = f"Auto ({size} px for these images)" if size else "Auto (from the images)"
+        auto.textContent = f"Auto: {size} px" if size else "Auto"
+        auto.title = f"Chosen from this project's images: {size} px" if size else "Chosen from the first images"
 
     def options(self) -> dict[str, Any]:
         """The training options as the API takes them (camelCase; empty fields use the core's defaults)."""
