@@ -39,6 +39,10 @@ class FeatureExtractor:
         side = list(self.model.inputs[0].shape.to_py())[1]
         return None if jsbridge.is_nullish(side) else int(side)
 
+    def input_size(self, wanted: int | None) -> int:
+        """The size images are read at for this base: its own when it takes only one, else `wanted`, else 224."""
+        return self.fixed_size or wanted or INPUT_SIZE
+
     def features(self, batch: Any) -> Any:
         """[N, C] pooled embeddings of an input batch (the caller disposes the result)."""
         return jsbridge.tidy(lambda: tf.mean(self.model.predict(batch), jsbridge.to_js([1, 2])))
@@ -46,7 +50,7 @@ class FeatureExtractor:
     def warm_up(self) -> float:
         """Run one dummy batch so shader/kernel compilation is not paid by the user's first image."""
         start = jsbridge.now_ms()
-        side = self.fixed_size or INPUT_SIZE
+        side = self.input_size(None)
         result = jsbridge.tidy(lambda: self.features(tf.zeros(jsbridge.to_js([1, side, side, 3]))))
         result.dataSync()
         result.dispose()

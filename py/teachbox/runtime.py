@@ -113,8 +113,7 @@ class Runtime:
 
     async def embed(self, source: Any, size: int | None) -> list[float]:
         """The pooled embedding of one image as a Python list, read at `size` px (the base's own if it has one)."""
-        size = self.active().fixed_size or size or self.preprocessing.size
-        tensor = await reading.load_input(source, replace(self.preprocessing, size=size))
+        tensor = await reading.load_input(source, replace(self.preprocessing, size=self.active().input_size(size)))
         try:
             features = self.active().features(tensor)
         finally:

@@ -68,10 +68,10 @@ class Session:
     async def _input_size(self, samples: list[Sample], project_size: int | None) -> int:
         """The size new samples are read at: the base's own when it takes only one, else the project's, else (a
         project's first images) chosen from these images."""
-        fixed = self.runtime.active().fixed_size
-        if fixed is not None:
-            return fixed
-        return project_size or auto_input_size(await short_sides(samples))
+        base = self.runtime.active()
+        if project_size is None and base.fixed_size is None:
+            project_size = auto_input_size(await short_sides(samples))
+        return base.input_size(project_size)
 
     async def _validate_images(self, samples: list[Sample],
                                project_size: int | None) -> tuple[dict[str, TeachboxError], int]:
@@ -261,7 +261,7 @@ class Session:
             if options.base and options.base != self.runtime.active().base_id:
                 await self.runtime.use_base(options.base)
             base = self.runtime.active()
-            size = base.fixed_size or options.resolved_size(self.project.input_size)
+            size = base.input_size(options.resolved_size(self.project.input_size))
             prepared = await prepare(base, self.runtime.reload_active, options, size)
             classifier, result, split = await train(self.project, self.store, prepared, options,
                                                     self._progress, self._cancelled)
