@@ -40,8 +40,8 @@ class Project:
 
     samples: list[Sample] = field(default_factory=list)
     classes: ClassIndex = field(default_factory=ClassIndex)
-    # The input size its images are read at, chosen from the first images it gets (preprocess.auto_input_size);
-    # None until then. Kept for the project's life so cached embeddings stay valid as images are added.
+    # The input size its images are read at: the one its last training used (224 until a training asks for
+    # another, e.g. "auto"). Images added later are embedded at it, so training again re-embeds nothing.
     input_size: int | None = None
 
     @classmethod

@@ -132,7 +132,9 @@ class Projects:
     async def _import(self, files: ProjectFiles, classifier: Classifier | None) -> dict[str, Any]:
         session = self.session
         samples = [Sample(image.label, jsbridge.bytes_blob(image.data, ""), image.name) for image in files.images]
-        failures, size = await session.embed_new("importing a project", samples)
+        # At the size its model was trained at, so training the imported project again re-embeds nothing.
+        size = classifier.preprocessing.size if classifier is not None else None
+        failures, size = await session.embed_new("importing a project", samples, size)
         good = [s for s in samples if s.uid not in failures]
         if samples and not good:
             raise TeachboxError("bad_project_file", "None of the images in the project zip could be read; nothing "

@@ -22,7 +22,7 @@ from .preprocess import Preprocessing, crop_box
 from .project import Sample
 
 BLOB_TYPES = ("Blob", "File")
-SIZE_PROBE = 16  # images whose headers choose a new project's input size (preprocess.auto_input_size)
+SIZE_PROBE = 16  # images whose headers choose the input size for inputSize "auto" (preprocess.auto_input_size)
 
 
 @dataclass

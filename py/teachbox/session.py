@@ -65,19 +65,11 @@ class Session:
     def _progress(self, payload: dict[str, Any]) -> None:
         self.emitter.emit("progress", payload)
 
-    async def _input_size(self, samples: list[Sample], project_size: int | None) -> int:
-        """The size new samples are read at: the base's own when it takes only one, else the project's, else (a
-        project's first images) chosen from these images."""
-        base = self.runtime.active()
-        if project_size is None and base.fixed_size is None:
-            project_size = auto_input_size(await short_sides(samples))
-        return base.input_size(project_size)
-
     async def _validate_images(self, samples: list[Sample],
                                project_size: int | None) -> tuple[dict[str, TeachboxError], int]:
         """Decode and embed new samples now: bad images are found at once, and training later starts instantly.
         Returns the failures by uid and the input size the samples were read at."""
-        size = await self._input_size(samples, project_size)
+        size = self.runtime.active().input_size(project_size)
         encoder = pooled_encoder(self.runtime.active(), replace(self.runtime.preprocessing, size=size))
         failures = await self.store.ensure(samples, encoder,
                                            lambda done, total: self._progress({"phase": "embedding", "done": done,
@@ -90,11 +82,13 @@ class Session:
         return [{"line": s.line, "path": s.name, "code": failures[s.uid].code, "message": failures[s.uid].message}
                 for s in samples if s.uid in failures]
 
-    async def embed_new(self, what: str, samples: list[Sample]) -> tuple[dict[str, TeachboxError], int]:
-        """Embed the samples of a new project (an import); returns the failures by uid and the chosen input size."""
+    async def embed_new(self, what: str, samples: list[Sample],
+                        size: int | None) -> tuple[dict[str, TeachboxError], int]:
+        """Embed the samples of a new project (an import) at `size` (224 if None); returns the failures by uid and
+        the input size used."""
         self._start(what)
         try:
-            return await self._validate_images(samples, None)
+            return await self._validate_images(samples, size)
         finally:
             self.busy = None
 
@@ -261,7 +255,10 @@ class Session:
             if options.base and options.base != self.runtime.active().base_id:
                 await self.runtime.use_base(options.base)
             base = self.runtime.active()
-            size = base.input_size(options.resolved_size(self.project.input_size))
+            asked = options.asked_size()
+            if asked is None and base.fixed_size is None:
+                asked = auto_input_size(await short_sides(self.project.samples))
+            size = base.input_size(asked)
             prepared = await prepare(base, self.runtime.reload_active, options, size)
             classifier, result, split = await train(self.project, self.store, prepared, options,
                                                     self._progress, self._cancelled)
@@ -270,7 +267,7 @@ class Session:
             result["input_size"] = size
             previous_settings, previous_size = self.record.settings, self.project.input_size
             self.record.settings = result["options"]
-            self.project.input_size = size  # a size asked for becomes the project's: images added later use it
+            self.project.input_size = size  # the size trained at becomes the project's: images added later use it
             try:
                 await self.save(self.project, classifier)  # saved before adopted: a full disk keeps the old model
             except TeachboxError:

@@ -42,7 +42,9 @@ class TrainOptions:
     fine_tune_layers: int = 0
     base: str | None = None
     crop: str = "center-crop"
-    input_size: int | str = AUTO  # "auto": the project's size, chosen from its images (preprocess.auto_input_size)
+    # "auto": chosen from the project's images (preprocess.auto_input_size). Not the default: as fast, and as
+    # accurate on 1,400 malaria images, but 4.6 points less accurate on 300 (0.832 vs 0.878, 3 seeds).
+    input_size: int | str = INPUT_SIZE
 
     @classmethod
     def from_api(cls, given: dict[str, Any] | None) -> TrainOptions:
@@ -73,9 +75,9 @@ class TrainOptions:
             raise TeachboxError("bad_option", f"inputSize must be \"auto\" or one of "
                                               f"{', '.join(map(str, INPUT_SIZES))}, not {self.input_size!r}.")
 
-    def resolved_size(self, project_size: int | None) -> int:
-        """The input size this run trains at: the one asked for, else the project's, else 224."""
-        return int(self.input_size) if self.input_size != AUTO else project_size or INPUT_SIZE
+    def asked_size(self) -> int | None:
+        """The input size this run asks for, or None for "auto" (then the project's images decide)."""
+        return None if self.input_size == AUTO else int(self.input_size)
 
     def to_json(self) -> dict[str, Any]:
         reverse = {field: name for name, field in _API_NAMES.items()}

@@ -104,7 +104,7 @@ def exported(module_context, server, scratch, shared_dir):  # noqa: ANN001, ANN2
     result = page.evaluate("""async ([csvUrl, urls]) => {
       const t0 = performance.now();
       const dataset = await teachbox.loadDataset(csvUrl);
-      const trained = await teachbox.train({epochs: 10});
+      const trained = await teachbox.train({epochs: 10, inputSize: 'auto'});
       const blob = await teachbox.exportModel();
       const bytes = new Uint8Array(await blob.arrayBuffer());
       let binary = '';
@@ -136,7 +136,7 @@ def test_zip_holds_model_weights_and_metadata(exported) -> None:  # noqa: ANN001
     classes = exported["project"]["classes"]
     assert metadata["labels"] == classes == ["Parasitized", "Uninfected"], f"metadata labels {metadata['labels']}"
     assert metadata["preprocessing"]["mode"] == "center-crop", f"preprocessing {metadata['preprocessing']}"
-    # Malaria cells are ~130 px: the project reads them at 128 px (not upscaled to 224), and the export says so.
+    # Malaria cells are ~130 px: with inputSize "auto" they are read at 128 px, and the export says so.
     assert exported["project"]["inputSize"] == 128
     assert metadata["preprocessing"]["size"] == metadata["inputSize"] == 128
     assert model_json["format"] == "layers-model"

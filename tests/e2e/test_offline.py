@@ -206,15 +206,14 @@ def test_offline_boot_trains_and_predicts(site) -> None:  # noqa: ANN001
     added = page.evaluate("async () => { await teachbox.addImages('horizontal', images.horizontal); "
                           "return teachbox.addImages('vertical', images.vertical); }")
     result = page.evaluate("""async () => {
-      const run = await teachbox.train({epochs: 30, learningRate: 0.01, seed: 3});
+      const run = await teachbox.train({epochs: 5, learningRate: 0.01, seed: 3});
       const predictions = [];
       for (const image of images.test) predictions.push(await teachbox.predict(image));
       return {epochs: run.epochs, accuracy: run.accuracy, predictions, state: teachbox.info().offline};
     }""")
     train_s = time.monotonic() - start - boot_s
     assert added["counts"] == {"horizontal": 10, "vertical": 10}
-    # 128 px drawings are read at their own size (project().inputSize 128); 30 epochs of 17 embeddings take ~0.1 s.
-    assert added["inputSize"] == 128
+    assert added["inputSize"] == 224  # the default size, until a training asks for another
     assert result["epochs"] >= 1 and result["accuracy"] >= 0.75, result
     for prediction in result["predictions"]:
         assert {p["label"] for p in prediction} == {"horizontal", "vertical"}
@@ -225,7 +224,7 @@ def test_offline_boot_trains_and_predicts(site) -> None:  # noqa: ANN001
     assert result["state"]["files"] == len(manifest_of(site.dist)["files"]) + 1, result["state"]  # + the manifest
     assert result["state"]["bytes"] > 10_000_000, result["state"]
     print(f"\noffline: boot {boot_s:.1f} s (teachbox.ready at {info['timings']['ready'] / 1000:.1f} s after "
-          f"navigation; base from {info['base']['source']}), add 20 images + train + 4 predictions "
+          f"navigation; base from {info['base']['source']}), add 20 images + train 5 epochs + 4 predictions "
           f"{train_s:.1f} s; training accuracy {result['accuracy']:.2f}, held out {held_out}/4")
     # The app came from the cache: the only network request left is the browser's own update check of sw.js
     # (it failed: nothing listens), and the page's blob:/data: URLs.

@@ -82,7 +82,7 @@ def trained(module_context, server):
     probes = [MALARIA + path for path, _ in stratified(read_labels("malaria"), 2, 5, {p for p, _ in rows})]
     page.evaluate("() => { teachbox.reset(); for (const c of teachbox.project().classes) teachbox.deleteClass(c); }")
     added = page.evaluate(ADD_FILES, _urls(rows))
-    run = page.evaluate(TRAIN_WATCHED, {"epochs": 8, "learningRate": 0.002})
+    run = page.evaluate(TRAIN_WATCHED, {"epochs": 8, "learningRate": 0.002, "inputSize": "auto"})
     run["project"] = page.evaluate("() => teachbox.addClass('Later (empty)')")  # empty classes are kept too
     predictions = page.evaluate(PREDICT_ALL, probes)
     samples = page.evaluate("() => teachbox.samples({limit: 1000}).map(s => [s.uid, s.label, s.name])")
@@ -95,7 +95,7 @@ def test_reload_restores_classes_samples_model_and_embeddings(trained) -> None:
     assert before["classes"] == ["Parasitized", "Uninfected", "Later (empty)"]
     info = _reload(page)
     restored = page.evaluate("() => teachbox.project()")
-    assert before["inputSize"] == 128, "malaria files are read at 128 px"
+    assert before["inputSize"] == 128, "malaria files are read at 128 px with inputSize auto"
     for key in ("id", "name", "classes", "counts", "samples", "trained", "settings", "model", "inputSize"):
         assert restored[key] == before[key], f"{key}: {restored[key]!r} != {before[key]!r}"
     assert restored["embedded"] == 0, "restoring must not embed anything"
@@ -106,7 +106,7 @@ def test_reload_restores_classes_samples_model_and_embeddings(trained) -> None:
     print(f"\nrestore of {restored['samples']} images: {info['timings']['restore_ms']:.0f} ms")
 
     page.evaluate("() => teachbox.deleteClass('Later (empty)')")  # training refuses empty classes
-    rerun = page.evaluate(TRAIN_WATCHED, {"epochs": 8, "learningRate": 0.002})
+    rerun = page.evaluate(TRAIN_WATCHED, {"epochs": 8, "learningRate": 0.002, "inputSize": "auto"})
     assert "embedding" not in rerun["phases"], f"training after reload embedded again: {rerun['phases']}"
     assert rerun["project"]["embedded"] == 0
     assert rerun["result"]["train_count"] + rerun["result"]["val_count"] == 2 * PER_CLASS
@@ -222,7 +222,7 @@ def test_project_zip_moves_to_a_fresh_browser(trained, context, server) -> None:
                               base64.b64encode(data).decode())
     assert imported["classes"] == project["classes"] and imported["counts"] == project["counts"]
     assert imported["trained"] and imported["errors"] == []
-    assert imported["inputSize"] == project["inputSize"] == 128, "chosen again from the imported images"
+    assert imported["inputSize"] == project["inputSize"] == 128, "the imported model's size"
     assert imported["name"] == f"{project['name']} (2)", "the fresh page's own default project keeps its name"
     diff = _max_diff(fresh.evaluate(PREDICT_ALL, trained["probes"]), predictions)
     assert diff <= 1e-5, f"predictions after import differ by {diff:.2e}"

@@ -98,8 +98,8 @@ def test_malaria_trains_and_generalises(app, malaria) -> None:  # noqa: ANN001
     assert trained["skipped"] == [], f"training skipped {trained['skipped']}"
     assert result["project"]["trained"] is True
     assert result["project"]["model"]["labels"] == ["Parasitized", "Uninfected"], result["project"]["model"]
-    # The cells are 100–196 px (median ~124): they are read at 128 px rather than upscaled to 224.
-    assert result["project"]["inputSize"] == trained["input_size"] == 128, \
+    # The default reads at 224 px (upscaling these ~124 px cells is worth 4.6 points with few images).
+    assert result["project"]["inputSize"] == trained["input_size"] == 224, \
         f"project inputSize {result['project']['inputSize']}, trained at {trained['input_size']}"
 
     assert evaluation["count"] == 200, f"evaluated {evaluation['count']} of 200 test images"
@@ -144,28 +144,32 @@ def test_tensor_count_stable_across_retrains_and_predicts(app, malaria) -> None:
 
 
 def test_an_input_size_asked_for_is_used_and_becomes_the_projects(app, malaria) -> None:  # noqa: ANN001
-    """inputSize 224 re-reads the images at 224 px (embedding events), keeps the 128 px features cached, and makes 224
-    the project's size, so the next automatic training re-embeds nothing."""
+    """inputSize "auto" reads the ~124 px cells at 128 px (embedding events), keeps the 224 px features cached, and
+    makes 128 the project's size, so training at 128 again re-embeds nothing; the default then returns to 224."""
     result = _call(app, """async (test) => {
       const embedded = () => window.progressEvents.filter((e) => e.phase === 'embedding').length;
       window.progressEvents.length = 0;
-      const asked = await teachbox.train({inputSize: 224});
+      const asked = await teachbox.train({inputSize: 'auto'});
       const afterAsked = embedded();
       const evaluation = await teachbox.evaluate(test);
+      const project = teachbox.project();
       window.progressEvents.length = 0;
-      const auto = await teachbox.train({});
+      const again = await teachbox.train({inputSize: 128});
+      const againEmbedded = embedded();
+      const back = await teachbox.train({});
       let refused;
       try { await teachbox.train({inputSize: 100}); } catch (e) { refused = {code: e.code, message: e.message}; }
-      return {asked, afterAsked, evaluation, auto, autoEmbedded: embedded(), refused, project: teachbox.project()};
+      return {asked, afterAsked, evaluation, project, again, againEmbedded, back, refused, after: embedded()};
     }""", malaria["test"])
     assert "error" not in result, f"training with inputSize rejected: {result.get('error')}"
-    print(f"\nmalaria at 224 px: test accuracy {result['evaluation']['accuracy']:.4f}")
-    assert result["asked"]["input_size"] == 224 and result["asked"]["options"]["inputSize"] == 224
-    assert result["afterAsked"] > 0, "no embedding progress: the 224 px features were not computed"
-    assert result["evaluation"]["accuracy"] >= 0.85, f"accuracy at 224 px {result['evaluation']['accuracy']:.4f}"
-    assert result["project"]["inputSize"] == 224
-    assert result["auto"]["input_size"] == 224 and result["autoEmbedded"] == 0, \
-        f"auto training after 224 embedded {result['autoEmbedded']} batches"
+    print(f"\nmalaria at 128 px (auto): test accuracy {result['evaluation']['accuracy']:.4f}")
+    assert result["asked"]["input_size"] == 128 and result["asked"]["options"]["inputSize"] == "auto"
+    assert result["afterAsked"] > 0, "no embedding progress: the 128 px features were not computed"
+    assert result["evaluation"]["accuracy"] >= 0.78, f"accuracy at 128 px {result['evaluation']['accuracy']:.4f}"
+    assert result["project"]["inputSize"] == 128
+    assert result["again"]["input_size"] == 128 and result["againEmbedded"] == 0, \
+        f"training at 128 px again embedded {result['againEmbedded']} batches"
+    assert result["back"]["input_size"] == 224 and result["after"] == 0, "the 224 px features were cached"
     assert result["refused"]["code"] == "bad_option" and "inputSize" in result["refused"]["message"], result["refused"]
 
 

@@ -197,10 +197,9 @@ def test_add_images_with_file_pickers(app) -> None:  # noqa: ANN001
 
     first = card(app, "Class 1")
     assert first.locator(".count").text_content() == f"{CLASS1_SIZE} images"
-    # The cells are ~100–196 px: the project reads them at 128 or 160 px, and the Advanced options say which.
-    size = app.evaluate("() => teachbox.project().inputSize")
-    assert size in (128, 160), size
-    assert app.locator("#opt-size option[value=auto]").text_content() == f"Auto: {size} px"
+    # Images are read at the default 224 px, which the Advanced options show.
+    assert app.evaluate("() => teachbox.project().inputSize") == 224
+    assert app.locator("#opt-size").input_value() == "224"
     assert first.locator(".thumbs canvas").count() == 24, "page 1 shows 24 thumbnails"
     assert first.locator(".page-text").text_content() == f"1–24 of {CLASS1_SIZE}"
     first.get_by_role("button", name="Next ›").click()

@@ -83,12 +83,12 @@ def test_invalid_values_are_refused_naming_the_option(given: dict[str, Any], nam
     assert name in caught.value.message
 
 
-def test_input_size_resolves_to_the_asked_then_the_projects_then_224() -> None:
-    assert TrainOptions().input_size == "auto"
-    assert TrainOptions.from_api({}).resolved_size(128) == 128
-    assert TrainOptions.from_api({}).resolved_size(None) == 224
-    assert TrainOptions.from_api({"inputSize": 160}).resolved_size(128) == 160
-    assert TrainOptions.from_api({"inputSize": 192.0}).resolved_size(None) == 192
+def test_input_size_is_224_unless_asked_and_auto_leaves_it_to_the_images() -> None:
+    assert TrainOptions().input_size == 224
+    assert TrainOptions.from_api({}).asked_size() == 224
+    assert TrainOptions.from_api({"inputSize": "auto"}).asked_size() is None
+    assert TrainOptions.from_api({"inputSize": 160}).asked_size() == 160
+    assert TrainOptions.from_api({"inputSize": 192.0}).asked_size() == 192
 
 
 def test_unknown_option_lists_the_known_ones() -> None:
@@ -222,4 +222,4 @@ def test_the_pages_fields_start_at_the_core_defaults() -> None:
         assert float(found.group(1)) == pytest.approx(default), f"#{element_id} starts at {found.group(1)}"
     for element_id, default in {"opt-crop": defaults.crop, "opt-size": defaults.input_size}.items():
         first = re.search(rf'<select id="{element_id}">\s*<option value="([^"]*)"', html)
-        assert first and first.group(1) == default, f"#{element_id}'s first option is not {default!r}"
+        assert first and first.group(1) == str(default), f"#{element_id}'s first option is not {default!r}"

@@ -99,7 +99,6 @@ class TrainPanel:
         self.listeners.on(js.window, "resize", lambda _e: self.draw())
         api.on("progress", self._progress)
         api.on("trained", self._trained)
-        api.on("dataset", self._dataset)
         self._fill_bases()
 
     def _fill_bases(self) -> None:
@@ -123,16 +122,8 @@ class TrainPanel:
         if isinstance(settings.get("crop"), str):
             self.crop.value = settings["crop"]
         size = settings.get("inputSize")
-        self.size.value = str(size) if size in INPUT_SIZES else AUTO
-        self._dataset(project)
-
-    def _dataset(self, project: Any) -> None:
-        """The Auto choice names the size the project's images are read at, once it has images (`project`: the
-        describe() dict, or the `dataset` event's JS object)."""
-        size = (project if isinstance(project, dict) else project.to_py()).get("inputSize")
-        auto = self.size.querySelector('option[value="auto"]')
-        auto.textContent = f"Auto: {size} px" if size else "Auto"
-        auto.title = f"Chosen from this project's images: {size} px" if size else "Chosen from the first images"
+        if size in INPUT_SIZES or size == AUTO:
+            self.size.value = str(size)
 
     def options(self) -> dict[str, Any]:
         """The training options as the API takes them (camelCase; empty fields use the core's defaults)."""
