@@ -233,8 +233,8 @@ def table(results: dict[str, Any]) -> str:
         ("warm: TF.js backend chosen at (ms)", get(tb, "start", "warm_backend_ms"), None, None, None, 0),
         ("cold first contentful paint (ms)", get(tb, "start", "cold_fcp_ms"), None, None, None, 0),
         ("warm first contentful paint (ms)", get(tb, "start", "warm_fcp_ms"), None, None, None, 0),
-        (f"**Embedding throughput** (images/s, higher is better; Teachbox and bare{at}, the size Teachbox chose "
-         "for these images; TM and classic always 224 px)", None, None, None, None, 0),
+        (f"**Embedding throughput** (images/s, higher is better; Teachbox and bare{at}, the size Teachbox trained "
+         "at with default settings; TM and classic always 224 px)", None, None, None, None, 0),
         (f"wasm, MobileNet v1 α=0.25, {sizes['embed_images']} images", get(emb, f"wasm/{V1}", "images_per_s"),
          None, None, get(bare_v1, "embedding", "images_per_s"), 1),
         (f"wasm, MobileNet v2 α=0.35, {sizes['embed_images']} images (TM: addExample, {n_train} images)",
@@ -387,8 +387,8 @@ inside the page.
   paint from the Paint Timing API.
 - **Embedding throughput**: `teachbox.loadDataset(csv)` of N images / seconds (it fetches, sniffs, decodes,
   preprocesses and embeds every image), on `?backend=wasm|webgl|cpu` and on each base of the build
-  (`useBase`). Teachbox reads the images at the input size it chose for the data set (`project().inputSize`: 128 px
-  for the ~130 px malaria cells; 224 for photos). The bare TF.js page does the same work at the same size (fetch →
+  (`useBase`). Teachbox reads the images at the input size of its default settings (224 px; `inputSize: "auto"`
+  would read these ~130 px cells at 128). The bare TF.js page does the same work at the same size (fetch →
   `createImageBitmap` → `cropAndResize` → batches of 32, next batch decoding while the model runs) with no Python:
   the floor. Teachable Machine and the classic recipe always work at 224 px.
 - **Time to trained model**: `reset()` → `loadDataset(train CSV)` → `train()` with defaults; accuracy is

@@ -355,7 +355,7 @@ BARE_WEBCAM = "(seconds) => window.bare.webcam(seconds)"
 
 def bare(browser: Browser, server_url: str, base: str, data: Data, sizes: Sizes, runs: int, full: bool,
          size: int) -> dict[str, Any]:
-    """The floor: the same work as Teachbox without Python, at the input size Teachbox chose for these images."""
+    """The floor: the same work as Teachbox without Python, at the input size Teachbox trained at."""
     context = browser.context(bypass_csp=True)
     try:
         page = open_page(context, f"{server_url}bench/bare.html?backend=wasm&base={base}&size={size}", TIMEOUT_MS)
