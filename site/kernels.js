@@ -16,7 +16,8 @@
     },
 
     /**
-     * Each source's bytes as a Blob (a URL is fetched) and its first `headerBytes` bytes, for Python to sniff.
+     * Each source's bytes as a Blob (a URL is fetched) and at least its first `headerBytes` bytes, for Python to
+     * sniff.
      * One result per source: {kind: "blob", blob, header}, {kind: "http", status, statusText} (the server said
      * no), {kind: "network", message} (no answer), {kind: "unreadable", message} (a File that cannot be read) or
      * {kind: "pixels"} (not bytes: an <img>, <canvas>, … that Python reads itself).
@@ -41,7 +42,10 @@
           return { kind: "pixels" };
         }
         try {
-          return { kind: "blob", blob, header: new Uint8Array(await blob.slice(0, headerBytes).arrayBuffer()) };
+          // A small file is read whole: Blob.slice registers a new blob with the browser process, which cost 3-4×
+          // more than reading a 12 KB file outright (200 malaria cells: 70-90 ms against 20-30 ms).
+          const part = blob.size <= 4 * headerBytes ? blob : blob.slice(0, headerBytes);
+          return { kind: "blob", blob, header: new Uint8Array(await part.arrayBuffer()) };
         } catch (error) {
           return { kind: "unreadable", message: message(error) };
         }

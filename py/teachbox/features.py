@@ -106,6 +106,11 @@ class FeatureStore:
             prepared = await pending.popleft()
             if index + AHEAD < len(chunks):
                 pending.append(asyncio.ensure_future(prepare_chunk(chunks[index + AHEAD], encoder.preprocessing)))
+                # Let that task issue its reads before predict() takes the main thread: Pyodide's loop has no eager
+                # task start, so without this yield the next batch was only requested after this one's predict,
+                # and reading and decoding never overlapped the model. Measured, 200 malaria images, 6 alternating
+                # rounds: 54.9 → 57.6 images/s.
+                await asyncio.sleep(0)
             if cancelled():
                 prepared.dispose()
                 for future in pending:
