@@ -90,7 +90,10 @@
     return status;
   }
 
+  const watched = new WeakSet();  // `installing` right after register() and `updatefound` can name the same worker
   function watch(worker) {
+    if (!worker || watched.has(worker)) return;
+    watched.add(worker);
     offline.serviceWorker = "installing";
     worker.addEventListener("statechange", async () => {
       if (worker.state === "installed" && navigator.serviceWorker.controller) {
@@ -136,6 +139,11 @@
       boot.log(`offline use unavailable: ${error.message}`);
       return;
     }
+    if (!registration) {  // a browser or automation that blocks service workers resolves with nothing
+      offline.serviceWorker = "unsupported";
+      boot.log("offline use unavailable: service workers are blocked here");
+      return;
+    }
     if (registration.installing) watch(registration.installing);
     if (registration.waiting && navigator.serviceWorker.controller) {
       offline.serviceWorker = "update-waiting";
@@ -173,8 +181,27 @@
   /** {serviceWorker, controlled, build, files, bytes, persisted}: a copy, safe to hand to Python or JSON. */
   boot.offlineState = () => ({ ...offline, controlled: Boolean(navigator.serviceWorker?.controller) });
 
+  // A returning visit restores Python from a snapshot (interpreter.mjs); after a normal start one is made, in a
+  // worker, once the page is idle.
+  function saveInterpreterSnapshot() {
+    const interpreter = window.teachboxInterpreter;
+    if (!interpreter || interpreter.state.snapshot !== "none") return;
+    const later = window.requestIdleCallback || ((fn) => setTimeout(fn, 500));
+    later(async () => {
+      const outcome = await interpreter.saveSnapshot();
+      boot.log(outcome === "stored" ? "Python snapshot stored: the next start restores it"
+                                    : `no Python snapshot (${outcome}); the next start is a normal one`);
+    }, { timeout: 5000 });
+  }
+  /** {start, loadMs, snapshot, note}: how Python started and whether a snapshot is kept, safe for JSON. */
+  boot.interpreterState = () => {
+    const { start = "unknown", loadMs = null, snapshot = "unavailable", note = null } =
+      (window.teachboxInterpreter && window.teachboxInterpreter.state) || {};
+    return { start, loadMs, snapshot, note };
+  };
+
   const afterStart = () => { startOffline(); requestPersistence(); };
-  ready.then(afterStart, afterStart);
+  ready.then(() => { afterStart(); saveInterpreterSnapshot(); }, afterStart);
   // PyScript reports interpreter start-up failures as errors; surface them instead of loading forever.
   window.addEventListener("error", (event) => {
     if (!done && event.message) boot.fail(`Teachbox could not start: ${event.message}`);

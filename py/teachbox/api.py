@@ -27,8 +27,9 @@ class Api:
         self.projects = Projects(self.session)
 
     def info(self) -> dict:
-        """What is running: versions, backend (and why), the active base, the bases of this build, timings (ms), and
-        the offline copy's state (service worker, files and bytes cached, persistent storage granted)."""
+        """What is running: versions, backend (and why), the active base, the bases of this build, timings (ms), the
+        offline copy's state (service worker, files and bytes cached, persistent storage granted), and how Python
+        started (restored from a stored snapshot, or normally)."""
         runtime = self.runtime
         return {
             "version": __version__,
@@ -40,6 +41,7 @@ class Api:
             "preprocessing": runtime.preprocessing.to_json(),
             "timings": dict(runtime.timings),
             "offline": jsbridge.Boot().offline_state(),
+            "interpreter": jsbridge.Boot().interpreter_state(),
             **jsbridge.versions(),
         }
 

@@ -247,6 +247,11 @@ class Boot:
         persisted}. It changes after `ready` (precaching starts then), so it is read on every call."""
         return to_py(self._glue.offlineState())
 
+    def interpreter_state(self) -> dict:
+        """How Python started ({start: "snapshot" | "fresh", loadMs, snapshot, note}: site/interpreter.mjs); the
+        snapshot entry changes after `ready` (one is made then), so it is read on every call."""
+        return to_py(self._glue.interpreterState())
+
 
 def js_error(error: TeachboxError) -> Any:
     """A JS Error whose message is the user-facing sentence, with `code` and `details` attached."""

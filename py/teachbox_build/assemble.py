@@ -16,12 +16,14 @@ from pathlib import Path
 
 from .errors import BuildError
 from .headers import headers_file, inject_csp_meta
-from .runtime_files import copy_runtime, ensure_node_modules
+from .runtime_files import RUNTIME, copy_runtime, ensure_node_modules
 from .samples import SAMPLES_DIR, bundle_samples
 from .service_worker import write_service_worker
 from .weights import convert_model, resolve_source
 
-PAGE_FILES = ("index.html", "app.css", "boot.js", "kernels.js", "main.py")
+PAGE_FILES = ("index.html", "app.css", "boot.js", "kernels.js", "main.py", "interpreter.mjs", "snapshot-worker.mjs")
+INTERPRETER = "interpreter.mjs"  # the module PyScript loads Pyodide through (snapshot restore: site/interpreter.mjs)
+RUNTIME_DIGEST = "__PYODIDE_RUNTIME_DIGEST__"
 MODELS_DIR = "models"
 BASES_MANIFEST = "models/bases.json"
 FILE_MANIFEST = "build-manifest.json"
@@ -81,14 +83,15 @@ def convert_bases(options: BuildOptions, dist: Path) -> list[dict]:
 
 
 def write_pyscript_config(dist: Path, package: Path) -> None:
-    """PyScript's config: the local interpreter (never a CDN) and our package through `files` (never `packages`).
+    """PyScript's config: the local interpreter (never a CDN; through interpreter.mjs, which restores a stored
+    snapshot) and our package through `files` (never `packages`).
 
     The package is one zip that PyScript unpacks into the interpreter's working directory ("./*"), so the page
     makes one request for it instead of one per module: those requests only start once Pyodide is up, so they sit
     on the start-up's critical path (50 files took ~0.2 s there; the zip ~20 ms).
     """
     files = {f"./{package.relative_to(dist).as_posix()}": "./*"}
-    config = {"interpreter": "./vendor/pyodide/pyodide.mjs", "files": files}
+    config = {"interpreter": f"./{INTERPRETER}", "files": files}
     (dist / "pyscript.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
 
 
@@ -108,6 +111,22 @@ def zip_package(root: Path, dist: Path) -> Path:
             info.external_attr = 0o644 << 16
             archive.writestr(info, path.read_bytes(), compresslevel=9)
     return target
+
+
+def stamp_interpreter(dist: Path) -> str:
+    """Write the digest of the Pyodide runtime files into dist/interpreter.mjs, which keys its stored snapshot by
+    it: a snapshot is only valid for the exact interpreter that made it, and survives app-only updates."""
+    runtime = next(group for group in RUNTIME if group.package == "pyodide")
+    digest = hashlib.sha256()
+    for name in runtime.names:
+        digest.update(name.encode() + b"\0" + (dist / runtime.target_dir / name).read_bytes())
+    value = digest.hexdigest()[:16]
+    module = dist / INTERPRETER
+    text = module.read_text(encoding="utf-8")
+    if text.count(RUNTIME_DIGEST) != 1:
+        raise BuildError(f"site/{INTERPRETER} must hold {RUNTIME_DIGEST} exactly once")
+    module.write_text(text.replace(RUNTIME_DIGEST, value), encoding="utf-8")
+    return value
 
 
 def copy_page(root: Path, dist: Path) -> None:
@@ -160,6 +179,7 @@ def build(options: BuildOptions) -> dict:
         node_modules = ensure_node_modules(options.root)
         copy_runtime(node_modules, staging)
         copy_page(options.root, staging)
+        stamp_interpreter(staging)
         write_pyscript_config(staging, zip_package(options.root, staging))
         bases = convert_bases(options, staging)
         manifest = {"default": bases[0]["id"], "bases": bases}

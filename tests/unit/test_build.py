@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 import teachbox
 from teachbox.bases import parse_catalog
-from teachbox_build.assemble import base_label, source_id
+from teachbox_build.assemble import base_label, source_id, stamp_interpreter
+from teachbox_build.errors import BuildError
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared"
@@ -86,6 +87,30 @@ def test_page_and_pyscript_config_are_local(built: tuple[Path, subprocess.Comple
     assert shipped == {p.relative_to(source).as_posix() for p in (source / "teachbox").rglob("*.py")}
     assert "teachbox/__init__.py" in shipped and "teachbox/ui/page.py" in shipped
     assert not (dist / "py" / "teachbox").exists(), "the loose modules are not shipped beside the zip"
+
+
+def test_interpreter_module_keys_its_snapshot_by_the_pyodide_runtime(built: tuple[Path, subprocess.CompletedProcess],
+                                                                      tmp_path: Path) -> None:
+    dist, _ = built
+    assert json.loads((dist / "pyscript.json").read_text())["interpreter"] == "./interpreter.mjs"
+    module = (dist / "interpreter.mjs").read_text()
+    assert "__PYODIDE_RUNTIME_DIGEST__" not in module
+    stamped = re.search(r'const RUNTIME = "([0-9a-f]{16})";', module)
+    assert stamped, "the runtime digest was not written into interpreter.mjs"
+    digest = hashlib.sha256()
+    for name in ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json"):
+        digest.update(name.encode() + b"\0" + (dist / "vendor" / "pyodide" / name).read_bytes())
+    assert stamped.group(1) == digest.hexdigest()[:16]
+    assert (dist / "snapshot-worker.mjs").is_file()
+    # A changed interpreter (here: its lock file) changes the key, so an old snapshot is never restored into it.
+    copy = tmp_path / "dist"
+    shutil.copytree(dist, copy)
+    (copy / "interpreter.mjs").write_text((ROOT / "site" / "interpreter.mjs").read_text())
+    (copy / "vendor" / "pyodide" / "pyodide-lock.json").write_text("{}")
+    assert stamp_interpreter(copy) != stamped.group(1)
+    (copy / "interpreter.mjs").write_text("export {};\n")
+    with pytest.raises(BuildError, match="__PYODIDE_RUNTIME_DIGEST__ exactly once"):
+        stamp_interpreter(copy)
 
 
 def test_dist_holds_no_node_modules_or_source_maps(built: tuple[Path, subprocess.CompletedProcess]) -> None:
