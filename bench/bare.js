@@ -1,9 +1,11 @@
 // Bare TF.js loop: what Teachbox does for embedding and prediction, without Pyodide in between.
-// ?backend=wasm|webgl|cpu, ?base=ID (an id of the build's models/bases.json).
+// ?backend=wasm|webgl|cpu, ?base=ID (an id of the build's models/bases.json). The models run as layers models
+// (`model.predict`) until useFused(plans) switches embedding and prediction to the fused ops Teachbox runs them as
+// (site/kernels.js, with the plans py/teachbox/fusion.py makes, computed by the benchmark on CPython).
 (() => {
   "use strict";
   const C = window.benchCommon;
-  let base = null, classifier = null;
+  let base = null, classifier = null, embedder = null, predictor = null;
 
   async function init() {
     const backend = await C.initTf(C.param("backend", "wasm"));
@@ -30,7 +32,7 @@
     const image = typeof source === "string" ? await C.decode(source) : source;
     const input = C.toInput(image);
     if (image !== source) image.close();
-    const output = classifier.predict(input);
+    const output = (predictor || classifier).predict(input);
     input.dispose();
     const values = await output.data();
     output.dispose();
@@ -42,7 +44,7 @@
     async embed(csvUrl) {
       const rows = await C.readCsv(csvUrl);
       const start = C.now();
-      const features = await C.embedRows(base, rows);
+      const features = await C.embedRows(embedder || base, rows);
       const seconds = (C.now() - start) / 1000;
       return { count: features.length, seconds, imagesPerSec: features.length / seconds };
     },
@@ -59,6 +61,16 @@
       } finally {
         C.stopCamera();
       }
+    },
+    /** Keras topologies of the base and of the classifier predictions use, for the benchmark to plan. */
+    topologies() {
+      makeClassifier(2);
+      return [base, classifier].map((model) => JSON.parse(model.toJSON(null, true)));
+    },
+    /** From now on embed and predict with the fused ops of these plans (py/teachbox/fusion.py), as Teachbox does. */
+    useFused([basePlan, classifierPlan]) {
+      embedder = window.teachboxKernels.fused(base, basePlan);
+      predictor = window.teachboxKernels.fused(classifier, classifierPlan);
     },
     memory: C.memory,
   };

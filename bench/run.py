@@ -129,6 +129,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
+def fused_plan(topology: dict[str, Any]) -> dict[str, Any] | None:
+    """The fused plan Teachbox makes for a model (py/teachbox/fusion.py, pure Python), as JSON."""
+    from teachbox.fusion import plan_fused
+
+    plan = plan_fused(topology)
+    return None if plan is None else plan.to_json()
+
+
 def measure(results: dict[str, Any], browser: H.Browser, url: str, data: S.Data, sizes: S.Sizes, runs: int,
             only: set[str], bases: list[str]) -> None:
     teachbox, peers = results["teachbox"], results["peers"]
@@ -167,7 +175,7 @@ def measure(results: dict[str, Any], browser: H.Browser, url: str, data: S.Data,
             results["notes"].append("Teachbox's training was not measured in this run: the bare loop ran at 224 px")
         for base in [V1] + ([v2] if v2 else []):
             value = section(results, f"bare-{base}", lambda base=base: S.bare(browser, url, base, data, sizes, runs,
-                                                                                base == V1, size))
+                                                                                base == V1, size, fused_plan))
             if value:
                 peers["bare"][base] = value
     if "classic" in only:
@@ -238,11 +246,15 @@ def table(results: dict[str, Any]) -> str:
         ("warm first contentful paint (ms)", get(tb, "start", "warm_fcp_ms"), None, None, None, 0),
         (f"**Embedding throughput** (images/s, higher is better; Teachbox and bare{at}, the size Teachbox trained "
          "at with default settings; TM and classic always 224 px)", None, None, None, None, 0),
-        (f"wasm, MobileNet v1 α=0.25, {sizes['embed_images']} images", get(emb, f"wasm/{V1}", "images_per_s"),
-         None, None, get(bare_v1, "embedding", "images_per_s"), 1),
+        (f"wasm, MobileNet v1 α=0.25, {sizes['embed_images']} images (bare: `model.predict`)",
+         get(emb, f"wasm/{V1}", "images_per_s"), None, None, get(bare_v1, "embedding", "images_per_s"), 1),
+        ("… bare running the base as Teachbox's fused ops", get(emb, f"wasm/{V1}", "images_per_s"), None, None,
+         get(bare_v1, "embedding_fused", "images_per_s"), 1),
         (f"wasm, MobileNet v2 α=0.35, {sizes['embed_images']} images (TM: addExample, {n_train} images)",
          get(emb, f"wasm/{V2}", "images_per_s"), get(tm, "add_images_per_s"), None,
          get(bare_v2, "embedding", "images_per_s"), 1),
+        ("… bare running the base as Teachbox's fused ops", get(emb, f"wasm/{V2}", "images_per_s"), None, None,
+         get(bare_v2, "embedding_fused", "images_per_s"), 1),
         (f"webgl (SwiftShader), v1, {sizes['slow_embed_images']} images", get(emb, f"webgl/{V1}", "images_per_s"),
          None, None, None, 2),
         (f"cpu, v1, {sizes['slow_embed_images']} images", get(emb, f"cpu/{V1}", "images_per_s"), None, None, None, 2),
@@ -268,8 +280,12 @@ def table(results: dict[str, Any]) -> str:
          get(tm, "predict", "img", "median_ms"), None, get(bare_v1, "predict", "img", "median_ms"), 1),
         ("predict(decoded `<img>`) p95", get(tb, "predict", "img", "p95_ms"), get(tm, "predict", "img", "p95_ms"),
          None, get(bare_v1, "predict", "img", "p95_ms"), 1),
+        ("… bare running the models as Teachbox's fused ops: median", get(tb, "predict", "img", "median_ms"),
+         None, None, get(bare_v1, "predict_fused", "img", "median_ms"), 1),
         ("predict(image URL) median (fetch + decode + predict)", get(tb, "predict", "url", "median_ms"),
          get(tm, "predict", "url", "median_ms"), None, get(bare_v1, "predict", "url", "median_ms"), 1),
+        ("… bare running the models as Teachbox's fused ops: median", get(tb, "predict", "url", "median_ms"),
+         None, None, get(bare_v1, "predict_fused", "url", "median_ms"), 1),
         ("predict(image URL) p95", get(tb, "predict", "url", "p95_ms"), get(tm, "predict", "url", "p95_ms"), None,
          get(bare_v1, "predict", "url", "p95_ms"), 1),
         ("webcam loop, frames/s (higher is better)", get(tb, "webcam", "fps"), get(tm, "webcam", "fps"), None,
@@ -394,8 +410,12 @@ inside the page.
   preprocesses and embeds every image), on `?backend=wasm|webgl|cpu` and on each base of the build
   (`useBase`). Teachbox reads the images at the input size of its default settings (224 px; `inputSize: "auto"`
   would read these ~130 px cells at 128). The bare TF.js page does the same work at the same size (fetch →
-  `createImageBitmap` → `cropAndResize` → batches of 32, next batch decoding while the model runs) with no Python:
-  the floor. Teachable Machine and the classic recipe always work at 224 px.
+  `createImageBitmap` → `cropAndResize` → batches of 32, next batch decoding while the model runs) with no Python,
+  once with the layers model's `model.predict` (the plain TF.js way) and once with the fused ops Teachbox runs the
+  base as (batch-norm folded into the convolutions, activations fused: `py/teachbox/fusion.py`, whose plan the
+  benchmark computes on CPython, run by the build's `kernels.js`): that second figure is Teachbox's floor. The
+  same two ways for predict latency.
+  Teachable Machine and the classic recipe always work at 224 px.
 - **Time to trained model**: `reset()` → `loadDataset(train CSV)` → `train()` with defaults; accuracy is
   `evaluate(test CSV).accuracy`. Teachable Machine (`@teachablemachine/image` 0.8.5 on this build's TF.js 4.22 +
   wasm): `createTeachable(…, {version: 2, alpha: 0.35})`, every image centre-cropped into a 224×224 canvas and

@@ -370,24 +370,36 @@ BARE_PREDICT = "({urls, kind}) => window.bare.predictLatency(urls, kind)"
 BARE_WEBCAM = "(seconds) => window.bare.webcam(seconds)"
 
 
+def _bare_embedding(page: Any, data: Data, runs: int, label: str) -> dict[str, Any]:
+    values = []
+    for run in range(runs):
+        r = evaluate(page, "(url) => window.bare.embed(url)", data.embed_csv)
+        values.append(r["imagesPerSec"])
+        log(f"bare embed {label} run {run + 1}/{runs}: {r['count']} images in {r['seconds']:.2f} s "
+            f"= {r['imagesPerSec']:.1f} img/s")
+    return {"images": r["count"], "images_per_s": summary(values, 2)}
+
+
 def bare(browser: Browser, server_url: str, base: str, data: Data, sizes: Sizes, runs: int, full: bool,
-         size: int) -> dict[str, Any]:
-    """The floor: the same work as Teachbox without Python, at the input size Teachbox trained at."""
+         size: int, plan: Any) -> dict[str, Any]:
+    """The floor: the same work as Teachbox without Python, at the input size Teachbox trained at; embedding and
+    predicting both with the layers models' `predict` and with the fused ops Teachbox runs them as (`plan(topology)`
+    is fusion.plan_fused as JSON, or None)."""
     context = browser.context(bypass_csp=True)
     try:
         page = open_page(context, f"{server_url}bench/bare.html?backend=wasm&base={base}&size={size}", TIMEOUT_MS)
         info = evaluate(page, "() => window.bare.ready")
-        values = []
-        for run in range(runs):
-            r = evaluate(page, "(url) => window.bare.embed(url)", data.embed_csv)
-            values.append(r["imagesPerSec"])
-            log(f"bare embed wasm/{base} run {run + 1}/{runs}: {r['count']} images in {r['seconds']:.2f} s "
-                f"= {r['imagesPerSec']:.1f} img/s")
         out: dict[str, Any] = {"info": info, "input_size": size,
-                               "embedding": {"images": r["count"], "images_per_s": summary(values, 2)}}
+                               "embedding": _bare_embedding(page, data, runs, f"wasm/{base}")}
         out["predict"] = predict_latency(page, BARE_PREDICT, data, sizes, runs, f"bare/{base}")
         if full:
             out["webcam"] = webcam(page, BARE_WEBCAM, sizes, runs, f"bare/{base}")
+        topologies = evaluate(page, "() => window.bare.topologies()")
+        plans = [plan(topology) for topology in topologies]
+        if None not in plans:  # the same loops on the fused ops Teachbox runs the base and a classifier as
+            evaluate(page, "(plans) => window.bare.useFused(plans)", plans)
+            out["embedding_fused"] = _bare_embedding(page, data, runs, f"wasm/{base} fused")
+            out["predict_fused"] = predict_latency(page, BARE_PREDICT, data, sizes, runs, f"bare/{base} fused")
         out["memory"] = evaluate(page, "() => window.bare.memory()")
         return out
     finally:

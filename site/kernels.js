@@ -82,6 +82,57 @@
       }
     },
 
+    /**
+     * A frozen model run as the fused ops of `plan` (py/teachbox/fusion.py): each batch-norm folded into its
+     * convolution's kernel and bias here, once, and each convolution or dense layer run with its bias and activation
+     * in one op.
+     * Returns {predict(x), dispose()}: predict as the model's, dispose frees the folded weights (the model keeps
+     * its own).
+     */
+    fused(model, plan) {
+      const owned = [];
+      const steps = plan.steps.map((step) => {
+        if (!step.layer) return step;
+        const [kernel, bias = null] = model.getLayer(step.layer).getWeights();
+        if (!step.norm) return { ...step, filter: kernel, bias };
+        const [gamma, beta, mean, variance] = model.getLayer(step.norm).getWeights();
+        const [filter, offset] = tf.tidy(() => {
+          const scale = gamma.div(variance.add(step.epsilon).sqrt());  // per output channel
+          const perChannel = step.op === "conv" ? scale : scale.reshape([1, 1, kernel.shape[2], kernel.shape[3]]);
+          const shift = bias ? bias.sub(mean) : mean.neg();
+          return [kernel.mul(perChannel), shift.mul(scale).add(beta)];
+        });
+        owned.push(filter, offset);
+        return { ...step, filter, bias: offset };
+      });
+      const run = (step, x) => {
+        if (step.op === "pad") return tf.pad(x[0], [[0, 0], step.pad[0], step.pad[1], [0, 0]]);
+        if (step.op === "add") return tf.add(x[0], x[1]);
+        if (step.op === "mean") return tf.mean(x[0], [1, 2]);
+        if (step.op === "dense") {
+          const softmax = step.activation === "softmax";
+          const y = tf.fused.matMul({ a: x[0], b: step.filter, bias: step.bias,
+                                      activation: softmax ? "linear" : step.activation });
+          return softmax ? tf.softmax(y) : y;
+        }
+        const args = { x: x[0], filter: step.filter, strides: step.strides, pad: step.padding, bias: step.bias,
+                       activation: step.activation };
+        return step.op === "conv" ? tf.fused.conv2d(args) : tf.fused.depthwiseConv2d(args);
+      };
+      return {
+        predict(input) {
+          return tf.tidy(() => {
+            const values = [];
+            for (const step of steps) values.push(run(step, step.inputs.map((i) => (i < 0 ? input : values[i]))));
+            return values[plan.output];
+          });
+        },
+        dispose() {
+          owned.forEach((tensor) => tensor.dispose());
+        },
+      };
+    },
+
     /** One [N, size, size, 3] batch: image i cropped to boxes[i], as toInput. The images are closed. */
     batch(images, boxes, size) {
       try {

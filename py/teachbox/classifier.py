@@ -1,7 +1,8 @@
 """A trained classifier in the page: one TF.js model from image to class probabilities.
 
 The model used for preview, evaluation of new images and export is the same object (base cut → pooling → head),
-so what a person previews is exactly what they download. Export/import go through modelzip.py's checked format.
+so what a person previews is exactly what they download; predictions run it as its fused ops (runner.py), checked
+against it when the classifier is made. Export/import go through modelzip.py's checked format.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from .errors import TeachboxError
 from .jsbridge import tf
 from .modelzip import ModelFiles, build_model_zip, declare_input_size, read_model_zip
 from .preprocess import Preprocessing, crop_box
+from .runner import fused_runner
 
 
 def dispose_layers(layers: list[Any]) -> None:
@@ -54,6 +56,11 @@ class Classifier:
     encoder_key: str | None = None
     owned_layers: list[Any] = field(default_factory=list)
     on_dispose: Any = None
+    runner: Any = None  # what predicts: the model's fused ops (runner.py), else the model itself
+    fused: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        self.runner, self.fused = fused_runner(self.model, self.preprocessing.size)
 
     async def predict(self, source: Any) -> list[dict[str, Any]]:
         """Labels with probabilities, most likely first."""
@@ -61,7 +68,7 @@ class Classifier:
         try:
             width, height = imaging.pixel_size(image)
             box = crop_box(width, height, self.preprocessing.mode)
-            values = await jsbridge.classify(self.model, image, box, self.preprocessing.size)
+            values = await jsbridge.classify(self.runner, image, box, self.preprocessing.size)
         finally:
             if image is not source:
                 image.close()
@@ -69,6 +76,9 @@ class Classifier:
         return [{"label": label, "probability": float(p)} for label, p in ranked]
 
     def dispose(self) -> None:
+        if self.runner is not self.model:
+            self.runner.dispose()
+            self.runner = self.model
         dispose_layers(self.owned_layers)
         self.owned_layers = []
         if self.on_dispose is not None:

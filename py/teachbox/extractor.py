@@ -14,6 +14,7 @@ from .bases import BaseSpec
 from .errors import TeachboxError
 from .jsbridge import tf
 from .preprocess import INPUT_SIZE
+from .runner import fused_runner
 
 
 @dataclass
@@ -32,6 +33,10 @@ class FeatureExtractor:
     info: dict = field(default_factory=dict)
     parent: Any = None  # the full model a cut was taken from: its unused top must be disposed too
     users: int = 0  # trained classifiers whose models are built on these layers
+    runner: Any = None  # what computes embeddings: the model's fused ops once warm_up() checked them, else the model
+
+    def __post_init__(self) -> None:
+        self.runner = self.model
 
     @property
     def fixed_size(self) -> int | None:
@@ -45,20 +50,25 @@ class FeatureExtractor:
 
     def features(self, batch: Any) -> Any:
         """[N, C] pooled embeddings of an input batch (the caller disposes the result)."""
-        return jsbridge.tidy(lambda: tf.mean(self.model.predict(batch), jsbridge.to_js([1, 2])))
+        return jsbridge.tidy(lambda: tf.mean(self.runner.predict(batch), jsbridge.to_js([1, 2])))
 
     def warm_up(self) -> float:
-        """Run one dummy batch so shader/kernel compilation is not paid by the user's first image."""
+        """Switch embedding to the model's fused ops (runner.py: checked against the model on one random image),
+        and compile the kernels before the user's first image does."""
         start = jsbridge.now_ms()
         side = self.input_size(None)
-        result = jsbridge.tidy(lambda: self.features(tf.zeros(jsbridge.to_js([1, side, side, 3]))))
-        result.dataSync()
-        result.dispose()
+        self.runner, self.info["fused"] = fused_runner(self.model, side)
+        if self.runner is self.model:
+            result = jsbridge.tidy(lambda: self.features(tf.zeros(jsbridge.to_js([1, side, side, 3]))))
+            result.dataSync()
+            result.dispose()
         return jsbridge.now_ms() - start
 
     def dispose(self) -> None:
         """Free the weights. A cut shares its layers with the full model it was taken from, so disposing that full
         model frees everything (the top the cut never used included)."""
+        if self.runner is not self.model:
+            self.runner.dispose()
         (self.parent if self.parent is not None else self.model).dispose()
 
     def describe(self) -> dict:

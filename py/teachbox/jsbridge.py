@@ -8,6 +8,7 @@ become JS objects, JS `null`/`undefined` become None, JS exceptions become Teach
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 import traceback
 from collections.abc import Awaitable, Callable
@@ -124,6 +125,16 @@ async def fetch(url: str) -> Any:
     if not response.ok:
         raise http_error(url, int(response.status), str(response.statusText))
     return response
+
+
+def topology(model: Any) -> dict:
+    """A layers model's Keras topology, as its model.json holds it (snake_case configs, inbound nodes)."""
+    return json.loads(str(model.toJSON(jsnull, True)))
+
+
+def fused_runner(model: Any, plan: dict) -> Any:
+    """site/kernels.js fused: {predict(x), dispose()} running `model` as the ops of a fusion.py plan."""
+    return js.teachboxKernels.fused(model, to_js(plan))
 
 
 async def classify(model: Any, image: Any, box: tuple[float, float, float, float], size: int) -> list[float]:

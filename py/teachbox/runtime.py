@@ -79,7 +79,10 @@ class Runtime:
         """Switch the active base; the previous one is disposed unless a trained classifier still uses it."""
         extractor = await self.load_extractor(base, url, cut)
         warm_ms = extractor.warm_up()
-        self.log(f"base {extractor.base_id}: {extractor.source}, {extractor.load_ms:.0f} ms, warm-up {warm_ms:.0f} ms")
+        fused = extractor.info.get("fused") or {}
+        runs = f"{fused['ops']} fused ops" if "ops" in fused else fused.get("rejected", "as a layers model")
+        self.log(f"base {extractor.base_id}: {extractor.source}, {extractor.load_ms:.0f} ms, warm-up {warm_ms:.0f} ms,"
+                 f" runs {runs}")
         previous, self.extractor = self.extractor, extractor
         if previous is not None and previous.users == 0:
             previous.dispose()

@@ -341,7 +341,7 @@ class Session:
                 else:
                     errors.append({"line": row.line, "path": row.path, "code": "unknown_label",
                                    "message": f"The label {row.label!r} is not one the model knows."})
-            encoder = Encoder(key, classifier.model, (len(classifier.labels),), False, classifier.preprocessing)
+            encoder = Encoder(key, classifier.runner, (len(classifier.labels),), False, classifier.preprocessing)
             failures = await self.store.ensure(samples, encoder, lambda d, t: self._progress(
                 {"phase": "evaluating", "done": d, "total": t}), self._cancelled)
             good = [s for s in samples if s.uid not in failures]

@@ -49,7 +49,7 @@ def _key_prefix(base: FeatureExtractor, preprocessing: Preprocessing) -> str:
 
 
 def pooled_encoder(base: FeatureExtractor, preprocessing: Preprocessing) -> Encoder:
-    return Encoder(f"{_key_prefix(base, preprocessing)}|pooled", base.model, (base.feature_dim,), True, preprocessing)
+    return Encoder(f"{_key_prefix(base, preprocessing)}|pooled", base.runner, (base.feature_dim,), True, preprocessing)
 
 
 def layer_infos(model: Any) -> list[LayerInfo]:

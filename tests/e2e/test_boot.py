@@ -82,6 +82,36 @@ def test_embedding_equals_unconverted_model(app, shared_dir) -> None:  # noqa: A
         assert result["tensorsAfter"] == result["tensorsBefore"], "switching bases leaked tensors"
 
 
+def test_fused_base_embeds_as_the_layers_model_does(app, shared_dir) -> None:  # noqa: ANN001
+    """Teachbox embeds with the base's fused plan (batch-norm folded, activations fused: teachbox.fusion); the
+    same base run layer by layer by TF.js (`model.predict`) must give the same embeddings on real images."""
+    page, info = app
+    assert info["base"]["fused"] == {"ops": 27, "folded": 54}
+    assert "runs 27 fused ops" in page.text_content("#status-log")
+    for url in (IMAGES[0], first_uninfected(shared_dir), IMAGES[2], IMAGES[3]):
+        result = page.evaluate("""async (url) => {
+          const fused = await teachbox.embed(url);
+          const catalog = await (await fetch('/models/bases.json')).json();
+          const spec = catalog.bases.find((base) => base.id === teachbox.info().base.id);
+          const model = await tf.loadLayersModel('/' + spec.url);
+          const image = await createImageBitmap(await (await fetch(url)).blob());
+          const side = Math.min(image.width, image.height), inset = 1 / 256;
+          const span = (extent) => { const o = (extent - side) / 2;
+                                     return [o / (extent - 1), (o + side - 1 - inset) / (extent - 1)]; };
+          const [x1, x2] = span(image.width), [y1, y2] = span(image.height);
+          const pooled = tf.tidy(() => tf.mean(model.predict(teachboxKernels.toInput(image, [y1, x1, y2, x2], 224)),
+                                               [1, 2]));
+          const layered = Array.from(pooled.dataSync());
+          pooled.dispose(); model.dispose(); image.close();
+          let maxDiff = 0, maxAbs = 0;
+          layered.forEach((v, i) => { maxDiff = Math.max(maxDiff, Math.abs(v - fused[i]));
+                                      maxAbs = Math.max(maxAbs, Math.abs(v)); });
+          return {maxDiff, maxAbs, dim: fused.length};
+        }""", url)
+        assert result["dim"] == 256 and result["maxAbs"] > 0.1
+        assert result["maxDiff"] <= 1e-4, f"{url}: fused embedding differs by {result['maxDiff']}"
+
+
 def test_tensor_count_returns_to_baseline_after_embeds(app) -> None:  # noqa: ANN001
     page, _ = app
     result = page.evaluate("""async (url) => {
