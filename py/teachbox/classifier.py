@@ -60,7 +60,9 @@ class Classifier:
     fused: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
-        self.runner, self.fused = fused_runner(self.model, self.preprocessing.size)
+        # Made now, not at the first prediction: its folded weights are then part of the classifier from the start,
+        # so numTensors is the same after a training whether or not anything was predicted since.
+        self.runner, self.fused = fused_runner(self.model)
 
     async def predict(self, source: Any) -> list[dict[str, Any]]:
         """Labels with probabilities, most likely first."""

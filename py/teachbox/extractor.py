@@ -53,15 +53,14 @@ class FeatureExtractor:
         return jsbridge.tidy(lambda: tf.mean(self.runner.predict(batch), jsbridge.to_js([1, 2])))
 
     def warm_up(self) -> float:
-        """Switch embedding to the model's fused ops (runner.py: checked against the model on one random image),
-        and compile the kernels before the user's first image does."""
+        """Switch embedding to the model's fused ops (runner.py: checked against the model on a random image), then
+        run one image at the real size so kernel (and WebGL shader) set-up is not paid by the user's first image."""
         start = jsbridge.now_ms()
+        self.runner, self.info["fused"] = fused_runner(self.model)
         side = self.input_size(None)
-        self.runner, self.info["fused"] = fused_runner(self.model, side)
-        if self.runner is self.model:
-            result = jsbridge.tidy(lambda: self.features(tf.zeros(jsbridge.to_js([1, side, side, 3]))))
-            result.dataSync()
-            result.dispose()
+        result = jsbridge.tidy(lambda: self.features(tf.zeros(jsbridge.to_js([1, side, side, 3]))))
+        result.dataSync()
+        result.dispose()
         return jsbridge.now_ms() - start
 
     def dispose(self) -> None:

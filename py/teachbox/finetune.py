@@ -11,27 +11,12 @@ The frozen part below the split is run once per image and its activations cached
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from .errors import TeachboxError
+from .topology import LayerInfo
 
 ACTIVATIONS = ("Activation", "ReLU")
-
-
-@dataclass(frozen=True)
-class LayerInfo:
-    """What planning needs of a layer: name, class, input layer names and its config."""
-
-    name: str
-    class_name: str
-    inputs: tuple[str, ...]
-    config: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def pointwise(self) -> bool:
-        return self.class_name == "Conv2D" and list(self.config.get("kernel_size", [])) == [1, 1] \
-            and list(self.config.get("strides", [1, 1])) == [1, 1] and self.config.get("groups", 1) in (1, None)
 
 
 @dataclass(frozen=True)

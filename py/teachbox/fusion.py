@@ -19,6 +19,8 @@ from collections import Counter
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from .topology import LayerInfo, layer_infos, model_config
+
 INPUT = -1  # the value index of the model's input
 CONVOLUTIONS = {"Conv2D": "conv", "DepthwiseConv2D": "depthwise"}
 ACTIVATIONS = ("linear", "relu", "relu6")
@@ -56,48 +58,35 @@ class FusedPlan:
 
 def plan_fused(topology: dict[str, Any]) -> FusedPlan | None:
     """The plan for a Keras functional topology, or None when it holds a layer or setting this does not cover."""
-    config = topology.get("model_config", topology).get("config", {})
-    layers = config.get("layers") or []
-    outputs = config.get("output_layers") or []
-    if len(outputs) != 1 or not layers:
+    layers = layer_infos(topology)
+    outputs = model_config(topology).get("output_layers") or []
+    if len(outputs) != 1 or not layers or any(layer.reused for layer in layers):
         return None
-    sources = {layer["name"]: _sources(layer) for layer in layers}
-    if any(names is None for names in sources.values()):
-        return None
-    consumers = Counter(name for names in sources.values() for name in names)
+    consumers = Counter(name for layer in layers for name in layer.inputs)
     steps: list[Step] = []
     value: dict[str, int] = {}  # layer name -> index of the step whose value is that layer's output
     for layer in layers:
-        name, kind, cfg = layer["name"], layer["class_name"], layer.get("config", {})
-        inputs = [value.get(source) for source in sources[name]]
+        inputs = [value.get(source) for source in layer.inputs]
         if None in inputs:
             return None
-        if kind == "InputLayer":
-            value[name] = INPUT
+        if layer.class_name == "InputLayer":
+            value[layer.name] = INPUT
             continue
-        if kind in PASS_THROUGH and len(inputs) == 1:
-            value[name] = inputs[0]
+        if layer.class_name in PASS_THROUGH and len(inputs) == 1:
+            value[layer.name] = inputs[0]
             continue
-        folded = _fold(kind, cfg, inputs, steps, consumers, sources[name], name)
+        folded = _fold(layer, inputs, steps, consumers)
         if folded is not None:
             steps[inputs[0]] = folded
-            value[name] = inputs[0]
+            value[layer.name] = inputs[0]
             continue
-        step = _step(kind, cfg, inputs, name)
+        step = _step(layer.class_name, layer.config, inputs, layer.name)
         if step is None:
             return None
         steps.append(step)
-        value[name] = len(steps) - 1
+        value[layer.name] = len(steps) - 1
     output = value.get(outputs[0][0])
     return FusedPlan(tuple(steps), output) if output is not None and output != INPUT else None
-
-
-def _sources(layer: dict[str, Any]) -> list[str] | None:
-    """Names of the layers feeding this one (first inbound node); None for a layer used at several places."""
-    nodes = layer.get("inbound_nodes") or []
-    if len(nodes) > 1:
-        return None
-    return [source[0] for source in nodes[0]] if nodes else []
 
 
 def _step(kind: str, cfg: dict[str, Any], inputs: list[int], name: str) -> Step | None:
@@ -123,12 +112,12 @@ def _step(kind: str, cfg: dict[str, Any], inputs: list[int], name: str) -> Step 
     return None
 
 
-def _fold(kind: str, cfg: dict[str, Any], inputs: list[int], steps: list[Step], consumers: Counter,
-          sources: list[str], name: str) -> Step | None:
+def _fold(layer: LayerInfo, inputs: list[int], steps: list[Step], consumers: Counter) -> Step | None:
     """The convolution (or dense) step before this layer with the layer folded in, when it can absorb it: a
     batch-norm over the channels (convolutions only, before any activation), or a ReLU/ReLU6. The step's output must
     feed nothing else."""
-    if len(inputs) != 1 or inputs[0] == INPUT or consumers[sources[0]] != 1:
+    kind, cfg = layer.class_name, layer.config
+    if len(inputs) != 1 or inputs[0] == INPUT or consumers[layer.inputs[0]] != 1:
         return None
     conv = steps[inputs[0]]
     if conv.op not in ("conv", "depthwise", "dense") or conv.activation != "linear":
@@ -138,7 +127,7 @@ def _fold(kind: str, cfg: dict[str, Any], inputs: list[int], steps: list[Step], 
         axis = axis[0] if isinstance(axis, list) and len(axis) == 1 else axis
         if conv.norm or axis not in (-1, 3) or not cfg.get("center", True) or not cfg.get("scale", True):
             return None
-        return replace(conv, norm=name, epsilon=float(cfg.get("epsilon", 1e-3)))
+        return replace(conv, norm=layer.name, epsilon=float(cfg.get("epsilon", 1e-3)))
     activation = _activation(kind, cfg)
     if activation is None:
         return None

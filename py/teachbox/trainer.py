@@ -20,12 +20,13 @@ from .classifier import Classifier, dispose_layers, model_layers
 from .errors import TeachboxError
 from .extractor import FeatureExtractor
 from .features import Encoder, FeatureStore
-from .finetune import FineTunePlan, LayerInfo, TailBlock, plan_fine_tuning
+from .finetune import FineTunePlan, TailBlock, plan_fine_tuning
 from .jsbridge import tf
 from .modelzip import FORMAT, FORMAT_VERSION
 from .preprocess import INPUT_SIZE, Preprocessing
 from .project import Project, Sample
 from .split import stratified_split
+from .topology import layer_infos
 from .training import EpochTracker, TrainOptions, eta_seconds, summary
 
 Progress = Callable[[dict[str, Any]], None]
@@ -52,23 +53,12 @@ def pooled_encoder(base: FeatureExtractor, preprocessing: Preprocessing) -> Enco
     return Encoder(f"{_key_prefix(base, preprocessing)}|pooled", base.runner, (base.feature_dim,), True, preprocessing)
 
 
-def layer_infos(model: Any) -> list[LayerInfo]:
-    infos = []
-    for layer in model.layers:
-        nodes = layer.inboundNodes
-        inbound = tuple(str(source.name) for source in nodes[0].inboundLayers) if len(nodes) else ()
-        config = layer.getConfig().to_py()
-        infos.append(LayerInfo(str(layer.name), str(layer.getClassName()), inbound,
-                               {"kernel_size": config.get("kernelSize"), "strides": config.get("strides")}))
-    return infos
-
-
 async def prepare(base: FeatureExtractor, reload: Callable[[], Any], options: TrainOptions, size: int) -> Prepared:
     """The encoder whose features this run trains on, reading images at `size` pixels."""
     preprocessing = Preprocessing(mode=options.crop, size=size)
     if options.fine_tune_layers == 0:
         return Prepared(pooled_encoder(base, preprocessing), base)
-    plan = plan_fine_tuning(layer_infos(base.model), options.fine_tune_layers)  # fails before any loading
+    plan = plan_fine_tuning(layer_infos(jsbridge.topology(base.model)), options.fine_tune_layers)  # fails before any loading
     copy = await reload()
     frozen = tf.model(jsbridge.to_js({"inputs": copy.inputs, "outputs": copy.getLayer(plan.split).output}))
     # The activations' shape at this input size (the layers' own shapes leave height and width open).

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 from teachbox.errors import TeachboxError
 from teachbox.finetune import FineTunePlan, LayerInfo, TailBlock, plan_fine_tuning
+from teachbox.topology import layer_infos
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 V1_JSON = SHARED / "models" / "mobilenet_v1_0.25_224" / "model.json"
@@ -16,24 +16,11 @@ V2_JSON = SHARED / "models" / "mobilenet_v2_0.35_224_no_top" / "model.json"
 V1_CUT = "conv_pw_13_relu"
 
 
-def _infos(raw_layers: list[dict[str, Any]]) -> list[LayerInfo]:
-    """LayerInfo as trainer.layer_infos builds it: first inbound node's sources, kernel size and strides."""
-    infos = []
-    for layer in raw_layers:
-        nodes = layer.get("inbound_nodes") or []
-        inputs = tuple(source[0] for source in nodes[0]) if nodes else ()
-        cfg = layer.get("config", {})
-        infos.append(LayerInfo(layer["name"], layer["class_name"], inputs,
-                               {"kernel_size": cfg.get("kernel_size"), "strides": cfg.get("strides")}))
-    return infos
-
-
 @pytest.fixture(scope="module")
 def v1_layers() -> list[LayerInfo]:
     if not V1_JSON.is_file():
         pytest.skip("../shared/models/mobilenet_v1_0.25_224 is not beside this checkout")
-    raw = json.loads(V1_JSON.read_text())["modelTopology"]["model_config"]["config"]["layers"]
-    layers = _infos(raw)
+    layers = layer_infos(json.loads(V1_JSON.read_text())["modelTopology"])
     cut = [layer.name for layer in layers].index(V1_CUT)
     return layers[:cut + 1]  # the base as Teachbox uses it: everything after the cut is dropped
 
@@ -42,7 +29,7 @@ def v1_layers() -> list[LayerInfo]:
 def v2_layers() -> list[LayerInfo]:
     if not V2_JSON.is_file():
         pytest.skip("../shared/models/mobilenet_v2_0.35_224_no_top is not beside this checkout")
-    return _infos(json.loads(V2_JSON.read_text())["modelTopology"]["config"]["layers"])
+    return layer_infos(json.loads(V2_JSON.read_text())["modelTopology"])
 
 
 def _refusal(layers: list[LayerInfo], k: int) -> TeachboxError:

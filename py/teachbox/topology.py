@@ -1,0 +1,41 @@
+"""A model's layer graph as plain data, read from its Keras topology (what a model.json holds and what
+`model.toJSON()` returns): the one reading that fine-tuning (finetune.py) and fused inference (fusion.py) plan from,
+so both are unit-tested on the real model.json files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """What planning needs of a layer: name, class, input layer names and its (snake_case Keras) config."""
+
+    name: str
+    class_name: str
+    inputs: tuple[str, ...]
+    config: dict[str, Any] = field(default_factory=dict)
+    reused: bool = False  # called at more than one place in the graph: `inputs` are only its first call's
+
+    @property
+    def pointwise(self) -> bool:
+        return self.class_name == "Conv2D" and list(self.config.get("kernel_size", [])) == [1, 1] \
+            and list(self.config.get("strides", [1, 1])) == [1, 1] and self.config.get("groups", 1) in (1, None)
+
+
+def model_config(topology: dict[str, Any]) -> dict[str, Any]:
+    """The functional model's config ({layers, input_layers, output_layers}), from either form of a topology."""
+    return topology.get("model_config", topology).get("config", {})
+
+
+def layer_infos(topology: dict[str, Any]) -> list[LayerInfo]:
+    """The layers in graph order, each with the names of the layers feeding its first call."""
+    infos = []
+    for layer in model_config(topology).get("layers") or []:
+        nodes = layer.get("inbound_nodes") or []
+        inputs = tuple(source[0] for source in nodes[0]) if nodes else ()
+        infos.append(LayerInfo(layer["name"], layer["class_name"], inputs, layer.get("config") or {},
+                               reused=len(nodes) > 1))
+    return infos
