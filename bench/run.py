@@ -131,7 +131,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def fused_plan(topology: dict[str, Any]) -> dict[str, Any] | None:
     """The fused plan Teachbox makes for a model (py/teachbox/fusion.py, pure Python), as JSON."""
-    from teachbox.fusion import plan_fused
+    from teachbox.model.fusion_plan import plan_fused
 
     plan = plan_fused(topology)
     return None if plan is None else plan.to_json()

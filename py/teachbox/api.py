@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import __version__, jsbridge
-from .errors import TeachboxError
-from .events import Emitter
-from .projects import Projects
-from .runtime import Runtime
-from .session import Session
+from teachbox import __version__
+from teachbox import jsbridge
+from teachbox.errors import TeachboxError
+from teachbox.events import Emitter
+from teachbox.workspace import Projects
+from teachbox.runtime import Runtime
+from teachbox.session import Session
 
 
 class Api:

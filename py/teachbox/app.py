@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from . import jsbridge
-from .api import Api
-from .errors import TeachboxError
-from .runtime import Runtime
+from teachbox import jsbridge
+from teachbox.api import Api
+from teachbox.errors import TeachboxError
+from teachbox.runtime import Runtime
 
 
 async def start() -> Api | None:
@@ -34,7 +34,7 @@ def _mount_ui(api: Api, boot: jsbridge.Boot) -> None:
     """Build the page's UI on the installed API, before `ready` resolves (so a script awaiting `ready` finds the UI
     in place). A UI failure is logged and shown, but never takes window.teachbox down with it."""
     try:
-        from .ui import mount
+        from teachbox.ui import mount
 
         mount(api)
     except Exception as error:  # a bug in the UI: scripts and the console API must keep working

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .errors import TeachboxError
+from teachbox.errors import TeachboxError
 
 EVENTS = ("progress", "trained", "dataset", "cancelled", "project", "storage")
 

@@ -19,8 +19,8 @@ import pyodide  # type: ignore[import-not-found]
 from pyodide.ffi import JsException, JsProxy, create_once_callable, create_proxy, jsnull  # type: ignore[import-not-found]
 from pyodide.ffi import to_js as _to_js
 
-from .backend import WebGLProbe
-from .errors import TeachboxError
+from teachbox.backend_choice import WebGLProbe
+from teachbox.errors import TeachboxError
 
 tf = js.tf
 _pending: set[asyncio.Future] = set()  # strong references to running API calls (asyncio keeps only weak ones)

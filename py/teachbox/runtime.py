@@ -9,13 +9,14 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from . import jsbridge, reading
-from .backend import backend_candidates
-from .bases import BaseCatalog, parse_catalog
-from .errors import TeachboxError
-from .extractor import FeatureExtractor, load_built_base, load_custom_base
-from .jsbridge import tf
-from .preprocess import Preprocessing
+from teachbox import jsbridge
+from teachbox.data import image_reading
+from teachbox.backend_choice import backend_candidates
+from teachbox.model.base_catalog import BaseCatalog, parse_catalog
+from teachbox.errors import TeachboxError
+from teachbox.model.extractor import FeatureExtractor, load_built_base, load_custom_base
+from teachbox.jsbridge import tf
+from teachbox.data.geometry import Preprocessing
 
 BASES_URL = "models/bases.json"
 WASM_DIR = "vendor/tfjs/"
@@ -116,7 +117,7 @@ class Runtime:
 
     async def embed(self, source: Any, size: int | None) -> list[float]:
         """The pooled embedding of one image as a Python list, read at `size` px (the base's own if it has one)."""
-        tensor = await reading.load_input(source, replace(self.preprocessing, size=self.active().input_size(size)))
+        tensor = await image_reading.load_input(source, replace(self.preprocessing, size=self.active().input_size(size)))
         try:
             features = self.active().features(tensor)
         finally:

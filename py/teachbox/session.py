@@ -14,21 +14,21 @@ import asyncio
 from dataclasses import replace
 from typing import Any
 
-from . import jsbridge
-from .classifier import Classifier, classifier_from_zip, dispose_layers, model_layers
-from .csvdata import check_label, parse_labels_csv
-from .errors import TeachboxError
-from .events import Emitter
-from .features import Cancelled, Encoder, FeatureStore
-from .metrics import evaluate_predictions
-from .preprocess import auto_input_size
-from .project import Project, Sample
-from .projectdb import ProjectDB
-from .projectrecord import DEFAULT_NAME, ProjectRecord, Saved
-from .reading import short_sides
-from .runtime import Runtime
-from .trainer import pooled_encoder, prepare, train
-from .training import TrainOptions
+from teachbox import jsbridge
+from teachbox.model.classifier import Classifier, classifier_from_zip, dispose_layers, model_layers
+from teachbox.data.labels_csv import check_label, parse_labels_csv
+from teachbox.errors import TeachboxError
+from teachbox.events import Emitter
+from teachbox.model.feature_store import Cancelled, Encoder, FeatureStore
+from teachbox.model.metrics import evaluate_predictions
+from teachbox.data.geometry import auto_input_size
+from teachbox.data.project import Project, Sample
+from teachbox.store.database import ProjectDB
+from teachbox.store.manifest import DEFAULT_NAME, ProjectRecord, Saved
+from teachbox.data.image_reading import short_sides
+from teachbox.runtime import Runtime
+from teachbox.model.trainer import pooled_encoder, prepare, train
+from teachbox.model.train_options import TrainOptions
 
 
 class Session:

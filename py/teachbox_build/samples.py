@@ -25,10 +25,10 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from teachbox.csvdata import Row, RowError, parse_labels_csv
+from teachbox.data.labels_csv import Row, RowError, parse_labels_csv
 from teachbox.errors import TeachboxError
-from teachbox.imageinfo import JPEG_HEADER_BYTES, sniff
-from teachbox.sample_sets import INDEX_URL, SampleSet
+from teachbox.data.image_header import JPEG_HEADER_BYTES, sniff
+from teachbox.data.sample_sets import INDEX_URL, SampleSet
 
 from .errors import BuildError
 

@@ -9,7 +9,7 @@ import json
 import zipfile
 
 import pytest
-from teachbox.preprocess import crop_box
+from teachbox.data.geometry import crop_box
 
 from tests.e2e.conftest import open_app, read_labels, stratified, write_csv
 

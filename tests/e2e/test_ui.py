@@ -19,7 +19,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from teachbox.split import stratified_split
+from teachbox.data.splits import stratified_split
 
 from tests.conftest import ROOT, SHARED
 from tests.e2e.conftest import open_app, write_csv

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from teachbox.backend import BACKENDS, WebGLProbe, backend_candidates, is_software_renderer
+from teachbox.backend_choice import BACKENDS, WebGLProbe, backend_candidates, is_software_renderer
 
 SOFTWARE_RENDERERS = [
     "Google SwiftShader",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 
 import pytest
-from teachbox.bases import CACHE_PREFIX, BaseCatalog, BaseSpec, parse_catalog
+from teachbox.model.base_catalog import CACHE_PREFIX, BaseCatalog, BaseSpec, parse_catalog
 from teachbox.errors import TeachboxError
 
 MANIFEST = {

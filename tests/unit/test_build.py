@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import teachbox
-from teachbox.bases import parse_catalog
+from teachbox.model.base_catalog import parse_catalog
 from teachbox_build.assemble import base_label, source_id, stamp_interpreter
 from teachbox_build.errors import BuildError
 

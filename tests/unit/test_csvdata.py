@@ -8,8 +8,8 @@ from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
 import pytest
-from teachbox.classes import ClassIndex, check_trainable
-from teachbox.csvdata import MAX_ROWS, parse_labels_csv
+from teachbox.data.class_index import ClassIndex, check_trainable
+from teachbox.data.labels_csv import MAX_ROWS, parse_labels_csv
 from teachbox.errors import TeachboxError
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from teachbox.errors import TeachboxError
-from teachbox.finetune import FineTunePlan, LayerInfo, TailBlock, plan_fine_tuning
-from teachbox.topology import layer_infos
+from teachbox.model.finetune_plan import FineTunePlan, LayerInfo, TailBlock, plan_fine_tuning
+from teachbox.model.topology import layer_infos
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 V1_JSON = SHARED / "models" / "mobilenet_v1_0.25_224" / "model.json"

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from teachbox.fusion import INPUT, plan_fused
+from teachbox.model.fusion_plan import INPUT, plan_fused
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 V1 = SHARED / "models" / "mobilenet_v1_0.25_224" / "model.json"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 from teachbox.errors import TeachboxError
-from teachbox.imageinfo import DOWNSCALE_TO, HEADER_BYTES, JPEG_HEADER_BYTES, ImageInfo, sniff
+from teachbox.data.image_header import DOWNSCALE_TO, HEADER_BYTES, JPEG_HEADER_BYTES, ImageInfo, sniff
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 from teachbox.errors import TeachboxError
-from teachbox.metrics import evaluate_predictions
+from teachbox.model.metrics import evaluate_predictions
 
 LABELS = ["a", "b", "c"]
 TRUE = [0, 0, 1, 1, 2, 2]

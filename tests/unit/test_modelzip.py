@@ -9,9 +9,9 @@ import zipfile
 from typing import Any
 
 import pytest
-from teachbox import modelzip
+from teachbox.model import export_zip
 from teachbox.errors import TeachboxError
-from teachbox.modelzip import build_model_zip, declare_input_size, output_units, read_model_zip
+from teachbox.model.export_zip import build_model_zip, declare_input_size, output_units, read_model_zip
 
 LABELS = ["cat", "dog"]
 
@@ -282,7 +282,7 @@ def test_bad_preprocessing(preprocessing: Any) -> None:
 
 def test_whole_file_over_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     data = _zip()
-    monkeypatch.setattr(modelzip, "MAX_ZIP_BYTES", len(data) - 1)
+    monkeypatch.setattr(export_zip, "MAX_ZIP_BYTES", len(data) - 1)
     error = _refused(data)
     assert _says(error, "a model zip may be at most"), error.message
 
@@ -290,8 +290,8 @@ def test_whole_file_over_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_declared_inflated_size_over_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     # A zip bomb: small on disk, large inflated. Refused from the declared sizes, before inflating anything.
     data = _zip(weights=_weights(), metadata=_metadata(description="x" * 5000))
-    monkeypatch.setattr(modelzip, "MAX_ZIP_BYTES", len(data) + 100)
-    assert len(data) < modelzip.MAX_ZIP_BYTES < sum(i.file_size for i in zipfile.ZipFile(io.BytesIO(data)).infolist())
+    monkeypatch.setattr(export_zip, "MAX_ZIP_BYTES", len(data) + 100)
+    assert len(data) < export_zip.MAX_ZIP_BYTES < sum(i.file_size for i in zipfile.ZipFile(io.BytesIO(data)).infolist())
     error = _refused(data)
     assert _says(error, "inflates to more than"), error.message
 
@@ -299,8 +299,8 @@ def test_declared_inflated_size_over_the_limit(monkeypatch: pytest.MonkeyPatch) 
 def test_json_entry_over_the_json_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     data = _zip(metadata=_metadata(description="x" * 2000))
     sizes = {info.filename: info.file_size for info in zipfile.ZipFile(io.BytesIO(data)).infolist()}
-    monkeypatch.setattr(modelzip, "MAX_JSON_BYTES", sizes["metadata.json"] - 1)
-    assert sizes["model.json"] <= modelzip.MAX_JSON_BYTES
+    monkeypatch.setattr(export_zip, "MAX_JSON_BYTES", sizes["metadata.json"] - 1)
+    assert sizes["model.json"] <= export_zip.MAX_JSON_BYTES
     error = _refused(data)
     assert _says(error, "metadata.json", "larger than allowed"), error.message
 
@@ -309,8 +309,8 @@ def test_weights_are_not_held_to_the_json_limit(monkeypatch: pytest.MonkeyPatch)
     labels = [f"c{i}" for i in range(200)]
     data = _zip(_topology(200), _specs(200), _weights(200), _metadata(labels))
     sizes = {info.filename: info.file_size for info in zipfile.ZipFile(io.BytesIO(data)).infolist()}
-    monkeypatch.setattr(modelzip, "MAX_JSON_BYTES", max(sizes["model.json"], sizes["metadata.json"]))
-    assert sizes["weights.bin"] > modelzip.MAX_JSON_BYTES
+    monkeypatch.setattr(export_zip, "MAX_JSON_BYTES", max(sizes["model.json"], sizes["metadata.json"]))
+    assert sizes["weights.bin"] > export_zip.MAX_JSON_BYTES
     assert read_model_zip(data).weights == _weights(200)
 
 
@@ -331,7 +331,7 @@ def test_declared_size_over_the_limit_is_refused_before_inflating(monkeypatch: p
     data = _set_declared_size(_zip(), "metadata.json", 10**9)  # the bytes stay small; only the header lies
     error = _refused(data)
     assert _says(error, "inflates to more than"), error.message
-    monkeypatch.setattr(modelzip, "MAX_ZIP_BYTES", 2 * 10**9)
+    monkeypatch.setattr(export_zip, "MAX_ZIP_BYTES", 2 * 10**9)
     error = _refused(data)
     assert _says(error, "metadata.json", "larger than allowed"), error.message
 

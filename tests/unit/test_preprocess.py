@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 from teachbox.errors import TeachboxError
-from teachbox.preprocess import (
+from teachbox.data.geometry import (
     CROP_MODES,
     EDGE_INSET,
     INPUT_SIZE,

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from teachbox import project as project_module
-from teachbox.classes import ClassIndex
+from teachbox.data import project as project_module
+from teachbox.data.class_index import ClassIndex
 from teachbox.errors import TeachboxError
 from teachbox.events import EVENTS, Emitter
-from teachbox.project import Project, Sample
+from teachbox.data.project import Project, Sample
 
 HOSTILE = '<img src=x onerror="alert(1)">'
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from teachbox.errors import TeachboxError
-from teachbox.projectrecord import (
+from teachbox.store.manifest import (
     MAX_NAME,
     ProjectRecord,
     SampleRecord,

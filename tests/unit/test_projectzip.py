@@ -9,8 +9,8 @@ import zipfile
 
 import pytest
 from teachbox.errors import TeachboxError
-from teachbox.modelzip import build_model_zip
-from teachbox.projectzip import (
+from teachbox.model.export_zip import build_model_zip
+from teachbox.store.archive import (
     LABELS_CSV,
     MODEL_ZIP,
     PROJECT_JSON,
@@ -127,9 +127,9 @@ def test_truncated_and_corrupted_bytes_are_refused() -> None:
 
 
 def test_zip_bombs_are_refused_before_inflating(monkeypatch: pytest.MonkeyPatch) -> None:
-    from teachbox import projectzip
+    from teachbox.store import archive
 
-    monkeypatch.setattr(projectzip, "MAX_PROJECT_BYTES", 4096)
+    monkeypatch.setattr(archive, "MAX_PROJECT_BYTES", 4096)
     data = io.BytesIO()
     with zipfile.ZipFile(data, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(PROJECT_JSON, "{}")

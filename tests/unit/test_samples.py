@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 from teachbox.errors import TeachboxError
-from teachbox.sample_sets import INDEX_URL, SampleSet, format_bytes, parse_index
+from teachbox.data.sample_sets import INDEX_URL, SampleSet, format_bytes, parse_index
 from teachbox_build.errors import BuildError
 from teachbox_build.samples import bundle_samples, is_on_demand, parse_dataset_arg, slugify
 from teachbox_build.service_worker import on_demand_entries, precache_entries

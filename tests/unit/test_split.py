@@ -6,9 +6,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from teachbox.csvdata import parse_labels_csv
+from teachbox.data.labels_csv import parse_labels_csv
 from teachbox.errors import TeachboxError
-from teachbox.split import patient_id, stratified_split, subset_per_class
+from teachbox.data.splits import patient_id, stratified_split, subset_per_class
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 

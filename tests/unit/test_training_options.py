@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from teachbox.errors import TeachboxError
-from teachbox.training import EpochTracker, TrainOptions, eta_seconds, summary
+from teachbox.model.train_options import EpochTracker, TrainOptions, eta_seconds, summary
 
 # --- TrainOptions -----------------------------------------------------------------------------------------------
 

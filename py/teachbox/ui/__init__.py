@@ -10,12 +10,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..api import Api
-    from .page import Page
+    from teachbox.api import Api
+    from teachbox.ui.page import Page
 
 
 def mount(api: Api) -> Page:
     """Build the UI on the page (called once by teachbox.app after window.teachbox is installed)."""
-    from .page import Page
+    from teachbox.ui.page import Page
 
     return Page(api)

@@ -16,10 +16,10 @@ from typing import Any
 
 import js  # type: ignore[import-not-found]
 
-from .. import jsbridge
-from ..errors import TeachboxError
-from . import dom
-from .feedback import Feedback
+from teachbox import jsbridge
+from teachbox.errors import TeachboxError
+from teachbox.ui import dom
+from teachbox.ui.feedback import Feedback
 
 MAX_SIDE = 480
 FRAME_INTERVAL_S = 0.2  # ~5 frames per second while a record button is held

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..api import Api
-from . import dom
-from .repl import run_source
+from teachbox.api import Api
+from teachbox.ui import dom
+from teachbox.ui.repl import run_source
 
 MAX_OUTPUT_CHARS = 200_000  # a runaway print loop must not freeze the page with a giant text node
 

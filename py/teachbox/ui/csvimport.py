@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..api import Api
-from ..csvdata import parse_labels_csv
-from ..errors import TeachboxError
-from . import dom
-from .data import DataOps, plural, quoted
-from .feedback import Feedback
-from .folders import csv_folder_prefix, folder_from_picked, match_csv, plan_folders
+from teachbox.api import Api
+from teachbox.data.labels_csv import parse_labels_csv
+from teachbox.errors import TeachboxError
+from teachbox.ui import dom
+from teachbox.ui.data import DataOps, plural, quoted
+from teachbox.ui.feedback import Feedback
+from teachbox.ui.folders import csv_folder_prefix, folder_from_picked, match_csv, plan_folders
 
 LOCAL_BASE = "https://local.invalid/"
 MAX_LISTED_ERRORS = 20

@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from ..api import Api
-from ..errors import TeachboxError
-from .feedback import Feedback
-from .folders import Plan
+from teachbox.api import Api
+from teachbox.errors import TeachboxError
+from teachbox.ui.feedback import Feedback
+from teachbox.ui.folders import Plan
 
 
 def quoted(label: str) -> str:

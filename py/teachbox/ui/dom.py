@@ -18,7 +18,7 @@ from typing import Any
 import js  # type: ignore[import-not-found]
 from pyodide.ffi import JsException, create_once_callable, create_proxy  # type: ignore[import-not-found]
 
-from .. import jsbridge
+from teachbox import jsbridge
 
 document = js.document
 Node = Any  # a JsProxy of a DOM node

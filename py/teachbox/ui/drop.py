@@ -13,13 +13,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from .. import jsbridge
-from ..errors import TeachboxError
-from . import dom
-from .classes import ClassList
-from .data import DataOps
-from .feedback import Feedback
-from .folders import Folder, is_image_name, plan_folders, plan_into
+from teachbox import jsbridge
+from teachbox.errors import TeachboxError
+from teachbox.ui import dom
+from teachbox.ui.class_cards import ClassList
+from teachbox.ui.data import DataOps
+from teachbox.ui.feedback import Feedback
+from teachbox.ui.folders import Folder, is_image_name, plan_folders, plan_into
 
 
 class DropZones:

@@ -12,11 +12,11 @@ from typing import Any
 
 import js  # type: ignore[import-not-found]
 
-from .. import jsbridge
-from ..api import Api
-from ..preprocess import EDGE_INSET
-from . import dom
-from .feedback import Feedback
+from teachbox import jsbridge
+from teachbox.api import Api
+from teachbox.data.geometry import EDGE_INSET
+from teachbox.ui import dom
+from teachbox.ui.feedback import Feedback
 
 ZIP_NAME = "teachbox-model.zip"
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import js  # type: ignore[import-not-found]
 
-from .. import jsbridge
-from ..errors import TeachboxError
-from . import dom
+from teachbox import jsbridge
+from teachbox.errors import TeachboxError
+from teachbox.ui import dom
 
 
 class Feedback:

@@ -5,21 +5,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..api import Api
-from . import dom
-from .camera import Camera
-from .classes import ClassList
-from .console import ConsolePanel
-from .csvimport import CsvImport
-from .data import DataOps
-from .drop import DropZones
-from .export import ExportPanel
-from .feedback import ConfirmDialog, Feedback
-from .preview import Preview
-from .projects import ProjectBar
-from .results import Results
-from .sample_sets import SampleMenu
-from .trainpanel import TrainPanel
+from teachbox.api import Api
+from teachbox.ui import dom
+from teachbox.ui.camera import Camera
+from teachbox.ui.class_cards import ClassList
+from teachbox.ui.console import ConsolePanel
+from teachbox.ui.csvimport import CsvImport
+from teachbox.ui.data import DataOps
+from teachbox.ui.drop import DropZones
+from teachbox.ui.export import ExportPanel
+from teachbox.ui.feedback import ConfirmDialog, Feedback
+from teachbox.ui.preview import Preview
+from teachbox.ui.project_bar import ProjectBar
+from teachbox.ui.results import Results
+from teachbox.ui.sample_menu import SampleMenu
+from teachbox.ui.trainpanel import TrainPanel
 
 
 class Page:

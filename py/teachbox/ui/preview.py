@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from ..api import Api
-from ..errors import TeachboxError
-from . import dom, thumbs
-from .camera import Camera
-from .feedback import Feedback
+from teachbox.api import Api
+from teachbox.errors import TeachboxError
+from teachbox.ui import dom
+from teachbox.ui import thumbs
+from teachbox.ui.camera import Camera
+from teachbox.ui.feedback import Feedback
 
 
 class Bars:

@@ -14,7 +14,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import TeachboxError
+from teachbox.errors import TeachboxError
 
 FILENAME = "<console>"
 FLAGS = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import jsbridge
-from ..api import Api
-from ..errors import TeachboxError
-from . import dom, thumbs
-from .data import quoted
-from .feedback import Feedback
+from teachbox import jsbridge
+from teachbox.api import Api
+from teachbox.errors import TeachboxError
+from teachbox.ui import dom
+from teachbox.ui import thumbs
+from teachbox.ui.data import quoted
+from teachbox.ui.feedback import Feedback
 
 MAX_MISTAKES = 60
 BUTTONS_UP_TO = 4  # with more classes, "Move to" is a picker instead of one button per class

@@ -13,9 +13,9 @@ from typing import Any
 
 import js  # type: ignore[import-not-found]
 
-from .. import jsbridge
-from ..imageinfo import HEADER_BYTES, sniff
-from . import dom
+from teachbox import jsbridge
+from teachbox.data.image_header import HEADER_BYTES, sniff
+from teachbox.ui import dom
 
 THUMB_PX = 88  # CSS pixels; drawn at 2× for sharp high-DPI screens
 

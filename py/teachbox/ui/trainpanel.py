@@ -14,13 +14,13 @@ from typing import Any
 
 import js  # type: ignore[import-not-found]
 
-from ..api import Api
-from ..errors import TeachboxError
-from ..preprocess import INPUT_SIZES
-from ..training import AUTO
-from . import dom
-from .charts import TRAIN_COLOUR, VALIDATION_COLOUR, LineChart, Series
-from .feedback import Feedback
+from teachbox.api import Api
+from teachbox.errors import TeachboxError
+from teachbox.data.geometry import INPUT_SIZES
+from teachbox.model.train_options import AUTO
+from teachbox.ui import dom
+from teachbox.ui.charts import TRAIN_COLOUR, VALIDATION_COLOUR, LineChart, Series
+from teachbox.ui.feedback import Feedback
 
 # input id → (API option, kind, what the person calls it)
 FIELDS = {

@@ -14,20 +14,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import __version__, jsbridge
-from .classes import check_trainable
-from .classifier import Classifier, dispose_layers, model_layers
-from .errors import TeachboxError
-from .extractor import FeatureExtractor
-from .features import Encoder, FeatureStore
-from .finetune import FineTunePlan, TailBlock, plan_fine_tuning
-from .jsbridge import tf
-from .modelzip import FORMAT, FORMAT_VERSION
-from .preprocess import INPUT_SIZE, Preprocessing
-from .project import Project, Sample
-from .split import stratified_split
-from .topology import layer_infos
-from .training import EpochTracker, TrainOptions, eta_seconds, summary
+from teachbox import __version__
+from teachbox import jsbridge
+from teachbox.data.class_index import check_trainable
+from teachbox.model.classifier import Classifier, dispose_layers, model_layers
+from teachbox.errors import TeachboxError
+from teachbox.model.extractor import FeatureExtractor
+from teachbox.model.feature_store import Encoder, FeatureStore
+from teachbox.model.finetune_plan import FineTunePlan, TailBlock, plan_fine_tuning
+from teachbox.jsbridge import tf
+from teachbox.model.export_zip import FORMAT, FORMAT_VERSION
+from teachbox.data.geometry import INPUT_SIZE, Preprocessing
+from teachbox.data.project import Project, Sample
+from teachbox.data.splits import stratified_split
+from teachbox.model.topology import layer_infos
+from teachbox.model.train_options import EpochTracker, TrainOptions, eta_seconds, summary
 
 Progress = Callable[[dict[str, Any]], None]
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import TeachboxError
-from .topology import LayerInfo
+from teachbox.errors import TeachboxError
+from teachbox.model.topology import LayerInfo
 
 ACTIVATIONS = ("Activation", "ReLU")
 

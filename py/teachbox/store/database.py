@@ -14,12 +14,12 @@ import json
 from collections import Counter
 from typing import Any
 
-from . import jsbridge
-from .classifier import Classifier
-from .errors import TeachboxError
-from .features import FeatureStore, sample_blob
-from .project import Project
-from .projectrecord import ProjectRecord, SampleRecord, Saved, blob_key, feature_key, plan_save, project_range
+from teachbox import jsbridge
+from teachbox.model.classifier import Classifier
+from teachbox.errors import TeachboxError
+from teachbox.model.feature_store import FeatureStore, sample_blob
+from teachbox.data.project import Project
+from teachbox.store.manifest import ProjectRecord, SampleRecord, Saved, blob_key, feature_key, plan_save, project_range
 
 DB_NAME = "teachbox-projects"
 DB_VERSION = 1

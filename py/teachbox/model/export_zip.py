@@ -16,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import TeachboxError
-from .preprocess import CROP_MODES
+from teachbox.errors import TeachboxError
+from teachbox.data.geometry import CROP_MODES
 
 MODEL_JSON = "model.json"
 WEIGHTS_BIN = "weights.bin"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from .errors import TeachboxError
+from teachbox.errors import TeachboxError
 
 CROP_MODES = ("center-crop", "squash", "pad")
 INPUT_SIZE = 224  # the bases' native resolution, and the size whenever the images are at least this big

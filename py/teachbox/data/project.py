@@ -11,8 +11,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from .classes import ClassIndex
-from .errors import TeachboxError
+from teachbox.data.class_index import ClassIndex
+from teachbox.errors import TeachboxError
 
 MAX_SAMPLES = 100_000
 _uids = itertools.count(1)

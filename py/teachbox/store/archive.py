@@ -21,12 +21,12 @@ import zipfile
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import __version__
-from .csvdata import check_label
-from .errors import TeachboxError
-from .modelzip import json_entry, open_zip, read_entry, read_model_zip
-from .project import MAX_SAMPLES
-from .projectrecord import check_name
+from teachbox import __version__
+from teachbox.data.labels_csv import check_label
+from teachbox.errors import TeachboxError
+from teachbox.model.export_zip import json_entry, open_zip, read_entry, read_model_zip
+from teachbox.data.project import MAX_SAMPLES
+from teachbox.store.manifest import check_name
 
 FORMAT = "teachbox-project"
 FORMAT_VERSION = 1

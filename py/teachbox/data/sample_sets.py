@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import TeachboxError
+from teachbox.errors import TeachboxError
 
 INDEX_URL = "samples/index.json"  # relative to the site root; every build writes it (an empty list when none)
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..api import Api
-from ..projectzip import export_name
-from . import dom
-from .export import DownloadLink
-from .feedback import ConfirmDialog, Feedback
+from teachbox.api import Api
+from teachbox.store.archive import export_name
+from teachbox.ui import dom
+from teachbox.ui.export import DownloadLink
+from teachbox.ui.feedback import ConfirmDialog, Feedback
 
 
 def megabytes(count: int) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import TeachboxError
+from teachbox.errors import TeachboxError
 
 CACHE_PREFIX = "teachbox-base-"
 

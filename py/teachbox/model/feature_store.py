@@ -15,12 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import jsbridge
-from .errors import TeachboxError
-from .jsbridge import tf
-from .preprocess import Preprocessing
-from .project import Sample
-from .reading import ChunkInputs, prepare_chunk
+from teachbox import jsbridge
+from teachbox.errors import TeachboxError
+from teachbox.jsbridge import tf
+from teachbox.data.geometry import Preprocessing
+from teachbox.data.project import Sample
+from teachbox.data.image_reading import ChunkInputs, prepare_chunk
 
 BATCH = 32  # measured on wasm, α=0.25: 20 ms/image at batch 16, 16 ms at 32
 # Batches prepared ahead of the model. Measured on 300 malaria images: 2 gave the same 48–57 img/s as 1, and each

@@ -7,14 +7,14 @@ comes from samples/index.json, which every build writes; when it is empty (or un
 
 from __future__ import annotations
 
-from .. import jsbridge
-from ..api import Api
-from ..errors import TeachboxError
-from ..sample_sets import INDEX_URL, SampleSet, parse_index
-from . import dom
-from .csvimport import CsvImport
-from .data import plural, quoted
-from .feedback import ConfirmDialog
+from teachbox import jsbridge
+from teachbox.api import Api
+from teachbox.errors import TeachboxError
+from teachbox.data.sample_sets import INDEX_URL, SampleSet, parse_index
+from teachbox.ui import dom
+from teachbox.ui.csvimport import CsvImport
+from teachbox.ui.data import plural, quoted
+from teachbox.ui.feedback import ConfirmDialog
 
 
 class SampleMenu:

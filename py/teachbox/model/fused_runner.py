@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import jsbridge
-from .fusion import plan_fused
-from .jsbridge import tf
+from teachbox import jsbridge
+from teachbox.model.fusion_plan import plan_fused
+from teachbox.jsbridge import tf
 
 # Folding batch-norm changes float rounding only: measured 3e-5 of the largest activation (v1 α=0.25, 224 px).
 TOLERANCE = 1e-3

@@ -14,12 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import imaging, jsbridge
-from .errors import TeachboxError
-from .imageinfo import HEADER_BYTES, JPEG_HEADER_BYTES, ImageInfo, sniff
-from .jsbridge import tf
-from .preprocess import Preprocessing, crop_box
-from .project import Sample
+from teachbox.browser import image_sources
+from teachbox import jsbridge
+from teachbox.errors import TeachboxError
+from teachbox.data.image_header import HEADER_BYTES, JPEG_HEADER_BYTES, ImageInfo, sniff
+from teachbox.jsbridge import tf
+from teachbox.data.geometry import Preprocessing, crop_box
+from teachbox.data.project import Sample
 
 BLOB_TYPES = ("Blob", "File")
 SIZE_PROBE = 16  # images whose headers choose the input size for inputSize "auto" (preprocess.auto_input_size)
@@ -41,7 +42,7 @@ class ChunkInputs:
 
 def described(sample: Sample) -> str:
     """How messages name a sample: a CSV row (it has a line) by its URL, anything else as imaging names it."""
-    return sample.uid if sample.line is not None else imaging.describe(sample.source)
+    return sample.uid if sample.line is not None else image_sources.describe(sample.source)
 
 
 async def prepare_chunk(chunk: list[Sample], preprocessing: Preprocessing) -> ChunkInputs:
@@ -79,7 +80,7 @@ async def prepare_chunk(chunk: list[Sample], preprocessing: Preprocessing) -> Ch
     parts = [jsbridge.input_batch(images, boxes, preprocessing.size)] if images else []
     for sample in pixels:
         try:
-            parts.append(imaging.to_input(imaging.pixel_source(sample.source), preprocessing))
+            parts.append(image_sources.to_input(image_sources.pixel_source(sample.source), preprocessing))
             out.kept.append(sample)
         except TeachboxError as error:
             out.failures[sample.uid] = error
@@ -120,8 +121,8 @@ async def decode_one(source: Any) -> Any:
     """One source decoded: an ImageBitmap (the caller closes it) or the pixel source itself. Raises TeachboxError
     with the same checks and messages as a batch."""
     if not isinstance(source, str) and jsbridge.js_type(source) not in BLOB_TYPES:
-        return imaging.pixel_source(source)  # no await: a webcam loop calls this for every frame
-    sample = Sample("", source, imaging.describe(source))
+        return image_sources.pixel_source(source)  # no await: a webcam loop calls this for every frame
+    sample = Sample("", source, image_sources.describe(source))
     [read] = await jsbridge.read_all([source], HEADER_BYTES)
     blob, info = await checked_bytes(sample, read)
     [result] = await jsbridge.decode_all([blob], [info.decode_size()])
@@ -134,7 +135,7 @@ async def load_input(source: Any, preprocessing: Preprocessing) -> Any:
     """One source's [1, size, size, 3] model input (the caller disposes it); a decoded bitmap is closed."""
     image = await decode_one(source)
     try:
-        return imaging.to_input(image, preprocessing)
+        return image_sources.to_input(image, preprocessing)
     finally:
         if image is not source:
             image.close()
@@ -148,7 +149,7 @@ async def short_sides(samples: list[Sample]) -> list[int]:
     for sample, read in zip(probe, await jsbridge.read_all([s.source for s in probe], HEADER_BYTES)):
         try:
             blob, info = await checked_bytes(sample, read)
-            width, height = (info.width, info.height) if blob is not None else imaging.pixel_size(sample.source)
+            width, height = (info.width, info.height) if blob is not None else image_sources.pixel_size(sample.source)
         except Exception:  # noqa: BLE001 - reported by the embedding that follows
             continue
         if width and height:

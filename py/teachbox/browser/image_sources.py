@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import jsbridge
-from .errors import TeachboxError
-from .preprocess import Preprocessing, crop_box
+from teachbox import jsbridge
+from teachbox.errors import TeachboxError
+from teachbox.data.geometry import Preprocessing, crop_box
 
 PIXEL_TYPES = ("HTMLImageElement", "HTMLCanvasElement", "HTMLVideoElement", "ImageBitmap", "OffscreenCanvas",
                "ImageData")

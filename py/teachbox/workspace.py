@@ -11,15 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from . import jsbridge
-from .classifier import Classifier, classifier_from_zip
-from .errors import TeachboxError
-from .features import sample_blob
-from .project import Project, Sample
-from .projectdb import ProjectDB
-from .projectrecord import DEFAULT_NAME, ProjectRecord, Saved, check_name, unique_name
-from .projectzip import ProjectFiles, ProjectImage, build_project_zip, image_path, read_project_zip
-from .session import Session
+from teachbox import jsbridge
+from teachbox.model.classifier import Classifier, classifier_from_zip
+from teachbox.errors import TeachboxError
+from teachbox.model.feature_store import sample_blob
+from teachbox.data.project import Project, Sample
+from teachbox.store.database import ProjectDB
+from teachbox.store.manifest import DEFAULT_NAME, ProjectRecord, Saved, check_name, unique_name
+from teachbox.store.archive import ProjectFiles, ProjectImage, build_project_zip, image_path, read_project_zip
+from teachbox.session import Session
 
 
 class Projects:

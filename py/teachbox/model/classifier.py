@@ -11,12 +11,14 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import imaging, jsbridge, reading
-from .errors import TeachboxError
-from .jsbridge import tf
-from .modelzip import ModelFiles, build_model_zip, declare_input_size, read_model_zip
-from .preprocess import Preprocessing, crop_box
-from .runner import fused_runner
+from teachbox.browser import image_sources
+from teachbox import jsbridge
+from teachbox.data import image_reading
+from teachbox.errors import TeachboxError
+from teachbox.jsbridge import tf
+from teachbox.model.export_zip import ModelFiles, build_model_zip, declare_input_size, read_model_zip
+from teachbox.data.geometry import Preprocessing, crop_box
+from teachbox.model.fused_runner import fused_runner
 
 
 def dispose_layers(layers: list[Any]) -> None:
@@ -66,9 +68,9 @@ class Classifier:
 
     async def predict(self, source: Any) -> list[dict[str, Any]]:
         """Labels with probabilities, most likely first."""
-        image = await reading.decode_one(source)
+        image = await image_reading.decode_one(source)
         try:
-            width, height = imaging.pixel_size(image)
+            width, height = image_sources.pixel_size(image)
             box = crop_box(width, height, self.preprocessing.mode)
             values = await jsbridge.classify(self.runner, image, box, self.preprocessing.size)
         finally:

@@ -19,7 +19,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from .topology import LayerInfo, layer_infos, model_config
+from teachbox.model.topology import LayerInfo, layer_infos, model_config
 
 INPUT = -1  # the value index of the model's input
 CONVOLUTIONS = {"Conv2D": "conv", "DepthwiseConv2D": "depthwise"}

@@ -11,14 +11,15 @@ import asyncio
 import itertools
 from typing import Any
 
-from .. import jsbridge
-from ..api import Api
-from ..errors import TeachboxError
-from . import dom, thumbs
-from .camera import Camera, HoldToRecord
-from .data import DataOps, plural, quoted
-from .feedback import ConfirmDialog, Feedback
-from .folders import next_class_name
+from teachbox import jsbridge
+from teachbox.api import Api
+from teachbox.errors import TeachboxError
+from teachbox.ui import dom
+from teachbox.ui import thumbs
+from teachbox.ui.camera import Camera, HoldToRecord
+from teachbox.ui.data import DataOps, plural, quoted
+from teachbox.ui.feedback import ConfirmDialog, Feedback
+from teachbox.ui.folders import next_class_name
 
 PAGE_SIZE = 24
 DEFAULT_CLASSES = ("Class 1", "Class 2")

@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import jsbridge
-from .bases import BaseSpec
-from .errors import TeachboxError
-from .jsbridge import tf
-from .preprocess import INPUT_SIZE
-from .runner import fused_runner
+from teachbox import jsbridge
+from teachbox.model.base_catalog import BaseSpec
+from teachbox.errors import TeachboxError
+from teachbox.jsbridge import tf
+from teachbox.data.geometry import INPUT_SIZE
+from teachbox.model.fused_runner import fused_runner
 
 
 @dataclass

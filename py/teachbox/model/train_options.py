@@ -12,8 +12,8 @@ import math
 from dataclasses import dataclass, fields
 from typing import Any
 
-from .errors import TeachboxError
-from .preprocess import CROP_MODES, INPUT_SIZE, INPUT_SIZES
+from teachbox.errors import TeachboxError
+from teachbox.data.geometry import CROP_MODES, INPUT_SIZE, INPUT_SIZES
 
 AUTO = "auto"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from .errors import TeachboxError
+from teachbox.errors import TeachboxError
 
 HEADER_BYTES = 16 * 1024  # enough for PNG/GIF/WebP/BMP and most JPEGs; copied into Python for every image
 JPEG_HEADER_BYTES = 512 * 1024  # second, larger read when a JPEG's size marker sits behind big EXIF/ICC blocks

@@ -1,0 +1,1 @@
+"""Saving projects: what a saved project is (manifest), IndexedDB (database) and the project zip (archive)."""
