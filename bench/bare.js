@@ -1,7 +1,7 @@
 // Bare TF.js loop: what Teachbox does for embedding and prediction, without Pyodide in between.
 // ?backend=wasm|webgl|cpu, ?base=ID (an id of the build's models/bases.json). The models run as layers models
 // (`model.predict`) until useFused(plans) switches embedding and prediction to the fused ops Teachbox runs them as
-// (site/kernels.js, with the plans py/teachbox/fusion.py makes, computed by the benchmark on CPython).
+// (site/kernels.js, with the plans py/teachbox/model/fusion_plan.py makes, computed by the benchmark on CPython).
 (() => {
   "use strict";
   const C = window.benchCommon;
@@ -67,7 +67,7 @@
       makeClassifier(2);
       return [base, classifier].map((model) => JSON.parse(model.toJSON(null, true)));
     },
-    /** From now on embed and predict with the fused ops of these plans (py/teachbox/fusion.py), as Teachbox does. */
+    /** From now on embed and predict with the fused ops of these plans (py/teachbox/model/fusion_plan.py), as Teachbox does. */
     useFused([basePlan, classifierPlan]) {
       embedder = window.teachboxKernels.fused(base, basePlan);
       predictor = window.teachboxKernels.fused(classifier, classifierPlan);

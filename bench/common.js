@@ -6,8 +6,8 @@
   // The model input side: ?size= (the bare floor runs at the size Teachbox trained at); 224 otherwise, which is
   // also what Teachable Machine and the classic recipe always use.
   const SIZE = Number(new URLSearchParams(location.search).get("size") || 224);
-  const EDGE_INSET = 1 / 256;  // as py/teachbox/preprocess.py: keep the last pixel row/column inside the box
-  const BATCH = 32;            // as py/teachbox/features.py
+  const EDGE_INSET = 1 / 256;  // as py/teachbox/data/geometry.py: keep the last pixel row/column inside the box
+  const BATCH = 32;            // as py/teachbox/model/feature_store.py
 
   const now = () => performance.now();
 

@@ -130,7 +130,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def fused_plan(topology: dict[str, Any]) -> dict[str, Any] | None:
-    """The fused plan Teachbox makes for a model (py/teachbox/fusion.py, pure Python), as JSON."""
+    """The fused plan Teachbox makes for a model (py/teachbox/model/fusion_plan.py, pure Python), as JSON."""
     from teachbox.model.fusion_plan import plan_fused
 
     plan = plan_fused(topology)
@@ -412,7 +412,7 @@ inside the page.
   would read these ~130 px cells at 128). The bare TF.js page does the same work at the same size (fetch →
   `createImageBitmap` → `cropAndResize` → batches of 32, next batch decoding while the model runs) with no Python,
   once with the layers model's `model.predict` (the plain TF.js way) and once with the fused ops Teachbox runs the
-  base as (batch-norm folded into the convolutions, activations fused: `py/teachbox/fusion.py`, whose plan the
+  base as (batch-norm folded into the convolutions, activations fused: `py/teachbox/model/fusion_plan.py`, whose plan the
   benchmark computes on CPython, run by the build's `kernels.js`): that second figure is Teachbox's floor. The
   same two ways for predict latency.
   Teachable Machine and the classic recipe always work at 224 px.

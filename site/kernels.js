@@ -1,5 +1,5 @@
-// The mechanical per-image work of Teachbox, in one JS call per image or per batch. Python (teachbox/reading.py,
-// imaging.py, imageinfo.py, preprocess.py) decides everything: which bytes are an image, how big it may be, the crop
+// The mechanical per-image work of Teachbox, in one JS call per image or per batch. Python (teachbox/data/image_reading.py,
+// image_sources.py, image_header.py, geometry.py) decides everything: which bytes are an image, how big it may be, the crop
 // box and the size; this only runs fetches, decodes and TF.js ops. Why JS: each Python→JS call and each awaited
 // promise costs Pyodide tens to hundreds of microseconds, and a batch of 32 images took ~10 of them per image.
 (() => {
@@ -83,7 +83,7 @@
     },
 
     /**
-     * A frozen model run as the fused ops of `plan` (py/teachbox/fusion.py): each batch-norm folded into its
+     * A frozen model run as the fused ops of `plan` (py/teachbox/model/fusion_plan.py): each batch-norm folded into its
      * convolution's kernel and bias here, once, and each convolution or dense layer run with its bias and activation
      * in one op.
      * Returns {predict(x), dispose()}: predict as the model's, dispose frees the folded weights (the model keeps

@@ -10,10 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from teachbox import __version__
-from teachbox import jsbridge
+from teachbox.browser import environment, js_api, net
+from teachbox.browser.boot import Boot
+from teachbox.browser.convert import blob_bytes, bytes_blob, is_nullish, js_type, to_js, to_py
 from teachbox.errors import TeachboxError
 from teachbox.events import Emitter
-from teachbox.workspace import Projects
+from teachbox.workspace import Workspace
 from teachbox.runtime import Runtime
 from teachbox.session import Session
 
@@ -23,9 +25,9 @@ class Api:
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self.emitter = Emitter(lambda callback, payload: callback(jsbridge.to_js(payload)))
+        self.emitter = Emitter(lambda callback, payload: callback(to_js(payload)))
         self.session = Session(runtime, self.emitter)
-        self.projects = Projects(self.session)
+        self.projects = Workspace(self.session)
 
     def info(self) -> dict:
         """What is running: versions, backend (and why), the active base, the bases of this build, timings (ms), the
@@ -41,9 +43,9 @@ class Api:
             "defaultBase": runtime.catalog.default,
             "preprocessing": runtime.preprocessing.to_json(),
             "timings": dict(runtime.timings),
-            "offline": jsbridge.Boot().offline_state(),
-            "interpreter": jsbridge.Boot().interpreter_state(),
-            **jsbridge.versions(),
+            "offline": Boot().offline_state(),
+            "interpreter": Boot().interpreter_state(),
+            **environment.versions(),
         }
 
     def memory(self) -> dict:
@@ -57,7 +59,7 @@ class Api:
 
     async def use_base(self, choice: Any = None) -> dict:
         """Switch base: an id from info().bases, or {url, cut} for any same-origin TF.js layers model."""
-        choice = jsbridge.to_py(choice)
+        choice = to_py(choice)
         if isinstance(choice, dict):
             return await self.runtime.use_base(base=choice.get("id"), url=choice.get("url"), cut=choice.get("cut"))
         return await self.runtime.use_base(base=choice)
@@ -65,17 +67,17 @@ class Api:
     async def load_dataset(self, csv_url: Any, options: Any = None) -> dict:
         if not isinstance(csv_url, str) or not csv_url:
             raise TeachboxError("bad_option", "loadDataset needs the URL of a labels CSV.")
-        append = bool((jsbridge.to_py(options) or {}).get("append", False))
+        append = bool((to_py(options) or {}).get("append", False))
         return await self.session.load_dataset(csv_url, append)
 
     async def add_images(self, label: Any, files: Any) -> dict:
-        if jsbridge.is_nullish(files):
+        if is_nullish(files):
             raise TeachboxError("bad_option", "addImages needs a list of image files.")
-        items = [files] if jsbridge.js_type(files) in ("Blob", "File") else list(files)
+        items = [files] if js_type(files) in ("Blob", "File") else list(files)
         return await self.session.add_images(label if isinstance(label, str) else "", items)
 
     async def train(self, options: Any = None) -> dict:
-        given = jsbridge.to_py(options)
+        given = to_py(options)
         if given is not None and not isinstance(given, dict):
             raise TeachboxError("bad_option", "train takes an options object, e.g. {epochs: 20}.")
         return await self.session.train(given)
@@ -87,17 +89,17 @@ class Api:
         return await self.session.evaluate(csv_url if isinstance(csv_url, str) and csv_url else None)
 
     async def predict(self, image: Any) -> list[dict]:
-        if jsbridge.is_nullish(image):
+        if is_nullish(image):
             raise TeachboxError("bad_source", "predict needs an image: a URL, File, Blob, <img>, <canvas> or <video>.")
         return await self.session.predict(image)
 
     async def export_model(self) -> Any:
-        return jsbridge.bytes_blob(await self.session.export_model(), "application/zip")
+        return bytes_blob(await self.session.export_model(), "application/zip")
 
     async def load_model(self, source: Any) -> dict:
         return await self.session.load_model(await _zip_bytes(source, "loadModel needs a model zip"))
 
-    # -- projects (saved in IndexedDB; see projects.py) --------------------------------------------------------------
+    # -- projects (saved in IndexedDB; see workspace.py) --------------------------------------------------------------
     async def list_projects(self) -> list[dict]:
         return await self.projects.list()
 
@@ -118,7 +120,7 @@ class Api:
         return await self.projects.storage()
 
     async def export_project(self) -> Any:
-        return jsbridge.bytes_blob(await self.projects.export(), "application/zip")
+        return bytes_blob(await self.projects.export(), "application/zip")
 
     async def import_project(self, source: Any) -> dict:
         return await self.projects.import_zip(await _zip_bytes(source, "importProject needs a project zip"))
@@ -145,23 +147,23 @@ class Api:
         return self.session.relabel(_texts(uids), _text(label))
 
     def samples(self, options: Any = None) -> list[dict]:
-        given = jsbridge.to_py(options) or {}
+        given = to_py(options) or {}
         return self.session.samples(given.get("label"), int(given.get("offset", 0)), int(given.get("limit", 100)))
 
     def on(self, event: Any, callback: Any) -> Any:
         remove = self.emitter.on(str(event), callback)
-        return jsbridge.create_once_callable(remove)
+        return js_api.once_function(remove)
 
     def exports(self) -> dict[str, Any]:
         """JS-callable wrappers, by their JS names."""
-        promise, plain = jsbridge.promise_method, jsbridge.plain_method
+        promise, plain = js_api.promise_method, js_api.plain_method
         return {
             "info": plain(self.info), "memory": plain(self.memory), "project": plain(self.project),
             "cancel": plain(self.cancel), "reset": plain(self.reset), "samples": plain(self.samples),
             "addClass": plain(self.add_class), "renameClass": plain(self.rename_class),
             "deleteClass": plain(self.delete_class), "removeSamples": plain(self.remove_samples),
             "relabel": plain(self.relabel),
-            "on": jsbridge.create_proxy(self.on),
+            "on": js_api.handle_method(self.on),
             "embed": promise(self.embed), "useBase": promise(self.use_base),
             "loadDataset": promise(self.load_dataset), "addImages": promise(self.add_images),
             "train": promise(self.train), "evaluate": promise(self.evaluate), "predict": promise(self.predict),
@@ -176,12 +178,12 @@ class Api:
 async def _zip_bytes(source: Any, needs: str) -> bytes:
     """The bytes of a zip given as a Blob/File or a same-origin URL."""
     if isinstance(source, str):
-        blob = await (await jsbridge.fetch(jsbridge.page_url(source))).blob()
-    elif jsbridge.js_type(source) in ("Blob", "File"):
+        blob = await net.fetch_blob(environment.page_url(source))
+    elif js_type(source) in ("Blob", "File"):
         blob = source
     else:
         raise TeachboxError("bad_option", f"{needs} (Blob/File) or its URL.")
-    return await jsbridge.blob_bytes(blob, int(blob.size))
+    return await blob_bytes(blob)
 
 
 def _text(value: Any) -> str:
@@ -190,7 +192,7 @@ def _text(value: Any) -> str:
 
 
 def _texts(values: Any) -> list[str]:
-    items = jsbridge.to_py(values)
+    items = to_py(values)
     if isinstance(items, str):
         return [items]
     if not isinstance(items, list):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from teachbox import jsbridge
+from teachbox.browser import environment, js_api
+from teachbox.browser.boot import Boot
 from teachbox.api import Api
 from teachbox.errors import TeachboxError
 from teachbox.runtime import Runtime
@@ -10,14 +11,14 @@ from teachbox.runtime import Runtime
 
 async def start() -> Api | None:
     """Called once by site/main.py. Any failure becomes the message on the page and the rejection of `ready`."""
-    boot = jsbridge.Boot()
-    versions = jsbridge.versions()
+    boot = Boot()
+    versions = environment.versions()
     boot.log(f"Python {versions['python']} (Pyodide {versions['pyodide']}) running; TensorFlow.js {versions['tfjs']}")
     try:
         runtime = await Runtime.start(boot.log, boot.status)
         api = Api(runtime)
         boot.status("Opening your last project…")
-        jsbridge.install_api(api.exports())
+        js_api.install_api(api.exports())
         runtime.timings["restore_ms"] = round(await api.projects.start(boot.log), 1)
         _mount_ui(api, boot)
         runtime.mark("ready")  # after the UI is up: `ready` is when a person can use the page, not just the API
@@ -30,7 +31,7 @@ async def start() -> Api | None:
     return None
 
 
-def _mount_ui(api: Api, boot: jsbridge.Boot) -> None:
+def _mount_ui(api: Api, boot: Boot) -> None:
     """Build the page's UI on the installed API, before `ready` resolves (so a script awaiting `ready` finds the UI
     in place). A UI failure is logged and shown, but never takes window.teachbox down with it."""
     try:
@@ -38,5 +39,5 @@ def _mount_ui(api: Api, boot: jsbridge.Boot) -> None:
 
         mount(api)
     except Exception as error:  # a bug in the UI: scripts and the console API must keep working
-        jsbridge.js.console.error(f"Teachbox UI failed to start: {type(error).__name__}: {error}")
+        environment.console_error(f"Teachbox UI failed to start: {type(error).__name__}: {error}")
         boot.log(f"the user interface could not start ({type(error).__name__}: {error}); window.teachbox works")

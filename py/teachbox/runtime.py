@@ -9,13 +9,13 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from teachbox import jsbridge
+from teachbox.browser import environment, net, tfjs
+from teachbox.browser.convert import JsException, js_message
 from teachbox.data import image_reading
 from teachbox.backend_choice import backend_candidates
 from teachbox.model.base_catalog import BaseCatalog, parse_catalog
 from teachbox.errors import TeachboxError
 from teachbox.model.extractor import FeatureExtractor, load_built_base, load_custom_base
-from teachbox.jsbridge import tf
 from teachbox.data.geometry import Preprocessing
 
 BASES_URL = "models/bases.json"
@@ -37,33 +37,32 @@ class Runtime:
     @classmethod
     async def start(cls, log: Callable[[str], None], status: Callable[[str], None]) -> Runtime:
         """Backend first (it decides where weights live), then the default base, then a warm-up batch."""
-        python_at = round(jsbridge.now_ms(), 1)  # the first Python statement of the app: Pyodide + PyScript are up
+        python_at = round(environment.now_ms(), 1)  # the first Python statement of the app: Pyodide + PyScript are up
         status("Choosing a compute backend…")
-        catalog = parse_catalog(await jsbridge.fetch_json(BASES_URL))
+        catalog = parse_catalog(await net.fetch_json(BASES_URL))
         runtime = cls(catalog, log)
         runtime.timings["python"] = python_at
-        await runtime.init_backend(jsbridge.query_param("backend"))
+        await runtime.init_backend(environment.query_param("backend"))
         runtime.mark("backend")
         log(f"backend: {runtime.backend} ({runtime.backend_reason})")
-        spec = catalog.get(jsbridge.query_param("base"))
+        spec = catalog.get(environment.query_param("base"))
         status(f"Loading base model {spec.label}…")
         await runtime.use_base(spec.id)
         runtime.mark("base")
         return runtime
 
     def mark(self, phase: str) -> None:
-        self.timings[phase] = round(jsbridge.now_ms(), 1)
+        self.timings[phase] = round(environment.now_ms(), 1)
 
     async def init_backend(self, requested: str | None) -> None:
-        tf.wasm.setWasmPaths(jsbridge.page_url(WASM_DIR))
-        for name, reason in backend_candidates(requested, jsbridge.webgl_probe()):
+        tfjs.set_wasm_paths(environment.page_url(WASM_DIR))
+        for name, reason in backend_candidates(requested, environment.webgl_probe()):
             try:
-                ok = await tf.setBackend(name)
-            except jsbridge.JsException as error:
-                self.log(f"backend {name} failed: {jsbridge.js_message(error)}")
+                ok = await tfjs.set_backend(name)
+            except JsException as error:
+                self.log(f"backend {name} failed: {js_message(error)}")
                 continue
             if ok:
-                await tf.ready()
                 self.backend, self.backend_reason = name, reason
                 return
             self.log(f"backend {name} is not available here")
@@ -123,11 +122,9 @@ class Runtime:
         finally:
             tensor.dispose()
         try:
-            return list((await features.data()).to_py())
+            return await tfjs.values(features)
         finally:
             features.dispose()
 
     def memory(self) -> dict:
-        numbers = tf.memory()
-        return {"numTensors": int(numbers.numTensors), "numBytes": int(numbers.numBytes),
-                "numDataBuffers": int(numbers.numDataBuffers)}
+        return tfjs.memory()

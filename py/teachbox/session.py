@@ -3,7 +3,7 @@
 Every operation either completes or leaves the previous state as it was (a malformed CSV does not clear the loaded
 data set; a cancelled or failed training keeps the previous model). The API (api.py) only converts arguments.
 
-The open project is saved to IndexedDB (projectdb.py) after every change. Additions, training and model imports are
+The open project is saved to IndexedDB (project_db.py) after every change. Additions, training and model imports are
 saved before they are adopted, so a full disk (quota_exceeded) leaves memory and storage as they were; small edits
 (rename, relabel, delete) are adopted at once and saved in the background, a failure reported as a `storage` event.
 """
@@ -14,8 +14,8 @@ import asyncio
 from dataclasses import replace
 from typing import Any
 
-from teachbox import jsbridge
-from teachbox.model.classifier import Classifier, classifier_from_zip, dispose_layers, model_layers
+from teachbox.browser import environment, net, tfjs
+from teachbox.model.classifier import Classifier, classifier_from_zip
 from teachbox.data.labels_csv import check_label, parse_labels_csv
 from teachbox.errors import TeachboxError
 from teachbox.events import Emitter
@@ -23,7 +23,7 @@ from teachbox.model.feature_store import Cancelled, Encoder, FeatureStore
 from teachbox.model.metrics import evaluate_predictions
 from teachbox.data.geometry import auto_input_size
 from teachbox.data.project import Project, Sample
-from teachbox.store.database import ProjectDB
+from teachbox.store.project_db import ProjectDB
 from teachbox.store.manifest import DEFAULT_NAME, ProjectRecord, Saved
 from teachbox.data.image_reading import short_sides
 from teachbox.runtime import Runtime
@@ -97,8 +97,8 @@ class Session:
         """Read a `path,label` CSV and its images; valid rows are kept, each bad row or image is reported."""
         self._start("loading a data set")
         try:
-            absolute = jsbridge.page_url(csv_url)
-            text = await (await jsbridge.fetch(absolute)).text()
+            absolute = environment.page_url(csv_url)
+            text = await net.fetch_text(absolute)
             parsed = parse_labels_csv(str(text), absolute)
             samples = [Sample(row.label, row.url, row.path, line=row.line) for row in parsed.rows]
             project = self.project.copy() if append else Project()
@@ -277,7 +277,7 @@ class Session:
             if classifier is not None:
                 classifier.dispose()
             elif prepared is not None and prepared.copy is not None:
-                dispose_layers(model_layers(prepared.copy))
+                tfjs.dispose_layers(tfjs.model_layers(prepared.copy))
             if self._cancel:
                 self.emitter.emit("cancelled", {"operation": "training"})
             raise
@@ -325,14 +325,14 @@ class Session:
         return {**report, "errors": []}
 
     def _cached_shape(self, classifier: Classifier) -> tuple[int, ...]:
-        return tuple(int(d) for d in list(classifier.head.inputs[0].shape.to_py())[1:])
+        return tuple(int(d) for d in tfjs.input_shape(classifier.head)[1:])
 
     async def _evaluate_csv(self, classifier: Classifier, csv_url: str) -> dict[str, Any]:
         self._start("evaluating")
         key = f"eval:{id(classifier)}"
         try:
-            absolute = jsbridge.page_url(csv_url)
-            parsed = parse_labels_csv(str(await (await jsbridge.fetch(absolute)).text()), absolute)
+            absolute = environment.page_url(csv_url)
+            parsed = parse_labels_csv(await net.fetch_text(absolute), absolute)
             errors = [e.to_json() for e in parsed.errors]
             samples = []
             for row in parsed.rows:
@@ -374,7 +374,7 @@ class Session:
 async def _rows(output: Any) -> list[list[float]]:
     """A [N, K] tensor as Python rows (disposes the tensor)."""
     try:
-        return (await output.array()).to_py()
+        return await tfjs.nested(output)
     finally:
         output.dispose()
 

@@ -1,7 +1,7 @@
 """Several named projects: restore the last one at start, create, open, rename, delete, export and import them.
 
-The Session holds the one open project; this module moves projects between it and IndexedDB (projectdb.py) and the
-project zip format (projectzip.py). Opening a project reads its image Blobs, embeddings and model zip back, so
+The Session holds the one open project; this module moves projects between it and IndexedDB (project_db.py) and the
+project zip format (archive.py). Opening a project reads its image Blobs, embeddings and model zip back, so
 training right after a reload embeds nothing. Imports are fully checked and saved before they become the open
 project: a refused or failed import leaves the open project exactly as it was.
 """
@@ -11,18 +11,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from teachbox import jsbridge
+from teachbox.browser import environment, idb
+from teachbox.browser.convert import blob_bytes, bytes_blob
 from teachbox.model.classifier import Classifier, classifier_from_zip
 from teachbox.errors import TeachboxError
 from teachbox.model.feature_store import sample_blob
 from teachbox.data.project import Project, Sample
-from teachbox.store.database import ProjectDB
+from teachbox.store.project_db import ProjectDB
 from teachbox.store.manifest import DEFAULT_NAME, ProjectRecord, Saved, check_name, unique_name
 from teachbox.store.archive import ProjectFiles, ProjectImage, build_project_zip, image_path, read_project_zip
 from teachbox.session import Session
 
 
-class Projects:
+class Workspace:
     """Project management on top of one Session."""
 
     def __init__(self, session: Session) -> None:
@@ -37,7 +38,7 @@ class Projects:
 
     async def start(self, log: Callable[[str], None]) -> float:
         """Open storage and restore the last open project (a fresh one if there is none); returns the ms it took."""
-        began = jsbridge.now_ms()
+        began = environment.now_ms()
         try:
             self.session.db = await ProjectDB.open()
             last = await self.db.last()
@@ -46,7 +47,7 @@ class Projects:
                 log(f"project {self.session.record.name!r} restored: {len(self.session.project.samples)} images")
         except TeachboxError as error:
             log(f"projects: {error.message}")
-        return jsbridge.now_ms() - began
+        return environment.now_ms() - began
 
     async def list(self) -> list[dict[str, Any]]:
         records = await self.db.records()
@@ -54,8 +55,8 @@ class Projects:
         return [record.summary() | {"open": record.id == current} for record in records]
 
     async def storage(self) -> dict[str, Any]:
-        usage, quota = await jsbridge.storage_estimate()
-        return {"usage": usage, "quota": quota, "persisted": await jsbridge.storage_persisted(),
+        usage, quota = await idb.storage_estimate()
+        return {"usage": usage, "quota": quota, "persisted": await idb.storage_persisted(),
                 "current": self.session.record.id, "projects": await self.list()}
 
     async def create(self, name: Any = None) -> dict[str, Any]:
@@ -74,7 +75,7 @@ class Projects:
                    for s in record.samples if s.uid in blobs]
         classifier = None
         if model_blob is not None:
-            classifier = await classifier_from_zip(await jsbridge.blob_bytes(model_blob, int(model_blob.size)))
+            classifier = await classifier_from_zip(await blob_bytes(model_blob))
         store = self.session.store
         for key, uid, row in rows:
             store.put(key, uid, row)
@@ -109,7 +110,7 @@ class Projects:
         return await self.storage()
 
     async def export(self) -> bytes:
-        """The open project as a zip (see projectzip.py)."""
+        """The open project as a zip (see archive.py)."""
         session = self.session
         session.idle()
         images = [ProjectImage(image_path(i + 1, s.name), s.label, await _sample_bytes(s))
@@ -119,7 +120,7 @@ class Projects:
                                               session.record.settings, images, model))
 
     async def import_zip(self, data: bytes) -> dict[str, Any]:
-        """A project zip becomes a new project (and the open one). Images are embedded again (see projectzip.py)."""
+        """A project zip becomes a new project (and the open one). Images are embedded again (see archive.py)."""
         files = read_project_zip(data)  # refused here: nothing else happens
         classifier = await classifier_from_zip(files.model) if files.model is not None else None
         try:
@@ -131,7 +132,7 @@ class Projects:
 
     async def _import(self, files: ProjectFiles, classifier: Classifier | None) -> dict[str, Any]:
         session = self.session
-        samples = [Sample(image.label, jsbridge.bytes_blob(image.data, ""), image.name) for image in files.images]
+        samples = [Sample(image.label, bytes_blob(image.data, ""), image.name) for image in files.images]
         # At the size its model was trained at, so training the imported project again re-embeds nothing.
         size = classifier.preprocessing.size if classifier is not None else None
         failures, size = await session.embed_new("importing a project", samples, size)
@@ -159,4 +160,4 @@ class Projects:
 
 async def _sample_bytes(sample: Sample) -> bytes:
     blob = await sample_blob(sample)
-    return await jsbridge.blob_bytes(blob, int(blob.size))
+    return await blob_bytes(blob)

@@ -3,8 +3,8 @@
 Why batches: reading, sniffing, decoding and cropping one image at a time from Python took about ten Python↔JS
 calls and awaited promises per image, each costing Pyodide tens to hundreds of microseconds on the main thread that
 the model needs. The browser work runs in site/kernels.js (fetch + header bytes, decode, crop + resize + concat) and
-Python keeps every decision: the sniffing and size limits (imageinfo.py), the decode size for huge images, the crop
-box (preprocess.py) and every error message. Training data, evaluation, prediction and embed() all read images here,
+Python keeps every decision: the sniffing and size limits (image_header.py), the decode size for huge images, the crop
+box (geometry.py) and every error message. Training data, evaluation, prediction and embed() all read images here,
 so there is one way an image is read. Sources that are not bytes (an <img>, <canvas>, <video>, ImageBitmap) are
 used as they are.
 """
@@ -14,11 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from teachbox.browser import image_sources
-from teachbox import jsbridge
+from teachbox.browser import image_sources, kernels, net, tfjs
+from teachbox.browser.convert import blob_bytes, is_nullish, js_type
 from teachbox.errors import TeachboxError
 from teachbox.data.image_header import HEADER_BYTES, JPEG_HEADER_BYTES, ImageInfo, sniff
-from teachbox.jsbridge import tf
 from teachbox.data.geometry import Preprocessing, crop_box
 from teachbox.data.project import Sample
 
@@ -49,7 +48,7 @@ async def prepare_chunk(chunk: list[Sample], preprocessing: Preprocessing) -> Ch
     """Read, check, decode and crop a chunk. A URL's fetched Blob replaces its sample's source (so saving the project
     needs no second fetch). Nothing raises for one bad image: it lands in `failures`."""
     out = ChunkInputs()
-    reads = await jsbridge.read_all([sample.source for sample in chunk], HEADER_BYTES)
+    reads = await kernels.read_all([sample.source for sample in chunk], HEADER_BYTES)
     blobs, infos, waiting, pixels = [], [], [], []
     for sample, read in zip(chunk, reads):
         try:
@@ -64,9 +63,9 @@ async def prepare_chunk(chunk: list[Sample], preprocessing: Preprocessing) -> Ch
         infos.append(info)
         waiting.append(sample)
     images, boxes = [], []
-    decoded = await jsbridge.decode_all(blobs, [info.decode_size() for info in infos]) if blobs else []
+    decoded = await kernels.decode_all(blobs, [info.decode_size() for info in infos]) if blobs else []
     for sample, info, result in zip(waiting, infos, decoded):
-        if jsbridge.is_nullish(result.bitmap):
+        if is_nullish(result.bitmap):
             out.failures[sample.uid] = _undecodable(sample, info)
             continue
         try:
@@ -77,10 +76,10 @@ async def prepare_chunk(chunk: list[Sample], preprocessing: Preprocessing) -> Ch
             continue
         images.append(result.bitmap)
         out.kept.append(sample)
-    parts = [jsbridge.input_batch(images, boxes, preprocessing.size)] if images else []
+    parts = [kernels.input_batch(images, boxes, preprocessing.size)] if images else []
     for sample in pixels:
         try:
-            parts.append(image_sources.to_input(image_sources.pixel_source(sample.source), preprocessing))
+            parts.append(to_input(image_sources.pixel_source(sample.source), preprocessing))
             out.kept.append(sample)
         except TeachboxError as error:
             out.failures[sample.uid] = error
@@ -89,7 +88,7 @@ async def prepare_chunk(chunk: list[Sample], preprocessing: Preprocessing) -> Ch
     if len(parts) == 1:
         out.batch = parts[0]
     elif parts:
-        out.batch = jsbridge.tidy(lambda: tf.concat(jsbridge.to_js(parts), 0))
+        out.batch = tfjs.tidy(lambda: tfjs.concat(parts))
         for part in parts:
             part.dispose()
     return out
@@ -101,9 +100,9 @@ async def checked_bytes(sample: Sample, read: Any) -> tuple[Any, ImageInfo | Non
     if kind == "pixels":
         return None, None
     if kind == "http":
-        raise jsbridge.http_error(str(sample.source), int(read.status), str(read.statusText))
+        raise net.http_error(str(sample.source), int(read.status), str(read.statusText))
     if kind == "network":
-        raise jsbridge.network_error(str(sample.source), str(read.message))
+        raise net.network_error(str(sample.source), str(read.message))
     if kind == "unreadable":
         raise TeachboxError("undecodable", f"{sample.name} could not be read: {read.message}")
     blob = read.blob
@@ -113,20 +112,20 @@ async def checked_bytes(sample: Sample, read: Any) -> tuple[Any, ImageInfo | Non
     info = sniff(read.header.to_bytes(), name)
     if info.format == "jpeg" and info.width is None and int(blob.size) > HEADER_BYTES:
         # The size marker sits behind a large EXIF/ICC block: read further.
-        info = sniff(await jsbridge.blob_bytes(blob, JPEG_HEADER_BYTES), name)
+        info = sniff(await blob_bytes(blob, JPEG_HEADER_BYTES), name)
     return blob, info
 
 
 async def decode_one(source: Any) -> Any:
     """One source decoded: an ImageBitmap (the caller closes it) or the pixel source itself. Raises TeachboxError
     with the same checks and messages as a batch."""
-    if not isinstance(source, str) and jsbridge.js_type(source) not in BLOB_TYPES:
+    if not isinstance(source, str) and js_type(source) not in BLOB_TYPES:
         return image_sources.pixel_source(source)  # no await: a webcam loop calls this for every frame
     sample = Sample("", source, image_sources.describe(source))
-    [read] = await jsbridge.read_all([source], HEADER_BYTES)
+    [read] = await kernels.read_all([source], HEADER_BYTES)
     blob, info = await checked_bytes(sample, read)
-    [result] = await jsbridge.decode_all([blob], [info.decode_size()])
-    if jsbridge.is_nullish(result.bitmap):
+    [result] = await kernels.decode_all([blob], [info.decode_size()])
+    if is_nullish(result.bitmap):
         raise _undecodable(sample, info)
     return result.bitmap
 
@@ -135,7 +134,7 @@ async def load_input(source: Any, preprocessing: Preprocessing) -> Any:
     """One source's [1, size, size, 3] model input (the caller disposes it); a decoded bitmap is closed."""
     image = await decode_one(source)
     try:
-        return image_sources.to_input(image, preprocessing)
+        return to_input(image, preprocessing)
     finally:
         if image is not source:
             image.close()
@@ -146,7 +145,7 @@ async def short_sides(samples: list[Sample]) -> list[int]:
     read is left out here and reported when it is embedded. A URL's Blob replaces its source, as when embedding."""
     probe = samples[:SIZE_PROBE]
     sides = []
-    for sample, read in zip(probe, await jsbridge.read_all([s.source for s in probe], HEADER_BYTES)):
+    for sample, read in zip(probe, await kernels.read_all([s.source for s in probe], HEADER_BYTES)):
         try:
             blob, info = await checked_bytes(sample, read)
             width, height = (info.width, info.height) if blob is not None else image_sources.pixel_size(sample.source)
@@ -155,6 +154,12 @@ async def short_sides(samples: list[Sample]) -> list[int]:
         if width and height:
             sides.append(min(width, height))
     return sides
+
+
+def to_input(image: Any, preprocessing: Preprocessing) -> Any:
+    """[1, size, size, 3] float32 tensor in [-1, 1]: crop box + bilinear resize in one cropAndResize, then scale."""
+    width, height = image_sources.pixel_size(image)
+    return kernels.image_input(image, crop_box(width, height, preprocessing.mode), preprocessing.size)
 
 
 def _undecodable(sample: Sample, info: ImageInfo) -> TeachboxError:

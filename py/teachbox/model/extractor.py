@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from teachbox import jsbridge
+from teachbox.browser import environment, tfjs
+from teachbox.browser.convert import JsException, js_message
 from teachbox.model.base_catalog import BaseSpec
 from teachbox.errors import TeachboxError
-from teachbox.jsbridge import tf
 from teachbox.data.geometry import INPUT_SIZE
 from teachbox.model.fused_runner import fused_runner
 
@@ -41,8 +41,7 @@ class FeatureExtractor:
     @property
     def fixed_size(self) -> int | None:
         """The only input size this base accepts, or None when it accepts any."""
-        side = list(self.model.inputs[0].shape.to_py())[1]
-        return None if jsbridge.is_nullish(side) else int(side)
+        return tfjs.input_shape(self.model)[1]
 
     def input_size(self, wanted: int | None) -> int:
         """The size images are read at for this base: its own when it takes only one, else `wanted`, else 224."""
@@ -50,18 +49,18 @@ class FeatureExtractor:
 
     def features(self, batch: Any) -> Any:
         """[N, C] pooled embeddings of an input batch (the caller disposes the result)."""
-        return jsbridge.tidy(lambda: tf.mean(self.runner.predict(batch), jsbridge.to_js([1, 2])))
+        return tfjs.tidy(lambda: tfjs.mean_pool(self.runner.predict(batch)))
 
     def warm_up(self) -> float:
-        """Switch embedding to the model's fused ops (runner.py: checked against the model on a random image), then
+        """Switch embedding to the model's fused ops (fused_runner.py: checked against the model on a random image), then
         run one image at the real size so kernel (and WebGL shader) set-up is not paid by the user's first image."""
-        start = jsbridge.now_ms()
+        start = environment.now_ms()
         self.runner, self.info["fused"] = fused_runner(self.model)
         side = self.input_size(None)
-        result = jsbridge.tidy(lambda: self.features(tf.zeros(jsbridge.to_js([1, side, side, 3]))))
+        result = tfjs.tidy(lambda: self.features(tfjs.zeros([1, side, side, 3])))
         result.dataSync()
         result.dispose()
-        return jsbridge.now_ms() - start
+        return environment.now_ms() - start
 
     def dispose(self) -> None:
         """Free the weights. A cut shares its layers with the full model it was taken from, so disposing that full
@@ -75,54 +74,38 @@ class FeatureExtractor:
                 "loadMs": round(self.load_ms, 1)}
 
 
-async def cached_model_keys() -> list[str]:
-    """Keys of every model TF.js has stored in this origin's IndexedDB."""
-    try:
-        models = await tf.io.listModels()
-    except jsbridge.JsException:
-        return []
-    return [str(key) for key in jsbridge.js.Object.keys(models)]
-
-
 async def load_built_base(spec: BaseSpec, log: Any) -> FeatureExtractor:
     """Load a base of this build: from IndexedDB when cached, else from dist (then cache it for next time)."""
-    start = jsbridge.now_ms()
-    keys = await cached_model_keys()
+    start = environment.now_ms()
+    keys = await tfjs.saved_model_keys()
     model = None
     source = "network"
     if spec.cache_key in keys:
         try:
-            model = await tf.loadLayersModel(spec.cache_key)
+            model = await tfjs.load_model(spec.cache_key)
             source = "indexeddb"
-        except jsbridge.JsException as error:  # a damaged cache entry: drop it and fall back to the network
-            log(f"cached base unreadable ({jsbridge.js_message(error)}); loading it again")
-            await _remove(spec.cache_key)
+        except JsException as error:  # a damaged cache entry: drop it and fall back to the network
+            log(f"cached base unreadable ({js_message(error)}); loading it again")
+            await tfjs.remove_model(spec.cache_key)
     if model is None:
         try:
-            model = await tf.loadLayersModel(jsbridge.page_url(spec.url))
-        except jsbridge.JsException as error:
+            model = await tfjs.load_model(environment.page_url(spec.url))
+        except JsException as error:
             raise TeachboxError("base_load_failed", f"The base model {spec.label} could not be loaded: "
-                                                    f"{jsbridge.js_message(error)}") from error
+                                                    f"{js_message(error)}") from error
         await _cache(model, spec, keys, log)
-    return FeatureExtractor(model, spec.id, spec.feature_dim, source, jsbridge.now_ms() - start, spec.to_json())
+    return FeatureExtractor(model, spec.id, spec.feature_dim, source, environment.now_ms() - start, spec.to_json())
 
 
 async def _cache(model: Any, spec: BaseSpec, keys: list[str], log: Any) -> None:
     """Store the base in IndexedDB and drop older builds' copies; a full or blocked storage only costs speed."""
     try:
-        await model.save(spec.cache_key)
-    except jsbridge.JsException as error:
-        log(f"could not cache the base in IndexedDB ({jsbridge.js_message(error)}); it will download next time")
+        await tfjs.save_model(model, spec.cache_key)
+    except JsException as error:
+        log(f"could not cache the base in IndexedDB ({js_message(error)}); it will download next time")
         return
     for key in spec.stale(keys):
-        await _remove(key)
-
-
-async def _remove(key: str) -> None:
-    try:
-        await tf.io.removeModel(key)
-    except jsbridge.JsException:
-        pass
+        await tfjs.remove_model(key)
 
 
 async def load_custom_base(url: str, cut_layer: str | None) -> FeatureExtractor:
@@ -130,25 +113,24 @@ async def load_custom_base(url: str, cut_layer: str | None) -> FeatureExtractor:
 
     Used by developers who bring their own base, and by the tests to compare a converted base with its original.
     """
-    start = jsbridge.now_ms()
+    start = environment.now_ms()
     try:
-        full = await tf.loadLayersModel(jsbridge.page_url(url))
-    except jsbridge.JsException as error:
+        full = await tfjs.load_model(environment.page_url(url))
+    except JsException as error:
         raise TeachboxError("base_load_failed", f"The model at {url} could not be loaded: "
-                                                f"{jsbridge.js_message(error)}") from error
+                                                f"{js_message(error)}") from error
     model = full
     if cut_layer:
         try:
-            output = full.getLayer(cut_layer).output
-        except jsbridge.JsException as error:
+            model = tfjs.cut_at(full, cut_layer)
+        except KeyError as error:
             full.dispose()
             raise TeachboxError("bad_option", f"The model at {url} has no layer {cut_layer!r}.") from error
-        model = tf.model(jsbridge.to_js({"inputs": full.inputs, "outputs": output}))
-    shape = list(model.outputs[0].shape.to_py())
+    shape = tfjs.output_shape(model)
     if len(shape) != 4:
         full.dispose()
         raise TeachboxError("bad_option", f"The model at {url} outputs shape {shape}; give `cut` naming a "
                                           "convolutional layer (4-D output).")
-    return FeatureExtractor(model, f"custom:{url}", int(shape[-1]), url, jsbridge.now_ms() - start,
+    return FeatureExtractor(model, f"custom:{url}", int(shape[-1]), url, environment.now_ms() - start,
                             {"label": f"custom model {url}", "cutLayer": cut_layer},
                             parent=full if model is not full else None)

@@ -15,9 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from teachbox import jsbridge
+from teachbox.browser import net, tfjs
 from teachbox.errors import TeachboxError
-from teachbox.jsbridge import tf
 from teachbox.data.geometry import Preprocessing
 from teachbox.data.project import Sample
 from teachbox.data.image_reading import ChunkInputs, prepare_chunk
@@ -40,7 +39,7 @@ class Encoder:
 
     def encode(self, batch: Any) -> Any:
         if self.pooled:
-            return jsbridge.tidy(lambda: tf.mean(self.model.predict(batch), jsbridge.to_js([1, 2])))
+            return tfjs.tidy(lambda: tfjs.mean_pool(self.model.predict(batch)))
         return self.model.predict(batch)
 
     @property
@@ -130,26 +129,21 @@ class FeatureStore:
         finally:
             prepared.dispose()
         try:
-            flat = await features.data()
+            rows = await tfjs.float_rows(features)
         finally:
             features.dispose()
-        size = encoder.size
         self.computed += len(prepared.kept)
-        for row, sample in enumerate(prepared.kept):
-            self._cache[(encoder.key, sample.uid)] = flat.slice(row * size, (row + 1) * size)
+        for row, sample in zip(rows, prepared.kept):
+            self._cache[(encoder.key, sample.uid)] = row
 
     def matrix(self, samples: list[Sample], key: str, shape: tuple[int, ...]) -> Any:
         """[N, ...shape] float32 tensor of the features cached under `key`, in sample order (caller disposes)."""
-        size = math.prod(shape)
-        flat = jsbridge.js.Float32Array.new(len(samples) * size)
-        for row, sample in enumerate(samples):
-            flat.set(self._cache[(key, sample.uid)], row * size)
-        return tf.tensor(flat, jsbridge.to_js([len(samples), *shape]), "float32")
+        return tfjs.from_rows([self._cache[(key, sample.uid)] for sample in samples], shape)
 
 
 async def sample_blob(sample: Sample) -> Any:
-    """A sample's bytes as a Blob, to save it. A URL's Blob normally replaced it when it was embedded (reading.py);
+    """A sample's bytes as a Blob, to save it. A URL's Blob normally replaced it when it was embedded (image_reading.py);
     after an embedding-cache hit the URL is fetched again here, once."""
     if isinstance(sample.source, str):
-        sample.source = await (await jsbridge.fetch(sample.source)).blob()
+        sample.source = await net.fetch_blob(sample.source)
     return sample.source

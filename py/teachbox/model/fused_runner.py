@@ -1,4 +1,4 @@
-"""A frozen model swapped for its fused ops (fusion.py, run by site/kernels.js) once they are shown to agree with it.
+"""A frozen model swapped for its fused ops (fusion_plan.py, run by site/kernels.js) once they are shown to agree with it.
 
 The check runs both on one small random image when the runner is made: a custom base or an imported model whose
 layers the planner reads wrongly would otherwise give wrong embeddings or predictions silently. Folding and wiring
@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from teachbox import jsbridge
+from teachbox.browser import kernels, tfjs
 from teachbox.model.fusion_plan import plan_fused
-from teachbox.jsbridge import tf
 
 # Folding batch-norm changes float rounding only: measured 3e-5 of the largest activation (v1 α=0.25, 224 px).
 TOLERANCE = 1e-3
@@ -22,23 +21,13 @@ CHECK_SIDE = 64  # MobileNets (total stride 32) still have a 2×2 map at the end
 def fused_runner(model: Any) -> tuple[Any, dict[str, Any] | None]:
     """(what to call .predict on, what was fused): the fused runner when the model has a plan and it agrees with
     the model, else the model itself. The caller disposes a runner that is not the model."""
-    plan = plan_fused(jsbridge.topology(model))
+    plan = plan_fused(tfjs.topology(model))
     if plan is None:
         return model, None
-    runner = jsbridge.fused_runner(model, plan.to_json())
-    fixed = list(model.inputs[0].shape.to_py())[1]
-    side = CHECK_SIDE if jsbridge.is_nullish(fixed) else int(fixed)
-    gap_tensor = jsbridge.tidy(lambda: _relative_gap(model, runner, side))
-    gap = float(gap_tensor.dataSync()[0])
-    gap_tensor.dispose()
+    runner = kernels.fused_ops(model, plan.to_json())
+    fixed = tfjs.input_shape(model)[1]
+    gap = tfjs.relative_gap(model, runner, CHECK_SIDE if fixed is None else fixed)
     if not gap <= TOLERANCE:  # also catches NaN
         runner.dispose()
         return model, {"rejected": f"the fused ops differ from the model by {gap:.2g} (relative)"}
     return runner, {"ops": len(plan.steps), "folded": plan.fused_layers()}
-
-
-def _relative_gap(model: Any, runner: Any, side: int) -> Any:
-    """max |model − runner| / max |model| on one random image (a scalar tensor; call inside tidy)."""
-    image = tf.randomUniform(jsbridge.to_js([1, side, side, 3]), -1, 1, "float32", 7)
-    expected = model.predict(image)
-    return tf.div(tf.max(tf.abs(tf.sub(expected, runner.predict(image)))), tf.maximum(tf.max(tf.abs(expected)), 1e-6))

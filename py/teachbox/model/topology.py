@@ -1,5 +1,5 @@
 """A model's layer graph as plain data, read from its Keras topology (what a model.json holds and what
-`model.toJSON()` returns): the one reading that fine-tuning (finetune.py) and fused inference (fusion.py) plan from,
+`model.toJSON()` returns): the one reading that fine-tuning (finetune_plan.py) and fused inference (fusion_plan.py) plan from,
 so both are unit-tested on the real model.json files.
 """
 

@@ -4,7 +4,7 @@ Why this layout: `labels.csv` + `images/` is the same `path,label` form loadData
 also a data set for any other tool; `project.json` keeps what a CSV cannot (the name, classes in order including
 empty ones, the training settings); `model.zip` is the model export as exportModel writes it.
 
-An imported zip is untrusted. It is opened with modelzip.py's hardening (size caps before inflating, CRC and
+An imported zip is untrusted. It is opened with export_zip.py's hardening (size caps before inflating, CRC and
 truncation errors), paths must be the plain `images/<file>` names an export writes (no folders, no `..`), every row
 must name an image in the zip, and the model inside is checked by read_model_zip. Embeddings are not carried: they
 are recomputed on import (16 ms an image on wasm) because a file could otherwise feed training numbers that do not

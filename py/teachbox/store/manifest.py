@@ -3,7 +3,7 @@
 Why pure: the manifest's schema (checked when read back, since storage can hold anything an older or broken build
 wrote), the key layout (every part of a project sorts under its id, so one key range deletes or reads it all) and
 the incremental save plan (write only what changed since the last save) are the parts worth testing on CPython.
-The IndexedDB calls themselves are in projectdb.py.
+The IndexedDB calls themselves are in project_db.py.
 """
 
 from __future__ import annotations

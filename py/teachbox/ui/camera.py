@@ -14,9 +14,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import js  # type: ignore[import-not-found]
 
-from teachbox import jsbridge
+from teachbox.browser.convert import JsException, js_message, to_js
 from teachbox.errors import TeachboxError
 from teachbox.ui import dom
 from teachbox.ui.feedback import Feedback
@@ -56,8 +55,8 @@ class Camera:
 
     async def start(self, device_id: str | None = None) -> None:
         """Ask for the camera (the browser asks the person the first time) and show its picture."""
-        devices = js.navigator.mediaDevices
-        if jsbridge.is_nullish(devices):
+        devices = dom.media_devices()
+        if devices is None:
             raise TeachboxError("no_camera", "This page cannot use a camera here: browsers allow cameras only on "
                                              "https:// or localhost pages.")
         video: dict[str, Any] = {"width": {"ideal": 640}, "height": {"ideal": 480}}
@@ -66,8 +65,8 @@ class Camera:
             return  # a second press while the browser is still asking; disabling the button would drop its focus
         self._starting = True
         try:
-            stream = await devices.getUserMedia(jsbridge.to_js({"video": video, "audio": False}))
-        except jsbridge.JsException as error:
+            stream = await devices.getUserMedia(to_js({"video": video, "audio": False}))
+        except JsException as error:
             raise TeachboxError("no_camera", _camera_message(error)) from None
         finally:
             self._starting = False
@@ -93,12 +92,12 @@ class Camera:
             for track in self.stream.getTracks():
                 track.stop()
         self.stream = None
-        self.video.srcObject = jsbridge.jsnull
+        dom.detach_stream(self.video)
 
     async def _list_cameras(self, stream: Any) -> None:
         """Fill the camera picker (device labels are only readable once the person allowed the camera)."""
         current = str(stream.getVideoTracks()[0].getSettings().deviceId or "")
-        devices = [d for d in await js.navigator.mediaDevices.enumerateDevices() if str(d.kind) == "videoinput"]
+        devices = [d for d in await dom.media_devices().enumerateDevices() if str(d.kind) == "videoinput"]
         dom.clear(self.select)
         for number, device in enumerate(devices, 1):
             option = dom.el("option", text=str(device.label or f"Camera {number}"), value=str(device.deviceId))
@@ -132,7 +131,7 @@ class Camera:
         """The current picture as a JPEG File with a unique name (names identify images in results)."""
         blob = await dom.canvas_to_blob(self.frame(self._capture_canvas), "image/jpeg", 0.9)
         name = f"camera-{next(_frame_numbers):04d}.jpg"
-        return js.File.new(jsbridge.to_js([blob]), name, jsbridge.to_js({"type": "image/jpeg"}))
+        return dom.image_file(blob, name, "image/jpeg")
 
 
 class HoldToRecord:
@@ -228,7 +227,7 @@ class HoldToRecord:
 
 def _camera_message(error: BaseException) -> str:
     """getUserMedia failures in words a person can act on."""
-    text = jsbridge.js_message(error)
+    text = js_message(error)
     if "NotAllowed" in text or "Permission" in text:
         return "The camera was not allowed. Allow it in the browser's site settings and press Start camera again."
     if "NotFound" in text or "Requested device not found" in text:

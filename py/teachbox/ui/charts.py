@@ -156,6 +156,6 @@ def _line(ctx: Any, x1: float, y1: float, x2: float, y2: float) -> None:
 
 def _dash(pattern: list[float]) -> Any:
     """setLineDash wants a JS array; converted lazily so this module imports without a browser."""
-    from teachbox import jsbridge
+    from teachbox.browser.convert import to_js
 
-    return jsbridge.to_js(pattern)
+    return to_js(pattern)

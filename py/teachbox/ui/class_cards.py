@@ -11,13 +11,13 @@ import asyncio
 import itertools
 from typing import Any
 
-from teachbox import jsbridge
+from teachbox.browser.convert import is_nullish
 from teachbox.api import Api
 from teachbox.errors import TeachboxError
 from teachbox.ui import dom
 from teachbox.ui import thumbs
 from teachbox.ui.camera import Camera, HoldToRecord
-from teachbox.ui.data import DataOps, plural, quoted
+from teachbox.ui.intake import DataOps, plural, quoted
 from teachbox.ui.feedback import ConfirmDialog, Feedback
 from teachbox.ui.folders import next_class_name
 
@@ -97,8 +97,8 @@ class ClassList:
 
     def card_for(self, node: Any) -> ClassCard | None:
         """The card a DOM node belongs to (drop targets)."""
-        found = node.closest("[data-card]") if not jsbridge.is_nullish(node) else None
-        if found is None or jsbridge.is_nullish(found):
+        found = node.closest("[data-card]") if not is_nullish(node) else None
+        if found is None or is_nullish(found):
             return None
         return self._by_id.get(str(found.dataset.card))
 
@@ -225,7 +225,7 @@ class ClassCard:
 
     def _thumb_clicked(self, event: Any) -> None:
         button = event.target.closest("button[data-uid]")
-        if jsbridge.is_nullish(button):
+        if is_nullish(button):
             return
         uid = str(button.dataset.uid)
         item = button.closest("li")

@@ -16,18 +16,19 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import js  # type: ignore[import-not-found]
-from pyodide.ffi import JsException, create_once_callable, create_proxy  # type: ignore[import-not-found]
+from pyodide.ffi import JsException, create_once_callable, create_proxy, jsnull  # type: ignore[import-not-found]
 
-from teachbox import jsbridge
+from teachbox.browser.convert import is_nullish, to_js
 
 document = js.document
+window = js.window
 Node = Any  # a JsProxy of a DOM node
 
 _tasks: set[asyncio.Future] = set()  # asyncio keeps only weak references to tasks
 
 
 def _default_reporter(error: BaseException) -> None:
-    js.console.error("".join(traceback.format_exception(error)))
+    console_error("".join(traceback.format_exception(error)))
 
 
 # Where failures of event handlers and background tasks go; the Feedback panel installs itself here at mount.
@@ -37,7 +38,7 @@ reporter: Callable[[BaseException], None] = _default_reporter
 def by_id(element_id: str) -> Node:
     """An element of index.html that the UI needs; a missing one is a bug in the page, said plainly."""
     found = document.getElementById(element_id)
-    if jsbridge.is_nullish(found):
+    if is_nullish(found):
         raise LookupError(f"index.html has no element #{element_id}")
     return found
 
@@ -89,7 +90,7 @@ def clear(node: Node) -> None:
 
 def js_list(array_like: Any) -> list[Any]:
     """A FileList, DataTransferItemList, NodeList… as a Python list (they are array-like, not always iterable)."""
-    if jsbridge.is_nullish(array_like):
+    if is_nullish(array_like):
         return []
     return list(getattr(js.Array, "from")(array_like))
 
@@ -158,7 +159,7 @@ def canvas_to_blob(canvas: Node, mime: str = "image/jpeg", quality: float = 0.9)
 
     def executor(resolve: Any, reject: Any) -> None:
         def done(blob: Any) -> None:
-            if jsbridge.is_nullish(blob):
+            if is_nullish(blob):
                 reject(js.Error.new("The camera picture could not be encoded."))
             else:
                 resolve(blob)
@@ -184,3 +185,51 @@ def show(node: Node, visible: bool) -> None:
 def focus(node: Node) -> None:
     """Move keyboard focus (after a re-render the person must not lose their place)."""
     node.focus()
+
+
+def device_pixel_ratio() -> float:
+    return float(js.window.devicePixelRatio or 1)
+
+
+def object_url(blob: Any) -> str:
+    """A blob: URL for a download link (revoke it when the link points elsewhere)."""
+    return str(js.URL.createObjectURL(blob))
+
+
+def revoke_object_url(url: str) -> None:
+    js.URL.revokeObjectURL(url)
+
+
+async def copy_text(text: str) -> None:
+    """Put text on the clipboard; raises JsException (or AttributeError without a clipboard) when not allowed."""
+    await js.navigator.clipboard.writeText(text)
+
+
+def select_contents(node: Node) -> None:
+    """Select a node's text, so a person can copy it by hand."""
+    js.window.getSelection().selectAllChildren(node)
+
+
+async def decode_bitmap(blob: Any, options: dict[str, Any]) -> Any:
+    """createImageBitmap(blob, options): decoded (and resized while decoding) off the main thread."""
+    return await js.createImageBitmap(blob, to_js(options))
+
+
+def media_devices() -> Any:
+    """navigator.mediaDevices, or None where the page may not use cameras (not https:// or localhost)."""
+    devices = js.navigator.mediaDevices
+    return None if is_nullish(devices) else devices
+
+
+def image_file(blob: Any, name: str, mime: str) -> Any:
+    """A File named `name` holding the blob's bytes (names identify images in results)."""
+    return js.File.new(to_js([blob]), name, to_js({"type": mime}))
+
+
+def detach_stream(video: Node) -> None:
+    """Let go of a <video>'s camera stream (srcObject = null)."""
+    video.srcObject = jsnull
+
+
+def console_error(text: str) -> None:
+    js.console.error(text)

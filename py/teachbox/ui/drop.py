@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from teachbox import jsbridge
+from teachbox.browser.convert import is_nullish
 from teachbox.errors import TeachboxError
 from teachbox.ui import dom
 from teachbox.ui.class_cards import ClassList
-from teachbox.ui.data import DataOps
+from teachbox.ui.intake import DataOps
 from teachbox.ui.feedback import Feedback
 from teachbox.ui.folders import Folder, is_image_name, plan_folders, plan_into
 
@@ -41,14 +41,14 @@ class DropZones:
     @staticmethod
     def _has_files(event: Any) -> bool:
         transfer = event.dataTransfer
-        return not jsbridge.is_nullish(transfer) and bool(transfer.types.includes("Files"))
+        return not is_nullish(transfer) and bool(transfer.types.includes("Files"))
 
     def _target(self, node: Any) -> Any:
         """The element a drop on `node` goes to: the test zone, a class card, or None (the page)."""
-        if jsbridge.is_nullish(node) or not hasattr(node, "closest"):
+        if is_nullish(node) or not hasattr(node, "closest"):
             return None
         zone = node.closest("#test-drop")
-        if not jsbridge.is_nullish(zone):
+        if not is_nullish(zone):
             return zone
         card = self.classes.card_for(node)
         return card.node if card is not None else None
@@ -70,7 +70,7 @@ class DropZones:
         self._highlight(target if target is not None else dom.document.body)
 
     def _leave(self, event: Any) -> None:
-        if jsbridge.is_nullish(event.relatedTarget):  # left the window
+        if is_nullish(event.relatedTarget):  # left the window
             self._highlight(None)
 
     def _drop(self, event: Any) -> Any:
@@ -84,9 +84,9 @@ class DropZones:
             if str(item.kind) != "file":
                 continue
             entry = item.webkitGetAsEntry() if hasattr(item, "webkitGetAsEntry") else None
-            if entry is None or jsbridge.is_nullish(entry):
+            if entry is None or is_nullish(entry):
                 file = item.getAsFile()
-                if not jsbridge.is_nullish(file):
+                if not is_nullish(file):
                     loose.append(file)
             else:
                 entries.append(entry)

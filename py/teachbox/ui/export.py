@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import js  # type: ignore[import-not-found]
 
-from teachbox import jsbridge
+from teachbox.browser.convert import JsException
 from teachbox.api import Api
 from teachbox.data.geometry import EDGE_INSET
 from teachbox.ui import dom
@@ -83,8 +82,8 @@ class DownloadLink:
     def offer(self, blob: Any, file_name: str) -> None:
         """Point the link at `blob`, show it, and start the download."""
         if self._url:
-            js.URL.revokeObjectURL(self._url)
-        self._url = str(js.URL.createObjectURL(blob))
+            dom.revoke_object_url(self._url)
+        self._url = dom.object_url(blob)
         self.link.href = self._url
         self.link.download = file_name
         self.link.textContent = f"{file_name} ({int(blob.size) / 1024:.0f} KB)"
@@ -123,11 +122,10 @@ class ExportPanel:
     async def copy(self) -> None:
         text = str(self.snippet.textContent)
         try:
-            await js.navigator.clipboard.writeText(text)
+            await dom.copy_text(text)
             self.feedback.say("The code is on the clipboard.")
-        except (jsbridge.JsException, AttributeError):
-            selection = js.window.getSelection()
-            selection.selectAllChildren(self.snippet)
+        except (JsException, AttributeError):
+            dom.select_contents(self.snippet)
             self.snippet.focus()
             self.feedback.say("The browser did not allow copying: the code is selected, press Ctrl+C (⌘C).")
 

@@ -12,9 +12,8 @@ import asyncio
 import traceback
 from typing import Any
 
-import js  # type: ignore[import-not-found]
 
-from teachbox import jsbridge
+from teachbox.browser.convert import JsException, js_message
 from teachbox.errors import TeachboxError
 from teachbox.ui import dom
 
@@ -50,9 +49,9 @@ class Feedback:
             else:
                 self.error(error.message)
             return
-        js.console.error("".join(traceback.format_exception(error)))
-        if isinstance(error, jsbridge.JsException):
-            self.error(f"The browser refused: {jsbridge.js_message(error)}")
+        dom.console_error("".join(traceback.format_exception(error)))
+        if isinstance(error, JsException):
+            self.error(f"The browser refused: {js_message(error)}")
         else:
             self.error(f"Something went wrong inside Teachbox ({type(error).__name__}: {error}). "
                        "The details are in the browser's developer console.")

@@ -11,7 +11,7 @@ from teachbox.ui.camera import Camera
 from teachbox.ui.class_cards import ClassList
 from teachbox.ui.console import ConsolePanel
 from teachbox.ui.csvimport import CsvImport
-from teachbox.ui.data import DataOps
+from teachbox.ui.intake import DataOps
 from teachbox.ui.drop import DropZones
 from teachbox.ui.export import ExportPanel
 from teachbox.ui.feedback import ConfirmDialog, Feedback

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from teachbox import jsbridge
+from teachbox.browser.convert import is_nullish
 from teachbox.api import Api
 from teachbox.errors import TeachboxError
 from teachbox.ui import dom
 from teachbox.ui import thumbs
-from teachbox.ui.data import quoted
+from teachbox.ui.intake import quoted
 from teachbox.ui.feedback import Feedback
 
 MAX_MISTAKES = 60
@@ -225,9 +225,9 @@ class Results:
     def _focus_after(self, item: Any) -> None:
         """The fixed item's buttons are now disabled: keyboard focus goes on to the next mistake (or the heading)."""
         following = item.nextElementSibling
-        while following is not None and not jsbridge.is_nullish(following):
+        while following is not None and not is_nullish(following):
             control = following.querySelector("button:not(:disabled)")
-            if not jsbridge.is_nullish(control):
+            if not is_nullish(control):
                 control.focus()
                 return
             following = following.nextElementSibling

@@ -7,13 +7,13 @@ comes from samples/index.json, which every build writes; when it is empty (or un
 
 from __future__ import annotations
 
-from teachbox import jsbridge
+from teachbox.browser import environment, net
 from teachbox.api import Api
 from teachbox.errors import TeachboxError
 from teachbox.data.sample_sets import INDEX_URL, SampleSet, parse_index
 from teachbox.ui import dom
 from teachbox.ui.csvimport import CsvImport
-from teachbox.ui.data import plural, quoted
+from teachbox.ui.intake import plural, quoted
 from teachbox.ui.feedback import ConfirmDialog
 
 
@@ -35,9 +35,9 @@ class SampleMenu:
     async def refresh(self) -> None:
         """Fill the menu from samples/index.json; show it only when the build has samples."""
         try:
-            self.sets = parse_index(await jsbridge.fetch_json(INDEX_URL))
+            self.sets = parse_index(await net.fetch_json(INDEX_URL))
         except TeachboxError as error:  # a build from before samples existed, or a damaged file: no menu
-            jsbridge.js.console.warn(f"no sample data sets: {error.message}")
+            environment.console_warn(f"no sample data sets: {error.message}")
             self.sets = []
         dom.clear(self.select)
         for index, sample in enumerate(self.sets):

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import js  # type: ignore[import-not-found]
 
-from teachbox import jsbridge
+from teachbox.browser import environment, net
+from teachbox.browser.convert import blob_bytes
 from teachbox.data.image_header import HEADER_BYTES, sniff
 from teachbox.ui import dom
 
@@ -30,8 +30,7 @@ def canvas(name: str, size: int = THUMB_PX) -> Any:
 async def blob_of(source: Any) -> Any:
     """The Blob behind a sample source (URLs are same-origin files listed by a CSV)."""
     if isinstance(source, str):
-        response = await jsbridge.fetch(jsbridge.page_url(source))
-        return await response.blob()
+        return await net.fetch_blob(environment.page_url(source))
     return source
 
 
@@ -40,14 +39,14 @@ async def draw(target: Any, source: Any) -> bool:
     size = int(target.width)
     try:
         blob = await blob_of(source)
-        info = sniff(await jsbridge.blob_bytes(blob, HEADER_BYTES), "thumbnail")
+        info = sniff(await blob_bytes(blob, HEADER_BYTES), "thumbnail")
         options = {"resizeQuality": "medium"}
         if info.width and info.height:
             scale = size / min(info.width, info.height)
             if scale < 1:
                 options |= {"resizeWidth": max(1, round(info.width * scale)),
                             "resizeHeight": max(1, round(info.height * scale))}
-        bitmap = await js.createImageBitmap(blob, jsbridge.to_js(options))
+        bitmap = await dom.decode_bitmap(blob, options)
     except Exception:  # noqa: BLE001 - a thumbnail that cannot be drawn must not break the list
         placeholder(target)
         return False

@@ -12,9 +12,9 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import js  # type: ignore[import-not-found]
 
 from teachbox.api import Api
+from teachbox.browser.convert import to_py
 from teachbox.errors import TeachboxError
 from teachbox.data.geometry import INPUT_SIZES
 from teachbox.model.train_options import AUTO
@@ -96,7 +96,7 @@ class TrainPanel:
         self.listeners = dom.Listeners()
         self.listeners.on(self.start_button, "click", lambda _e: self.train())
         self.listeners.on(self.stop_button, "click", lambda _e: self.stop())
-        self.listeners.on(js.window, "resize", lambda _e: self.draw())
+        self.listeners.on(dom.window, "resize", lambda _e: self.draw())
         api.on("progress", self._progress)
         api.on("trained", self._trained)
         self._fill_bases()
@@ -185,7 +185,7 @@ class TrainPanel:
 
     # -- progress events (from this panel's training, the console, or any script) --------------------------------
     def _progress(self, payload: Any) -> None:
-        event = payload.to_py()
+        event = to_py(payload)
         phase = str(event.get("phase", ""))
         name = PHASES.get(phase, phase)
         if phase == "training":
@@ -211,7 +211,7 @@ class TrainPanel:
 
     def _trained(self, payload: Any) -> None:
         """Any training that ended (here or from a script): mark the kept epoch and draw the last epochs too."""
-        best = payload.to_py().get("best_epoch")
+        best = to_py(payload).get("best_epoch")
         self.best_epoch = int(best) if best else None
         self.draw()
 
@@ -231,7 +231,7 @@ class TrainPanel:
             return
         self._drawn = time.monotonic()
         column = {key: [h.get(key) for h in self.history] for key in ("loss", "val_loss", "acc", "val_acc")}
-        ratio = float(js.window.devicePixelRatio or 1)
+        ratio = dom.device_pixel_ratio()
         epochs = max(self.epochs, len(self.history))
         self.loss_chart.draw([Series("training", TRAIN_COLOUR, column["loss"]),
                               Series("validation", VALIDATION_COLOUR, column["val_loss"], dashed=True)],

@@ -1,6 +1,6 @@
 """Projects in IndexedDB: one database, one transaction per save, so a save lands whole or not at all.
 
-Stores (all with out-of-line keys; key layout in projectrecord.py): `projects` (the manifest as a JSON string),
+Stores (all with out-of-line keys; key layout in manifest.py): `projects` (the manifest as a JSON string),
 `blobs` (each sample's image bytes as a Blob: CSV rows too, so a saved project needs no server), `features` (pooled
 embeddings as Float32Arrays, per base and preprocessing), `models` (the model zip as a Blob) and `meta` (the last
 open project). Blobs and typed arrays go in as they are (structured clone): nothing is copied through Python.
@@ -14,7 +14,8 @@ import json
 from collections import Counter
 from typing import Any
 
-from teachbox import jsbridge
+from teachbox.browser import environment, idb
+from teachbox.browser.convert import bytes_blob
 from teachbox.model.classifier import Classifier
 from teachbox.errors import TeachboxError
 from teachbox.model.feature_store import FeatureStore, sample_blob
@@ -27,7 +28,6 @@ PROJECTS, BLOBS, FEATURES, MODELS, META = "projects", "blobs", "features", "mode
 STORES = (PROJECTS, BLOBS, FEATURES, MODELS, META)
 LAST = "last"
 
-Op = tuple[str, str, Any, Any]  # (store, "put" | "delete", key, value)
 
 
 class ProjectDB:
@@ -38,49 +38,25 @@ class ProjectDB:
 
     @classmethod
     async def open(cls) -> ProjectDB:
-        request = jsbridge.js.indexedDB.open(DB_NAME, DB_VERSION)
-
-        def upgrade(_event: Any) -> None:
-            db = request.result
-            for name in STORES:
-                if not db.objectStoreNames.contains(name):
-                    db.createObjectStore(name)
-
-        proxy = jsbridge.create_proxy(upgrade)
-        request.addEventListener("upgradeneeded", proxy)
         try:
-            await jsbridge.idb_settled(request, "success")
-        except jsbridge.StorageFailed as error:
+            return cls(await idb.open_database(DB_NAME, DB_VERSION, STORES))
+        except idb.StorageFailed as error:
             raise TeachboxError("storage_unavailable", f"This browser's storage cannot be opened ({error}); "
                                                        "projects will not be saved.") from error
-        finally:
-            request.removeEventListener("upgradeneeded", proxy)
-            proxy.destroy()
-        return cls(request.result)
 
-    async def write(self, ops: list[Op]) -> None:
-        """Apply all ops in one readwrite transaction (issued synchronously: nothing awaits inside it)."""
-        tx = self.db.transaction(jsbridge.to_js(sorted({op[0] for op in ops})), "readwrite")
-        for store, kind, key, value in ops:
-            target = tx.objectStore(store)
-            if kind == "put":
-                target.put(value, _key(key))
-            else:
-                target.delete(_key(key))
+    async def write(self, ops: list[idb.Op]) -> None:
+        """Apply all ops in one transaction: it lands whole or not at all."""
         try:
-            await jsbridge.idb_settled(tx, "complete")
-        except jsbridge.StorageFailed as error:
+            await idb.write(self.db, ops)
+        except idb.StorageFailed as error:
             raise await storage_error(error) from error
 
     async def read(self, requests: list[tuple[str, str, Any]]) -> list[Any]:
-        """Run (store, method, key) requests in one readonly transaction; their results in order."""
-        tx = self.db.transaction(jsbridge.to_js(sorted({r[0] for r in requests})), "readonly")
-        issued = [getattr(tx.objectStore(store), method)(_key(key)) for store, method, key in requests]
+        """Run (store, method, key) requests in one readonly transaction; their results in order (None if absent)."""
         try:
-            await jsbridge.idb_settled(tx, "complete")
-        except jsbridge.StorageFailed as error:
+            return await idb.read(self.db, requests)
+        except idb.StorageFailed as error:
             raise await storage_error(error) from error
-        return [request.result for request in issued]
 
     async def records(self) -> list[ProjectRecord]:
         """Every saved project's manifest, most recently changed first (unreadable ones are skipped)."""
@@ -95,7 +71,7 @@ class ProjectDB:
 
     async def last(self) -> str | None:
         (value,) = await self.read([(META, "get", LAST)])
-        return None if jsbridge.is_nullish(value) else str(value)
+        return None if value is None else str(value)
 
     async def load(self, ident: str) -> tuple[ProjectRecord, dict[str, Any], list[tuple[str, str, Any]], Any]:
         """A project's manifest, its image Blobs by uid, its (encoder, uid, features) rows and its model Blob."""
@@ -103,12 +79,12 @@ class ProjectDB:
         manifest, blob_keys, blobs, feature_keys, features, model = await self.read([
             (PROJECTS, "get", ident), (BLOBS, "getAllKeys", span), (BLOBS, "getAll", span),
             (FEATURES, "getAllKeys", span), (FEATURES, "getAll", span), (MODELS, "get", ident)])
-        if jsbridge.is_nullish(manifest):
+        if manifest is None:
             raise TeachboxError("unknown_project", "There is no saved project with that id.")
         record = ProjectRecord.from_json(json.loads(str(manifest)))
         by_uid = {str(key[1]): blob for key, blob in zip(blob_keys, blobs)}
         rows = [(str(key[1]), str(key[2]), value) for key, value in zip(feature_keys, features)]
-        return record, by_uid, rows, None if jsbridge.is_nullish(model) else model
+        return record, by_uid, rows, model
 
     async def delete(self, ident: str) -> None:
         span = ("range", *project_range(ident))
@@ -123,7 +99,7 @@ class ProjectDB:
         by_uid = {s.uid: s for s in project.samples}
         sizes = {s.uid: s.size for s in record.samples}
         ident = record.id
-        ops: list[Op] = []
+        ops: list[idb.Op] = []
         for uid in plan.put_blobs:
             blob = await sample_blob(by_uid[uid])
             sizes[uid] = int(blob.size)
@@ -135,11 +111,11 @@ class ProjectDB:
         if plan.put_model:
             data = await classifier.to_zip()
             model_bytes = len(data)
-            ops.append((MODELS, "put", ident, jsbridge.bytes_blob(data, "application/zip")))
+            ops.append((MODELS, "put", ident, bytes_blob(data, "application/zip")))
         if plan.delete_model:
             ops.append((MODELS, "delete", ident, None))
         after = plan.after(saved, classifier)
-        updated = ProjectRecord(ident, record.name, record.created, jsbridge.now_epoch(), project.classes.labels,
+        updated = ProjectRecord(ident, record.name, record.created, environment.now_epoch(), project.classes.labels,
                                 [SampleRecord(s.uid, s.label, s.name, s.line, sizes.get(s.uid, 0))
                                  for s in project.samples], record.settings,
                                 _feature_bytes(store, after), model_bytes, project.input_size)
@@ -157,20 +133,11 @@ def _feature_bytes(store: FeatureStore, saved: Saved) -> int:
     return sum(count * store.row_bytes(key) for key, count in rows.items())
 
 
-def _key(key: Any) -> Any:
-    """A Python key as an IndexedDB key or key range (`("range", lower, upper)`); None means all keys."""
-    if key is None:
-        return None
-    if isinstance(key, tuple) and key[0] == "range":
-        return jsbridge.js.IDBKeyRange.bound(jsbridge.to_js(key[1]), jsbridge.to_js(key[2]))
-    return jsbridge.to_js(key)
-
-
-async def storage_error(error: jsbridge.StorageFailed) -> TeachboxError:
+async def storage_error(error: idb.StorageFailed) -> TeachboxError:
     """A failed write in words a person can act on; quota errors get the numbers."""
     if error.name != "QuotaExceededError":
         return TeachboxError("storage_error", f"The project could not be saved: the browser said {error}.")
-    usage, quota = await jsbridge.storage_estimate()
+    usage, quota = await idb.storage_estimate()
     return TeachboxError(
         "quota_exceeded",
         f"The browser's storage for this site is full ({usage / 2**20:.1f} MB of {quota / 2**20:.1f} MB used), so "

@@ -1,0 +1,50 @@
+"""The calls into site/kernels.js: the browser work of reading, decoding and running models, one call per batch.
+
+Each Python↔JS call costs Pyodide tens to hundreds of microseconds on the main thread the model needs, so the
+per-image browser work (fetch, header bytes, decode, crop + resize, fused ops) runs in kernels.js while Python keeps
+every decision.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import js  # type: ignore[import-not-found]
+
+from teachbox.browser.convert import js_type, to_js
+
+Box = tuple[float, float, float, float]
+
+
+def image_input(image: Any, box: Box, size: int) -> Any:
+    """The [1, size, size, 3] model input of one decoded image: crop `box`, bilinear resize, scale to [-1, 1]."""
+    return js.teachboxKernels.toInput(image, to_js(list(box)), size)
+
+
+def fused_ops(model: Any, plan: dict) -> Any:
+    """{predict(x), dispose()} running `model` as the ops of a fusion_plan.py plan."""
+    return js.teachboxKernels.fused(model, to_js(plan))
+
+
+async def classify(model: Any, image: Any, box: Box, size: int) -> list[float]:
+    """One image's class probabilities in one call. On WebGL the values are read back asynchronously, so kernels.js
+    answers a Promise there and an array on wasm/cpu: both are awaited here."""
+    values = js.teachboxKernels.classify(model, image, to_js(list(box)), size)
+    if js_type(values) == "Promise":
+        values = await values
+    return [float(v) for v in values.to_py()]
+
+
+async def read_all(sources: list[Any], header_bytes: int) -> list[Any]:
+    """Each source's Blob (URLs fetched) and first bytes, in one call for a batch."""
+    return list(await js.teachboxKernels.readAll(to_js(sources), header_bytes))
+
+
+async def decode_all(blobs: list[Any], sizes: list[tuple[int, int] | None]) -> list[Any]:
+    """ImageBitmaps (downscaled while decoding where a size is given), off the main thread, in one call."""
+    return list(await js.teachboxKernels.decodeAll(to_js(blobs), to_js([list(s) if s else None for s in sizes])))
+
+
+def input_batch(images: list[Any], boxes: list[Box], size: int) -> Any:
+    """One [N, size, size, 3] model input from images and their crop boxes (the images are closed)."""
+    return js.teachboxKernels.batch(to_js(images), to_js([list(box) for box in boxes]), size)

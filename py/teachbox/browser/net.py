@@ -1,0 +1,47 @@
+"""Requests to the page's own origin: fetch with failures as coded TeachboxErrors that name the URL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import js  # type: ignore[import-not-found]
+
+from teachbox.browser.convert import JsException, js_message
+from teachbox.errors import TeachboxError
+
+
+def network_error(url: str, message: str) -> TeachboxError:
+    return TeachboxError("network", f"Could not load {url}: {message}.")
+
+
+def http_error(url: str, status: int, status_text: str) -> TeachboxError:
+    code = "missing" if status == 404 else "http_error"
+    return TeachboxError(code, f"Could not load {url}: the server answered {status} {status_text}.",
+                         {"status": status})
+
+
+async def fetch(url: str) -> Any:
+    """fetch() that turns network failures and HTTP errors into TeachboxError with the URL in the message."""
+    try:
+        response = await js.fetch(url)
+    except JsException as error:
+        raise network_error(url, js_message(error)) from error
+    if not response.ok:
+        raise http_error(url, int(response.status), str(response.statusText))
+    return response
+
+
+async def fetch_text(url: str) -> str:
+    return str(await (await fetch(url)).text())
+
+
+async def fetch_blob(url: str) -> Any:
+    return await (await fetch(url)).blob()
+
+
+async def fetch_json(url: str) -> Any:
+    response = await fetch(url)
+    try:
+        return (await response.json()).to_py()
+    except JsException as error:
+        raise TeachboxError("bad_json", f"{url} is not valid JSON: {js_message(error)}.") from error

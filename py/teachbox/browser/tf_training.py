@@ -1,0 +1,244 @@
+"""Training in TF.js: the head's layers, standardisation, the folded fine-tuning tail, `fit` with the best epoch
+kept, and the one model from image to probabilities that a run produces.
+
+model/trainer.py decides what to train (plans, splits, options, metadata); this module is how TF.js does it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import js  # type: ignore[import-not-found]
+from pyodide.ffi import create_proxy  # type: ignore[import-not-found]
+
+from teachbox.browser.convert import to_js
+from teachbox.browser.tfjs import tidy
+from teachbox.errors import TeachboxError
+
+tf = js.tf
+# Called after each epoch with (epoch index, logs); answers (keep these weights as the best, stop now).
+EpochHook = Callable[[int, dict[str, float]], tuple[bool, bool]]
+
+
+def head_layers(classes: int, hidden_units: int, dropout: float, l2: float, seed: int) -> list[Any]:
+    """dense(relu, L2) → dropout → dense(softmax); initialisers and dropout seeded, so two runs with one seed start
+    alike (TF.js still shuffles batches with Math.random)."""
+
+    def init(offset: int) -> Any:
+        return tf.initializers.glorotNormal(to_js({"seed": seed + offset}))
+
+    layers = []
+    if hidden_units > 0:
+        regularizer = tf.regularizers.l2(to_js({"l2": l2})) if l2 > 0 else None
+        layers.append(tf.layers.dense(to_js({"units": hidden_units, "activation": "relu",
+                                             "kernelRegularizer": regularizer, "kernelInitializer": init(1),
+                                             "name": "teachbox_hidden"})))
+        if dropout > 0:
+            layers.append(tf.layers.dropout(to_js({"rate": dropout, "seed": seed + 2, "name": "teachbox_dropout"})))
+    layers.append(tf.layers.dense(to_js({"units": classes, "activation": "softmax",
+                                         "kernelInitializer": init(3), "name": "teachbox_output"})))
+    return layers
+
+
+def _apply(layers: list[Any], tensor: Any) -> Any:
+    for layer in layers:
+        tensor = layer.apply(tensor)
+    return tensor
+
+
+def one_hot(indices: list[int], classes: int) -> Any:
+    return tidy(lambda: tf.oneHot(tf.tensor1d(to_js(indices), "int32"), classes).toFloat())
+
+
+def activation_shape(model: Any, size: int) -> tuple[int, ...]:
+    """The shape of one image's output at this input size (the layers' own shapes leave height and width open)."""
+    probe = tidy(lambda: model.predict(tf.zeros(to_js([1, size, size, 3]))))
+    try:
+        return tuple(int(d) for d in list(probe.shape)[1:])
+    finally:
+        probe.dispose()
+
+
+class Standardizer:
+    """Per-feature mean and std of the training features: makes the head's optimisation well-conditioned."""
+
+    def __init__(self, features: Any) -> None:
+        moments = tf.moments(features, 0)
+        self.mean = moments.mean
+        self.std = tidy(lambda: tf.sqrt(moments.variance).add(1e-6))
+        moments.variance.dispose()
+
+    def apply(self, features: Any) -> Any:
+        return tidy(lambda: features.sub(self.mean).div(self.std))
+
+    def fold_into(self, dense: Any) -> None:
+        """Rewrite dense(x') with x' = (x - mean) / std as an equivalent dense(x): W/std, b - (mean/std)·W."""
+        kernel, bias = list(dense.getWeights())
+
+        def fold() -> Any:
+            scaled = kernel.div(self.std.expandDims(1))
+            shift = tf.matMul(self.mean.div(self.std).expandDims(0), kernel).squeeze(to_js([0]))
+            return to_js([scaled, bias.sub(shift)])
+
+        _set_weights(dense, tidy(fold))
+
+    def dispose(self) -> None:
+        self.mean.dispose()
+        self.std.dispose()
+
+
+def _set_weights(layer: Any, values: Any) -> None:
+    layer.setWeights(values)
+    for tensor in values:
+        tensor.dispose()
+
+
+class FoldedTail:
+    """The planned tail as Dense layers with batch norm folded in, and the write-back. `blocks` are
+    model/finetune_plan.py's TailBlocks (conv, norm, activations: layer names of `copy`)."""
+
+    def __init__(self, copy: Any, blocks: Sequence[Any]) -> None:
+        self.copy, self.blocks = copy, list(blocks)
+        self.dense = [tf.layers.dense(to_js({"units": int(copy.getLayer(b.conv).getConfig().filters),
+                                             "name": f"teachbox_ft_{b.conv}"})) for b in self.blocks]
+
+    def apply(self, inputs: Any) -> Any:
+        tensor = inputs
+        for block, dense in zip(self.blocks, self.dense):
+            tensor = dense.apply(tensor)
+            for name in block.activations:
+                tensor = self.copy.getLayer(name).apply(tensor)
+        return tensor
+
+    def load_from_base(self) -> None:
+        """Dense kernel/bias = the conv (1×1) kernel with the batch norm's affine map folded in."""
+        for block, dense in zip(self.blocks, self.dense):
+            def fold(block: Any = block) -> Any:
+                conv = self.copy.getLayer(block.conv)
+                weights = list(conv.getWeights())
+                kernel = weights[0].reshape(to_js([weights[0].shape[2], weights[0].shape[3]]))
+                bias = weights[1].clone() if len(weights) > 1 else tf.zerosLike(kernel.sum(0))
+                if block.norm is not None:
+                    gamma, beta, mean, variance = self._norm_parts(block.norm)
+                    scale = gamma.div(tf.sqrt(variance.add(self._epsilon(block.norm))))
+                    kernel, bias = kernel.mul(scale), bias.sub(mean).mul(scale).add(beta)
+                return to_js([kernel, bias])
+
+            _set_weights(dense, tidy(fold))
+
+    def write_back(self) -> None:
+        """Trained Dense weights → the base copy's conv kernel; its batch norm becomes `x + bias`."""
+        for block, dense in zip(self.blocks, self.dense):
+            conv = self.copy.getLayer(block.conv)
+            kernel, bias = list(dense.getWeights())
+
+            def conv_weights() -> Any:
+                shaped = kernel.reshape(to_js([1, 1, kernel.shape[0], kernel.shape[1]]))
+                return to_js([shaped, bias.clone()] if len(conv.getWeights()) > 1 else [shaped])
+
+            def norm_weights() -> Any:
+                norm = self.copy.getLayer(block.norm)
+                ones = tf.onesLike(bias)
+                parts = {"gamma": ones.mul(math.sqrt(1 + self._epsilon(block.norm))), "beta": bias.clone(),
+                         "moving_mean": tf.zerosLike(bias), "moving_variance": ones}
+                return to_js([parts[_weight_kind(w)] for w in norm.weights])
+
+            for layer, build in ((conv, conv_weights), *(((self.copy.getLayer(block.norm), norm_weights),)
+                                                        if block.norm is not None else ())):
+                _set_weights(layer, tidy(build))
+            if block.norm is None and len(conv.getWeights()) == 1:
+                raise TeachboxError("internal", f"{block.conv} has neither bias nor batch norm to hold a bias.")
+
+    def _norm_parts(self, name: str) -> tuple[Any, Any, Any, Any]:
+        norm = self.copy.getLayer(name)
+        parts = {_weight_kind(w): value for w, value in zip(norm.weights, norm.getWeights())}
+        ones = tf.onesLike(parts["moving_mean"])
+        return (parts.get("gamma", ones), parts.get("beta", tf.zerosLike(ones)), parts["moving_mean"],
+                parts["moving_variance"])
+
+    def _epsilon(self, name: str) -> float:
+        return float(self.copy.getLayer(name).getConfig().epsilon)
+
+
+def _weight_kind(weight: Any) -> str:
+    """gamma / beta / moving_mean / moving_variance from a batch-norm weight's name (`conv_pw_13_bn/gamma`)."""
+    return str(weight.originalName).rsplit("/", 1)[-1]
+
+
+def frozen_part(copy: Any, split: str) -> Any:
+    """The private base copy up to the fine-tuning split: its activations are computed once and cached."""
+    return tf.model(to_js({"inputs": copy.inputs, "outputs": copy.getLayer(split).output}))
+
+
+def trainable_model(shape: tuple[int, ...], head: list[Any], tail: FoldedTail | None) -> Any:
+    """features → probabilities: the head alone, or (fine-tuning) the folded tail, pooling and the head."""
+    inputs = tf.input(to_js({"shape": list(shape)}))
+    if tail is None:
+        outputs = _apply(head, inputs)
+    else:
+        pooled = tf.layers.globalAveragePooling2d(to_js({"name": "teachbox_tail_pool"}))
+        outputs = _apply(head, pooled.apply(tail.apply(inputs)))
+    model = tf.model(to_js({"inputs": inputs, "outputs": outputs, "name": "teachbox_trainable"}))
+    if tail is not None:
+        tail.load_from_base()
+    return model
+
+
+class Snapshot:
+    """Copies of a model's weights at its best epoch."""
+
+    def __init__(self) -> None:
+        self.weights: list[Any] = []
+
+    def take(self, model: Any) -> None:
+        self.dispose()
+        self.weights = [w.clone() for w in model.getWeights()]
+
+    def restore(self, model: Any) -> None:
+        if self.weights:
+            model.setWeights(to_js(self.weights))
+
+    def dispose(self) -> None:
+        for tensor in self.weights:
+            tensor.dispose()
+        self.weights = []
+
+
+async def fit(model: Any, data: tuple[Any, Any, Any, Any], epochs: int, batch_size: int, learning_rate: float,
+              on_epoch: EpochHook) -> None:
+    """Adam on categorical cross-entropy. After each epoch `on_epoch` says whether to keep these weights as the best
+    (they are restored at the end) and whether to stop."""
+    x, y, xv, yv = data
+    model.compile(to_js({"optimizer": tf.train.adam(learning_rate), "loss": "categoricalCrossentropy",
+                         "metrics": ["acc"]}))
+    snapshot = Snapshot()
+
+    def on_epoch_end(epoch: int, logs: Any) -> None:
+        best, stop = on_epoch(int(epoch), {k: float(v) for k, v in logs.to_py().items()})
+        if best:
+            snapshot.take(model)
+        if stop:
+            model.stopTraining = True
+
+    callback = create_proxy(on_epoch_end)
+    try:
+        fit_options = to_js({"epochs": epochs, "batchSize": batch_size, "shuffle": True, "verbose": 0})
+        fit_options.callbacks = to_js({"onEpochEnd": callback})
+        if xv is not None:
+            fit_options.validationData = to_js([xv, yv])
+        await model.fit(x, y, fit_options)
+        snapshot.restore(model)
+    finally:
+        callback.destroy()
+        snapshot.dispose()
+        if model.optimizer is not None:
+            model.optimizer.dispose()
+
+
+def image_model(base_model: Any, head: list[Any]) -> tuple[Any, Any]:
+    """(base → global average pooling → head as one model, the pooling layer it added)."""
+    pool = tf.layers.globalAveragePooling2d(to_js({"name": "teachbox_pool"}))
+    outputs = _apply(head, pool.apply(base_model.outputs[0]))
+    return tf.model(to_js({"inputs": base_model.inputs, "outputs": outputs, "name": "teachbox_classifier"})), pool
