@@ -264,7 +264,8 @@ class Session:
                                                     self._progress, self._cancelled)
             if self._cancel:
                 raise Cancelled()
-            result["input_size"] = size
+            result["inputSize"] = size  # the project() key's spelling
+            result["input_size"] = size  # deprecated spelling of inputSize, kept for one release (docs/api.md)
             previous_settings, previous_size = self.record.settings, self.project.input_size
             self.record.settings = result["options"]
             self.project.input_size = size  # the size trained at becomes the project's: images added later use it

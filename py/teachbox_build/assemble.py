@@ -21,7 +21,7 @@ from .samples import SAMPLES_DIR, bundle_samples
 from .service_worker import write_service_worker
 from .weights import convert_model, resolve_source
 
-PAGE_FILES = ("index.html", "app.css", "boot.js", "kernels.js", "main.py", "interpreter.mjs", "snapshot-worker.mjs")
+PAGE_FILES = ("index.html", "app.css", "boot.js", "offline.js", "kernels.js", "main.py", "interpreter.mjs", "snapshot-worker.mjs")
 INTERPRETER = "interpreter.mjs"  # the module PyScript loads Pyodide through (snapshot restore: site/interpreter.mjs)
 RUNTIME_DIGEST = "__PYODIDE_RUNTIME_DIGEST__"
 MODELS_DIR = "models"

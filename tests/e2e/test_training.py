@@ -99,8 +99,9 @@ def test_malaria_trains_and_generalises(app, malaria) -> None:  # noqa: ANN001
     assert result["project"]["trained"] is True
     assert result["project"]["model"]["labels"] == ["Parasitized", "Uninfected"], result["project"]["model"]
     # The default reads at 224 px (upscaling these ~124 px cells is worth 4.6 points with few images).
-    assert result["project"]["inputSize"] == trained["input_size"] == 224, \
-        f"project inputSize {result['project']['inputSize']}, trained at {trained['input_size']}"
+    assert result["project"]["inputSize"] == trained["inputSize"] == 224, \
+        f"project inputSize {result['project']['inputSize']}, trained at {trained['inputSize']}"
+    assert trained["input_size"] == trained["inputSize"], "the deprecated spelling stays for one release"
 
     assert evaluation["count"] == 200, f"evaluated {evaluation['count']} of 200 test images"
     assert evaluation["errors"] == [], f"evaluation errors {evaluation['errors']}"
@@ -163,13 +164,13 @@ def test_an_input_size_asked_for_is_used_and_becomes_the_projects(app, malaria) 
     }""", malaria["test"])
     assert "error" not in result, f"training with inputSize rejected: {result.get('error')}"
     print(f"\nmalaria at 128 px (auto): test accuracy {result['evaluation']['accuracy']:.4f}")
-    assert result["asked"]["input_size"] == 128 and result["asked"]["options"]["inputSize"] == "auto"
+    assert result["asked"]["inputSize"] == 128 and result["asked"]["options"]["inputSize"] == "auto"
     assert result["afterAsked"] > 0, "no embedding progress: the 128 px features were not computed"
     assert result["evaluation"]["accuracy"] >= 0.78, f"accuracy at 128 px {result['evaluation']['accuracy']:.4f}"
     assert result["project"]["inputSize"] == 128
-    assert result["again"]["input_size"] == 128 and result["againEmbedded"] == 0, \
+    assert result["again"]["inputSize"] == 128 and result["againEmbedded"] == 0, \
         f"training at 128 px again embedded {result['againEmbedded']} batches"
-    assert result["back"]["input_size"] == 224 and result["after"] == 0, "the 224 px features were cached"
+    assert result["back"]["inputSize"] == 224 and result["after"] == 0, "the 224 px features were cached"
     assert result["refused"]["code"] == "bad_option" and "inputSize" in result["refused"]["message"], result["refused"]
 
 
@@ -189,7 +190,7 @@ def test_rock_paper_scissors_three_classes(app, rps) -> None:  # noqa: ANN001
           f"{evaluation['accuracy']:.4f} (wall {time.monotonic() - started:.1f}s)")
     assert dataset["error_count"] == 0, f"errors {dataset['errors']}"
     assert dataset["counts"] == {"paper": 100, "rock": 100, "scissors": 100}, f"counts {dataset['counts']}"
-    assert dataset["inputSize"] == trained["input_size"] == 224, "300×300 photos must be read at 224 px"
+    assert dataset["inputSize"] == trained["inputSize"] == 224, "300×300 photos must be read at 224 px"
     assert trained["val_accuracy"] is not None and len(trained["history"]) == trained["epochs"]
     assert evaluation["count"] == 120, f"evaluated {evaluation['count']} of 120"
     assert evaluation["accuracy"] >= 0.90, f"rock-paper-scissors test accuracy {evaluation['accuracy']:.4f} < 0.90"

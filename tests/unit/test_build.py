@@ -70,7 +70,7 @@ def test_build_succeeds_and_prints_the_total(built: tuple[Path, subprocess.Compl
 
 def test_page_and_pyscript_config_are_local(built: tuple[Path, subprocess.CompletedProcess]) -> None:
     dist, _ = built
-    for name in ("index.html", "app.css", "boot.js", "kernels.js", "main.py"):
+    for name in ("index.html", "app.css", "boot.js", "offline.js", "kernels.js", "main.py"):
         assert (dist / name).is_file(), name
     config = json.loads((dist / "pyscript.json").read_text())
     assert "packages" not in config
