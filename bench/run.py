@@ -5,7 +5,7 @@ peers on the same images in the same run.
     python bench/run.py [--dist DIR] [--runs 3] [--quick] [--only SECTION ...] [--json PATH] [--docs]
 
 Prints a markdown table and writes bench/results/latest.json (+ latest.md beside it); --docs also rewrites
-docs/benchmarks.md. See README.md, "Benchmarks", and docs/benchmarks.md.
+docs/benchmarks.md. See docs/development.md, "Benchmarks", and docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -386,7 +386,7 @@ def report(results: dict[str, Any]) -> str:
 
 DOCS_HEADER = """# Benchmarks
 
-Produced by `python bench/run.py` (README, "Benchmarks"); this page is rewritten by `python bench/run.py --docs`,
+Produced by `python bench/run.py` (docs/development.md, "Benchmarks"); this page is rewritten by `python bench/run.py --docs`,
 and the raw figures of the run (every run's value, spreads, versions) are in `bench/results/latest.json`.
 
 ## What is measured

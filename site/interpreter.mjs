@@ -1,9 +1,9 @@
 // The interpreter module PyScript loads (pyscript.json "interpreter"): Pyodide, restored from a memory snapshot of
 // its own start-up when this browser has stored one, started normally otherwise.
 //
-// Why: starting Pyodide (instantiating the interpreter, importing its start-up modules) costs ~2 s of main thread
-// on every visit on a 2-core machine, the longest step of Teachbox's start. Restoring a snapshot of the
-// interpreter's memory right after that start costs 0.3–0.4 s, reading the 31 MB included. The snapshot is made once per browser and Pyodide runtime, after the first start, by a
+// Why: starting Pyodide (instantiating the interpreter, importing its start-up modules) is the longest step of
+// Teachbox's start, paid on every visit; restoring a snapshot of the interpreter's memory right after that start is
+// several times faster (figures: docs/decisions.md). The snapshot is made once per browser and Pyodide runtime, after the first start, by a
 // worker (snapshot-worker.mjs), so this page's own interpreter never runs in snapshot-making mode and the first
 // visit's start is not slowed down. It is kept in Cache Storage (never sent anywhere), keyed by a digest of the
 // Pyodide runtime files that build.py writes in below: a new Pyodide invalidates it, an app update does not.

@@ -42,8 +42,8 @@
           return { kind: "pixels" };
         }
         try {
-          // A small file is read whole: Blob.slice registers a new blob with the browser process, which cost 3-4×
-          // more than reading a 12 KB file outright (200 malaria cells: 70-90 ms against 20-30 ms).
+          // A small file is read whole: Blob.slice registers a new blob with the browser process, which costs more
+          // than reading a small file outright.
           const part = blob.size <= 4 * headerBytes ? blob : blob.slice(0, headerBytes);
           return { kind: "blob", blob, header: new Uint8Array(await part.arrayBuffer()) };
         } catch (error) {
@@ -120,7 +120,7 @@
         return step.op === "conv" ? tf.fused.conv2d(args) : tf.fused.depthwiseConv2d(args);
       };
       // Each value is freed right after its last reader has run, as the layers model does: keeping every
-      // activation of a batch of 32 until the end cost ~90 MB more wasm heap (which never shrinks).
+      // activation of a batch until the end grows the wasm heap (which never shrinks).
       const lastReader = steps.map(() => -1);
       steps.forEach((step, i) => step.inputs.forEach((j) => { if (j >= 0) lastReader[j] = i; }));
       return {

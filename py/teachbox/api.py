@@ -2,7 +2,7 @@
 
 Every method returns plain JSON-able values (exportModel: a Blob); async methods return Promises that reject with a
 JS Error whose message is a sentence for a person and whose `code` is stable for scripts (see errors.py).
-Documented in README.md ("Automation API").
+Documented in docs/api.md.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Which TF.js backend to run on: pure decision logic, unit-tested on CPython.
 
 WebGL is only fast on a real GPU. Where the WebGL renderer is a software rasteriser (SwiftShader in headless
-Chromium, llvmpipe on GPU-less Linux desktops) it is ~15x slower than the wasm backend, so the renderer string decides.
+Chromium, llvmpipe on GPU-less Linux desktops) it is much slower than the wasm backend, so the renderer string decides.
 """
 
 from __future__ import annotations

@@ -147,7 +147,7 @@ def test_bad_image_rejects_with_clear_message(app) -> None:  # noqa: ANN001
     assert "not a supported image" in not_image["message"]
 
 
-# Documented bounds (README, "Building"): float16 is near-lossless, uint8 is lossy.
+# Documented bounds (docs/decisions.md, quantization): float16 is near-lossless, uint8 is lossy.
 QUANTIZED_BOUNDS = {"float16": {"cosine": 0.999, "relative_max_diff": 0.05},
                     "uint8": {"cosine": 0.93, "relative_max_diff": 0.6}}
 

@@ -71,12 +71,10 @@ def auto_input_size(short_sides: list[int]) -> int:
     """The input size for images whose shorter sides are `short_sides`: the smallest published size that does not
     shrink the typical (median) image, never above 224.
 
-    Why: upscaling a 124-pixel cell image to 224 only interpolates, it adds no detail, yet the base then does 3× the
-    work. Measured on malaria (median short side 124 px, 2×700 training images, 600 held out, v1 α=0.25): 224 px
-    embedded 1,400 images in 31 s with accuracy 0.900, 128 px in 17 s with 0.898; at 96 px accuracy fell to 0.878,
-    which is why the rule never goes below the image. Photos and camera frames (≥ 224 px) keep 224. With fewer
-    images upscaling does help (300 malaria images, 3 seeds: 0.832 at 128 px, 0.878 at 224), so this is the
-    `inputSize: "auto"` option, not the default.
+    Why: upscaling a small cell image to 224 only interpolates, it adds no detail, yet the base then does 3× the
+    work; below the image's own size accuracy falls, so the rule never goes below it. Photos and camera frames
+    (≥ 224 px) keep 224. With few images upscaling does help, so this is the `inputSize: "auto"` option, not the
+    default (measurements in docs/decisions.md).
     """
     if not short_sides:
         return INPUT_SIZE

@@ -21,9 +21,9 @@ from teachbox.data.geometry import Preprocessing
 from teachbox.data.project import Sample
 from teachbox.data.image_reading import ChunkInputs, prepare_chunk
 
-BATCH = 32  # measured on wasm, α=0.25: 20 ms/image at batch 16, 16 ms at 32
-# Batches prepared ahead of the model. Measured on 300 malaria images: 2 gave the same 48–57 img/s as 1, and each
-# extra batch in flight holds 19 MB more of wasm heap (which never shrinks).
+BATCH = 32  # faster per image than 16 on wasm (docs/decisions.md)
+# Batches prepared ahead of the model: more gave no speed, and each extra batch in flight holds more wasm heap (which
+# never shrinks).
 AHEAD = 1
 
 
@@ -107,8 +107,7 @@ class FeatureStore:
                 pending.append(asyncio.ensure_future(prepare_chunk(chunks[index + AHEAD], encoder.preprocessing)))
                 # Let that task issue its reads before predict() takes the main thread: Pyodide's loop has no eager
                 # task start, so without this yield the next batch was only requested after this one's predict,
-                # and reading and decoding never overlapped the model. Measured, 200 malaria images, 6 alternating
-                # rounds: 54.9 → 57.6 images/s.
+                # and reading and decoding never overlapped the model.
                 await asyncio.sleep(0)
             if cancelled():
                 prepared.dispose()

@@ -3,7 +3,7 @@
 The check runs both on one small random image when the runner is made: a custom base or an imported model whose
 layers the planner reads wrongly would otherwise give wrong embeddings or predictions silently. Folding and wiring
 errors show at any image size, so a model that takes any size is checked at CHECK_SIDE px, not at 224: the layers
-model is only run for this check, and at 224 it cost ~15 ms more on the start-up path.
+model is only run for this check, which sits on the start-up path.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 from teachbox.browser import kernels, tfjs
 from teachbox.model.fusion_plan import plan_fused
 
-# Folding batch-norm changes float rounding only: measured 3e-5 of the largest activation (v1 α=0.25, 224 px).
+# Folding batch-norm changes float rounding only, far below this (docs/decisions.md).
 TOLERANCE = 1e-3
 CHECK_SIDE = 64  # MobileNets (total stride 32) still have a 2×2 map at the end
 

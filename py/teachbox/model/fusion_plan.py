@@ -5,8 +5,8 @@ fused into that convolution (or dense layer) too. Used for the base (embeddings)
 Why: TF.js runs a layers model op by op. A MobileNet block is then six passes over the activations (convolution,
 batch-norm, activation, twice), while `tf.fused.conv2d` / `tf.fused.depthwiseConv2d` do a convolution with its
 bias and activation in one (XNNPACK on wasm). The base is frozen, so its batch-norm is an affine map that folds into
-the convolution's kernel and bias exactly (up to float rounding). Measured on wasm, batch of 32 at 224 px:
-MobileNet v1 α=0.25 343 → 88 ms, v2 α=0.35 470 → 165 ms.
+the convolution's kernel and bias exactly (up to float rounding). The speed-up is in
+docs/decisions.md.
 
 This module only plans, from the model's Keras topology (what `model.toJSON()` and a model.json hold), so the rules
 are unit-tested on CPython; site/kernels.js folds the weights and runs the plan. A topology with anything else in it

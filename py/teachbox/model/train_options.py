@@ -2,8 +2,7 @@
 
 Defaults follow Teachable Machine's recipe (dense 100 → softmax, Adam 0.001, batch 16, 50 epochs) with the fixes that
 make it stable: features standardised, dropout 0.5 and L2 3e-3 on the hidden layer, and the epoch with the best
-validation loss kept instead of whatever the last epoch happened to be. Measured on malaria (α=0.25, 2×1,400 images,
-patient-level 80/20 split, 3 seeds): dropout 0.25 / L2 1e-3 gave 0.881 ± 0.016 test accuracy, these 0.893 ± 0.013.
+validation loss kept instead of whatever the last epoch happened to be (measured choices: docs/decisions.md).
 """
 
 from __future__ import annotations
@@ -42,8 +41,8 @@ class TrainOptions:
     fine_tune_layers: int = 0
     base: str | None = None
     crop: str = "center-crop"
-    # "auto": chosen from the project's images (preprocess.auto_input_size). Not the default: as fast, and as
-    # accurate on 1,400 malaria images, but 4.6 points less accurate on 300 (0.832 vs 0.878, 3 seeds).
+    # "auto": chosen from the project's images (geometry.auto_input_size). Not the default: it costs accuracy on
+    # small projects (docs/decisions.md).
     input_size: int | str = INPUT_SIZE
 
     @classmethod

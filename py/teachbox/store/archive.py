@@ -7,7 +7,7 @@ empty ones, the training settings); `model.zip` is the model export as exportMod
 An imported zip is untrusted. It is opened with export_zip.py's hardening (size caps before inflating, CRC and
 truncation errors), paths must be the plain `images/<file>` names an export writes (no folders, no `..`), every row
 must name an image in the zip, and the model inside is checked by read_model_zip. Embeddings are not carried: they
-are recomputed on import (16 ms an image on wasm) because a file could otherwise feed training numbers that do not
+are recomputed on import (cheap: one pass of the base) because a file could otherwise feed training numbers that do not
 belong to its images, and because they depend on the base and preprocessing of the importing page.
 """
 
