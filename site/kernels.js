@@ -68,12 +68,33 @@
       }));
     },
 
-    /** Class probabilities of one image: crop + resize + model.predict + read-back in one call. On the CPU
-     *  backends (wasm, cpu) the values are read synchronously: they are ready at once, and an awaited promise would
-     *  cost Python a trip through the event loop. On WebGL they come as a promise (a synchronous read would stall
-     *  the GPU pipeline). */
-    classify(model, image, box, size) {
-      const output = tf.tidy(() => model.predict(kernels.toInput(image, box, size)));
+    /** A batch [N, h, w, 3] seen another way: "id", flips, 90° rotations and the transposes (the 8 symmetries of
+     *  a square, py/teachbox/model/train_options.py VIEW_SETS). Call inside tf.tidy. */
+    view(batch, name) {
+      const t = () => tf.transpose(batch, [0, 2, 1, 3]);
+      switch (name) {
+        case "id": return batch;
+        case "hflip": return tf.reverse(batch, 2);
+        case "vflip": return tf.reverse(batch, 1);
+        case "rot180": return tf.reverse(batch, [1, 2]);
+        case "transpose": return t();
+        case "rot90": return tf.reverse(t(), 2);
+        case "rot270": return tf.reverse(t(), 1);
+        case "antitranspose": return tf.reverse(t(), [1, 2]);
+        default: throw new Error(`unknown view ${name}`);
+      }
+    },
+
+    /** Class probabilities of one image: crop + resize + model.predict (averaged over `views`, test-time
+     *  augmentation) + read-back in one call. On the CPU backends (wasm, cpu) the values are read synchronously:
+     *  they are ready at once, and an awaited promise would cost Python a trip through the event loop. On WebGL
+     *  they come as a promise (a synchronous read would stall the GPU pipeline). */
+    classify(model, image, box, size, views = ["id"]) {
+      const output = tf.tidy(() => {
+        const input = kernels.toInput(image, box, size);
+        if (views.length === 1) return model.predict(kernels.view(input, views[0]));
+        return model.predict(tf.concat(views.map((name) => kernels.view(input, name)), 0)).mean(0, true);
+      });
       if (tf.getBackend() === "webgl") return output.data().finally(() => output.dispose());
       try {
         return output.dataSync();

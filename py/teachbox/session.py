@@ -29,6 +29,7 @@ from teachbox.data.image_reading import short_sides
 from teachbox.runtime import Runtime
 from teachbox.model.trainer import pooled_encoder, prepare, train
 from teachbox.model.train_options import TrainOptions
+from teachbox.model.train_plan import view_key
 
 
 class Session:
@@ -313,17 +314,36 @@ class Session:
         if classifier.head is None or not self.validation:
             raise TeachboxError("no_validation", "There is no validation split to evaluate (the model was loaded, "
                                                  "or trained with validationSplit 0); pass a CSV URL.")
-        features = self.store.matrix(self.validation, classifier.encoder_key or "", self._cached_shape(classifier))
-        try:
-            output = classifier.head.predict(features)
-        finally:
-            features.dispose()
-        probs = await _rows(output)
+        keys = [view_key(classifier.encoder_key or "", view) for view in classifier.views]
+        probs = await self._averaged(self.validation, keys, self._cached_shape(classifier), classifier.head)
         true = [classifier.labels.index(s.label) for s in self.validation]
         report = evaluate_predictions(true, probs, classifier.labels, [s.name for s in self.validation])
         for mistake in report["misclassified"]:  # validation images are project samples: name them exactly
             mistake["uid"] = self.validation[mistake["index"]].uid
         return {**report, "errors": []}
+
+    async def _averaged(self, samples: list[Sample], keys: list[str], shape: tuple[int, ...],
+                        head: Any = None) -> list[list[float]]:
+        """Class probabilities of samples from cached rows of `shape`, averaged over the views' keys (test-time
+        augmentation): the rows are the head's input features when `head` is given, else probabilities already."""
+        total = None
+        for key in keys:
+            rows = self.store.matrix(samples, key, shape)
+            if head is not None:
+                features, rows = rows, head.predict(rows)
+                features.dispose()
+            if total is not None:
+                summed = tfjs.add(total, rows)
+                total.dispose()
+                rows.dispose()
+                rows = summed
+            total = rows
+        mean = tfjs.scale(total, 1 / len(keys))
+        total.dispose()
+        try:
+            return await tfjs.nested(mean)
+        finally:
+            mean.dispose()
 
     def _cached_shape(self, classifier: Classifier) -> tuple[int, ...]:
         return tuple(int(d) for d in tfjs.input_shape(classifier.head)[1:])
@@ -342,17 +362,18 @@ class Session:
                 else:
                     errors.append({"line": row.line, "path": row.path, "code": "unknown_label",
                                    "message": f"The label {row.label!r} is not one the model knows."})
-            encoder = Encoder(key, classifier.runner, (len(classifier.labels),), False, classifier.preprocessing)
+            encoder = Encoder(key, classifier.runner, (len(classifier.labels),), False, classifier.preprocessing,
+                              classifier.views)
             failures = await self.store.ensure(samples, encoder, lambda d, t: self._progress(
                 {"phase": "evaluating", "done": d, "total": t}), self._cancelled)
             good = [s for s in samples if s.uid not in failures]
             errors += self.errors(samples, failures)
             if not good:
                 raise TeachboxError("empty_dataset", f"No usable labelled image in {csv_url}.", {"errors": errors[:50]})
-            output = self.store.matrix(good, key, encoder.shape)
-            probs = await _rows(output)
+            probs = await self._averaged(good, encoder.keys, encoder.shape)
         finally:
-            self.store.forget_key(key)
+            for view in classifier.views:
+                self.store.forget_key(view_key(key, view))
             self.busy = None
         true = [classifier.labels.index(s.label) for s in good]
         return {**evaluate_predictions(true, probs, classifier.labels, [s.name for s in good]), "errors": errors}
@@ -370,12 +391,3 @@ class Session:
         self._replace_classifier(classifier)
         self.validation = []
         return {"labels": classifier.labels, "metadata": classifier.metadata}
-
-
-async def _rows(output: Any) -> list[list[float]]:
-    """A [N, K] tensor as Python rows (disposes the tensor)."""
-    try:
-        return await tfjs.nested(output)
-    finally:
-        output.dispose()
-

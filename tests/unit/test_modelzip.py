@@ -364,3 +364,12 @@ def test_declare_input_size_fills_only_open_dimensions() -> None:
     assert fixed["config"]["layers"][0]["config"]["batch_input_shape"] == [None, 224, 224, 3]
     wrapped = declare_input_size({"model_config": topology([None, None, None, 3])}, 160)
     assert wrapped["model_config"]["config"]["layers"][0]["config"]["batch_input_shape"] == [None, 160, 160, 3]
+
+
+def test_test_time_views_are_read() -> None:
+    assert read_model_zip(_zip(metadata=_metadata(tta=["id", "hflip"]))).metadata["tta"] == ["id", "hflip"]
+
+
+@pytest.mark.parametrize("tta", [[], ["id", "id"], ["id", "sideways"], "id", [1]])
+def test_bad_test_time_views(tta: Any) -> None:
+    assert "tta must list distinct views" in str(_refused(_zip(metadata=_metadata(tta=tta))))

@@ -7,7 +7,8 @@ from teachbox.data.project import Project, Sample
 from teachbox.errors import TeachboxError
 from teachbox.model.export_zip import FORMAT, FORMAT_VERSION
 from teachbox.model.train_options import TrainOptions
-from teachbox.model.train_plan import classifier_metadata, feature_key, skipped_report, split_samples
+from teachbox.model.train_plan import classifier_metadata, feature_key, skipped_report, split_samples, view_key
+from teachbox.store.manifest import persistable
 
 
 def _project(per_class: int) -> Project:
@@ -55,3 +56,20 @@ def test_metadata_records_what_a_reader_needs() -> None:
     assert meta["base"] == {"id": "v1", "label": "MobileNet", "cutLayer": "conv_pw_13_relu", "fineTunedLayers": 1}
     assert meta["training"]["options"]["epochs"] == 7 and "history" not in meta["training"]
     assert meta["training"]["best_epoch"] == 3 and meta["training"]["train_count"] == 30
+
+
+def test_views_have_keys_of_their_own_and_are_saved_with_the_project() -> None:
+    key = feature_key("v1", Preprocessing(mode="center-crop", size=224), "pooled")
+    assert view_key(key, "id") == key, "the image as it is keeps the key saved projects already use"
+    assert view_key(key, "hflip") == "v1|center-crop|pooled~hflip"
+    assert persistable(view_key(key, "rot90")) and persistable(key)
+    assert not persistable(view_key("v1|center-crop|conv_pw_12_relu", "hflip")), "fine-tuning activations stay"
+
+
+def test_metadata_names_the_test_time_views() -> None:
+    result = {"best_epoch": 1, "epochs": 1, "val_accuracy": 1.0, "val_loss": 0.1, "seconds": 1.0,
+              "train_count": 4, "val_count": 2}
+    prep = Preprocessing(mode="center-crop", size=224)
+    with_tta = classifier_metadata(["a", "b"], prep, {"id": "v1"}, TrainOptions(views=2, tta=True), result, {}, "")
+    assert with_tta["tta"] == ["id", "hflip"]
+    assert "tta" not in classifier_metadata(["a", "b"], prep, {"id": "v1"}, TrainOptions(views=2), result, {}, "")

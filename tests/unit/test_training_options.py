@@ -102,7 +102,7 @@ def test_to_json_round_trips_through_from_api() -> None:
                                      "fineTuneLayers": 1})
     data = options.to_json()
     assert set(data) == {"epochs", "batchSize", "learningRate", "validationSplit", "seed", "hiddenUnits", "dropout",
-                         "l2", "patience", "fineTuneLayers", "base", "crop", "inputSize"}
+                         "l2", "patience", "fineTuneLayers", "base", "crop", "inputSize", "views", "tta"}
     assert data["learningRate"] == 0.05 and data["fineTuneLayers"] == 1
     assert TrainOptions.from_api(data) == options
     assert TrainOptions.from_api(TrainOptions().to_json()) == TrainOptions()
@@ -223,3 +223,16 @@ def test_the_pages_fields_start_at_the_core_defaults() -> None:
     for element_id, default in {"opt-crop": defaults.crop, "opt-size": defaults.input_size}.items():
         first = re.search(rf'<select id="{element_id}">\s*<option value="([^"]*)"', html)
         assert first and first.group(1) == str(default), f"#{element_id}'s first option is not {default!r}"
+
+
+def test_views_and_tta_are_checked_and_name_their_views() -> None:
+    options = TrainOptions.from_api({"views": 4, "tta": True})
+    assert options.view_names() == ("id", "hflip", "rot90", "transpose") == options.test_views()
+    assert TrainOptions.from_api({"views": 2}).test_views() == ("id",), "without tta a prediction sees the image once"
+    assert TrainOptions().view_names() == ("id",)
+    for bad, words in (({"views": 3}, "views must be one of 1, 2, 4, 8"), ({"views": True}, "views must be"),
+                       ({"tta": True}, "give views 2, 4 or 8"), ({"tta": 1}, "tta must be true or false"),
+                       ({"views": 2, "fineTuneLayers": 1}, "cannot be combined with fineTuneLayers")):
+        with pytest.raises(TeachboxError) as caught:
+            TrainOptions.from_api(bad)
+        assert caught.value.code == "bad_option" and words in caught.value.message, (bad, caught.value.message)

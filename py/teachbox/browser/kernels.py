@@ -26,10 +26,10 @@ def fused_ops(model: Any, plan: dict) -> Any:
     return js.teachboxKernels.fused(model, to_js(plan))
 
 
-async def classify(model: Any, image: Any, box: Box, size: int) -> list[float]:
-    """One image's class probabilities in one call. On WebGL the values are read back asynchronously, so kernels.js
-    answers a Promise there and an array on wasm/cpu: both are awaited here."""
-    values = js.teachboxKernels.classify(model, image, to_js(list(box)), size)
+async def classify(model: Any, image: Any, box: Box, size: int, views: tuple[str, ...] = ("id",)) -> list[float]:
+    """One image's class probabilities (averaged over `views`) in one call. On WebGL the values are read back
+    asynchronously, so kernels.js answers a Promise there and an array on wasm/cpu: both are awaited here."""
+    values = js.teachboxKernels.classify(model, image, to_js(list(box)), size, to_js(list(views)))
     if js_type(values) == "Promise":
         values = await values
     return [float(v) for v in values.to_py()]

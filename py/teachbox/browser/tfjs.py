@@ -62,6 +62,20 @@ def mean_pool(features: Any) -> Any:
     return tf.mean(features, to_js([1, 2]))
 
 
+def view(batch: Any, name: str) -> Any:
+    """The batch seen another way (a flip, a 90° rotation…: site/kernels.js `view`); "id" is the batch itself.
+    Call inside tidy."""
+    return js.teachboxKernels.view(batch, name)
+
+
+def add(a: Any, b: Any) -> Any:
+    return tf.add(a, b)
+
+
+def scale(tensor: Any, factor: float) -> Any:
+    return tf.mul(tensor, factor)
+
+
 def concat(parts: list[Any]) -> Any:
     """Tensors joined along their first axis (call inside tidy, or dispose the parts)."""
     return tf.concat(to_js(parts), 0)

@@ -33,6 +33,7 @@ class Classifier:
     on_dispose: Any = None
     runner: Any = None  # what predicts: the model's fused ops (fused_runner.py), else the model itself
     fused: dict[str, Any] | None = None
+    views: tuple[str, ...] = ("id",)  # test-time augmentation: predictions are averaged over these views
 
     def __post_init__(self) -> None:
         # Made now, not at the first prediction: its folded weights are then part of the classifier from the start,
@@ -45,7 +46,7 @@ class Classifier:
         try:
             width, height = image_sources.pixel_size(image)
             box = crop_box(width, height, self.preprocessing.mode)
-            values = await kernels.classify(self.runner, image, box, self.preprocessing.size)
+            values = await kernels.classify(self.runner, image, box, self.preprocessing.size, self.views)
         finally:
             if image is not source:
                 image.close()
@@ -82,4 +83,5 @@ async def classifier_from_zip(data: bytes) -> Classifier:
         raise TeachboxError("bad_model_file", f"The model expects input {shape[1:]} but its metadata says "
                                               f"{prep['size']}×{prep['size']} RGB.")
     preprocessing = Preprocessing(mode=prep["mode"], size=prep["size"])
-    return Classifier(model, files.labels, preprocessing, files.metadata, owned_layers=tfjs.model_layers(model))
+    return Classifier(model, files.labels, preprocessing, files.metadata, owned_layers=tfjs.model_layers(model),
+                      views=tuple(files.metadata.get("tta") or ("id",)))

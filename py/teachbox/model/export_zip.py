@@ -18,6 +18,7 @@ from typing import Any
 
 from teachbox.errors import TeachboxError
 from teachbox.data.geometry import CROP_MODES
+from teachbox.model.train_options import VIEWS
 
 MODEL_JSON = "model.json"
 WEIGHTS_BIN = "weights.bin"
@@ -136,6 +137,10 @@ def check_model(files: ModelFiles) -> None:
     if not isinstance(preprocessing, dict) or preprocessing.get("mode") not in CROP_MODES \
             or isinstance(size, bool) or not isinstance(size, int) or not 8 <= size <= 1024:
         raise _bad("metadata.json has no valid preprocessing (crop mode and input size).")
+    tta = metadata.get("tta")
+    if tta is not None and (not isinstance(tta, list) or not tta or len(set(map(str, tta))) != len(tta)
+                            or not all(isinstance(view, str) and view in VIEWS for view in tta)):
+        raise _bad(f"metadata.json's tta must list distinct views among {', '.join(VIEWS)}.")
     try:
         units = output_units(model_json["modelTopology"])
     except (AttributeError, TypeError, IndexError, KeyError) as error:

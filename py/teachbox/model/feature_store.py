@@ -20,6 +20,7 @@ from teachbox.errors import TeachboxError
 from teachbox.data.geometry import Preprocessing
 from teachbox.data.project import Sample
 from teachbox.data.image_reading import ChunkInputs, prepare_chunk
+from teachbox.model.train_plan import view_key
 
 BATCH = 32  # faster per image than 16 on wasm (docs/decisions.md)
 # Batches prepared ahead of the model: more gave no speed, and each extra batch in flight holds more wasm heap (which
@@ -36,11 +37,18 @@ class Encoder:
     shape: tuple[int, ...]
     pooled: bool
     preprocessing: Preprocessing
+    views: tuple[str, ...] = ("id",)  # each view of an image is encoded once and cached under its own key
 
-    def encode(self, batch: Any) -> Any:
-        if self.pooled:
-            return tfjs.tidy(lambda: tfjs.mean_pool(self.model.predict(batch)))
-        return self.model.predict(batch)
+    def encode(self, batch: Any, view: str = "id") -> Any:
+        def run() -> Any:
+            output = self.model.predict(tfjs.view(batch, view))
+            return tfjs.mean_pool(output) if self.pooled else output
+        return tfjs.tidy(run)
+
+    @property
+    def keys(self) -> list[str]:
+        """The cache key of each view, in `views` order."""
+        return [view_key(self.key, view) for view in self.views]
 
     @property
     def size(self) -> int:
@@ -91,7 +99,7 @@ class FeatureStore:
     async def ensure(self, samples: list[Sample], encoder: Encoder, progress: Callable[[int, int], None],
                      cancelled: Callable[[], bool]) -> dict[str, TeachboxError]:
         """Compute missing features; returns the failures by sample uid (those samples get no features)."""
-        todo = [s for s in samples if not self.has(encoder.key, s.uid)]
+        todo = [s for s in samples if not all(self.has(key, s.uid) for key in encoder.keys)]
         failures: dict[str, TeachboxError] = {}
         chunks = [todo[i:i + BATCH] for i in range(0, len(todo), BATCH)]
         if not chunks:
@@ -124,16 +132,17 @@ class FeatureStore:
         if prepared.batch is None:
             return
         try:
-            features = encoder.encode(prepared.batch)
+            outputs = [(key, encoder.encode(prepared.batch, view)) for key, view in zip(encoder.keys, encoder.views)]
         finally:
             prepared.dispose()
-        try:
-            rows = await tfjs.float_rows(features)
-        finally:
-            features.dispose()
+        for key, features in outputs:
+            try:
+                rows = await tfjs.float_rows(features)
+            finally:
+                features.dispose()
+            for row, sample in zip(rows, prepared.kept):
+                self._cache[(key, sample.uid)] = row
         self.computed += len(prepared.kept)
-        for row, sample in zip(rows, prepared.kept):
-            self._cache[(encoder.key, sample.uid)] = row
 
     def matrix(self, samples: list[Sample], key: str, shape: tuple[int, ...]) -> Any:
         """[N, ...shape] float32 tensor of the features cached under `key`, in sample order (caller disposes)."""

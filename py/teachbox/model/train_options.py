@@ -15,13 +15,22 @@ from teachbox.errors import TeachboxError
 from teachbox.data.geometry import CROP_MODES, INPUT_SIZE, INPUT_SIZES
 
 AUTO = "auto"
+# The symmetries of a square an image is also seen in: `views` N trains on the first N (each embedded once and
+# cached), and `tta` averages the predictions over them. Kernels: site/kernels.js `view`.
+VIEW_SETS = {
+    1: ("id",),
+    2: ("id", "hflip"),
+    4: ("id", "hflip", "rot90", "transpose"),
+    8: ("id", "hflip", "rot90", "transpose", "vflip", "rot180", "rot270", "antitranspose"),
+}
+VIEWS = VIEW_SETS[8]
 
 # camelCase names the API accepts → dataclass fields.
 _API_NAMES = {
     "epochs": "epochs", "batchSize": "batch_size", "learningRate": "learning_rate",
     "validationSplit": "validation_split", "seed": "seed", "hiddenUnits": "hidden_units", "dropout": "dropout",
     "l2": "l2", "patience": "patience", "fineTuneLayers": "fine_tune_layers", "base": "base", "crop": "crop",
-    "inputSize": "input_size",
+    "inputSize": "input_size", "views": "views", "tta": "tta",
 }
 
 
@@ -44,6 +53,8 @@ class TrainOptions:
     # "auto": chosen from the project's images (geometry.auto_input_size). Not the default: it costs accuracy on
     # small projects (docs/decisions.md).
     input_size: int | str = INPUT_SIZE
+    views: int = 1
+    tta: bool = False
 
     @classmethod
     def from_api(cls, given: dict[str, Any] | None) -> TrainOptions:
@@ -68,6 +79,17 @@ class TrainOptions:
         _float_in(self.validation_split, "validationSplit", 0.0, 0.9)
         _float_in(self.dropout, "dropout", 0.0, 0.95)
         _float_in(self.l2, "l2", 0.0, 1.0)
+        if isinstance(self.views, bool) or self.views not in VIEW_SETS:
+            raise TeachboxError("bad_option", f"views must be one of {', '.join(map(str, VIEW_SETS))}, "
+                                              f"not {self.views!r}.")
+        if not isinstance(self.tta, bool):
+            raise TeachboxError("bad_option", f"tta must be true or false, not {self.tta!r}.")
+        if self.tta and self.views == 1:
+            raise TeachboxError("bad_option", "tta averages predictions over the training views: give views 2, 4 "
+                                              "or 8 with it.")
+        if self.views > 1 and self.fine_tune_layers > 0:
+            raise TeachboxError("bad_option", "views (augmentation) works on the base's pooled features; it cannot "
+                                              "be combined with fineTuneLayers yet.")
         if self.crop not in CROP_MODES:
             raise TeachboxError("bad_option", f"crop must be one of {', '.join(CROP_MODES)}, not {self.crop!r}.")
         if self.input_size != AUTO and (isinstance(self.input_size, bool) or self.input_size not in INPUT_SIZES):
@@ -77,6 +99,14 @@ class TrainOptions:
     def asked_size(self) -> int | None:
         """The input size this run asks for, or None for "auto" (then the project's images decide)."""
         return None if self.input_size == AUTO else int(self.input_size)
+
+    def view_names(self) -> tuple[str, ...]:
+        """The views training embeds and learns from."""
+        return VIEW_SETS[self.views]
+
+    def test_views(self) -> tuple[str, ...]:
+        """The views a prediction averages over: the training views with tta, else the image as it is."""
+        return self.view_names() if self.tta else VIEW_SETS[1]
 
     def to_json(self) -> dict[str, Any]:
         reverse = {field: name for name, field in _API_NAMES.items()}

@@ -23,6 +23,12 @@ def feature_key(base_id: str, preprocessing: Preprocessing, part: str) -> str:
     return f"{base_id}|{preprocessing.mode}{size}|{part}"
 
 
+def view_key(key: str, view: str) -> str:
+    """The cache key of a view's features: the image as it is keeps the plain key (so caches and saved projects
+    from before views existed stay valid), any other view adds `~view`."""
+    return key if view == "id" else f"{key}~{view}"
+
+
 def split_samples(project: Project, usable: list[Sample], options: TrainOptions) -> tuple[list[Sample], list[Sample]]:
     """(training, validation) samples: stratified by class and seeded, so one seed gives one split."""
     train_idx, val_idx = stratified_split(project.label_indices(usable), options.validation_split, options.seed)
@@ -46,6 +52,7 @@ def classifier_metadata(labels: list[str], preprocessing: Preprocessing, base: d
         "preprocessing": preprocessing.to_json(),
         "base": {**base, "fineTunedLayers": options.fine_tune_layers},
         "inputSize": preprocessing.size,
+        **({"tta": list(options.test_views())} if options.tta else {}),
         "training": {k: result[k] for k in SUMMARY_KEYS}
         | {"options": options.to_json(), "train_count": result["train_count"], "val_count": result["val_count"]},
         "versions": versions,

@@ -18,7 +18,7 @@ from teachbox import __version__
 from teachbox.browser import environment, tf_training, tfjs
 from teachbox.data.class_index import check_trainable
 from teachbox.data.geometry import Preprocessing
-from teachbox.data.project import Project
+from teachbox.data.project import Project, Sample
 from teachbox.model.classifier import Classifier
 from teachbox.model.extractor import FeatureExtractor
 from teachbox.model.feature_store import Encoder, FeatureStore
@@ -40,16 +40,17 @@ class Prepared:
     plan: FineTunePlan | None = None
 
 
-def pooled_encoder(base: FeatureExtractor, preprocessing: Preprocessing) -> Encoder:
+def pooled_encoder(base: FeatureExtractor, preprocessing: Preprocessing,
+                   views: tuple[str, ...] = ("id",)) -> Encoder:
     return Encoder(feature_key(base.base_id, preprocessing, "pooled"), base.runner, (base.feature_dim,), True,
-                   preprocessing)
+                   preprocessing, views)
 
 
 async def prepare(base: FeatureExtractor, reload: Callable[[], Any], options: TrainOptions, size: int) -> Prepared:
     """The encoder whose features this run trains on, reading images at `size` pixels."""
     preprocessing = Preprocessing(mode=options.crop, size=size)
     if options.fine_tune_layers == 0:
-        return Prepared(pooled_encoder(base, preprocessing), base)
+        return Prepared(pooled_encoder(base, preprocessing, options.view_names()), base)
     plan = plan_fine_tuning(layer_infos(tfjs.topology(base.model)), options.fine_tune_layers)  # fails before loading
     copy = await reload()
     frozen = tf_training.frozen_part(copy, plan.split)
@@ -71,8 +72,8 @@ async def train(project: Project, store: FeatureStore, prepared: Prepared, optio
     classes = len(project.classes)
     fit_started = time.monotonic()
     head = tf_training.head_layers(classes, options.hidden_units, options.dropout, options.l2, options.seed)
-    x = store.matrix(train_set, encoder.key, encoder.shape)
-    y = tf_training.one_hot(project.label_indices(train_set), classes)
+    x = _training_rows(store, train_set, encoder)
+    y = tf_training.one_hot(project.label_indices(train_set) * len(encoder.views), classes)
     xv = store.matrix(val_set, encoder.key, encoder.shape) if val_set else None
     yv = tf_training.one_hot(project.label_indices(val_set), classes) if val_set else None
     standardizer = tf_training.Standardizer(x) if encoder.pooled else None
@@ -105,6 +106,17 @@ async def train(project: Project, store: FeatureStore, prepared: Prepared, optio
     result["skipped"] = skipped_report(project, failures)
     classifier = _classifier(prepared, trainable, head, project.classes.labels, options, result)
     return classifier, result, {"train": train_set, "val": val_set}
+
+
+def _training_rows(store: FeatureStore, samples: list[Sample], encoder: Encoder) -> Any:
+    """The training features: every view of every sample, view by view (labels repeat in the same order)."""
+    parts = [store.matrix(samples, key, encoder.shape) for key in encoder.keys]
+    if len(parts) == 1:
+        return parts[0]
+    joined = tfjs.tidy(lambda: tfjs.concat(parts))
+    for part in parts:
+        part.dispose()
+    return joined
 
 
 def _replace(old: Any, new: Any) -> Any:
@@ -146,4 +158,4 @@ def _classifier(prepared: Prepared, trainable: Any, head: list[Any], labels: lis
     metadata = classifier_metadata(labels, prepared.encoder.preprocessing, described, options, result,
                                    {"teachbox": __version__, **environment.versions()}, environment.now_iso())
     return Classifier(full, labels, prepared.encoder.preprocessing, metadata, head=trainable,
-                      encoder_key=prepared.encoder.key, owned_layers=owned)
+                      encoder_key=prepared.encoder.key, owned_layers=owned, views=options.test_views())

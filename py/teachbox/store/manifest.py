@@ -147,7 +147,8 @@ def project_range(project: str) -> tuple[list[Any], list[Any]]:
 
 
 def persistable(encoder_key: str) -> bool:
-    return encoder_key.endswith(POOLED_SUFFIX)
+    """Pooled embeddings, of the image as it is and of its views (`…|pooled~hflip`), are saved with a project."""
+    return encoder_key.split("~", 1)[0].endswith(POOLED_SUFFIX)
 
 
 # -- incremental saves ----------------------------------------------------------------------------------------------

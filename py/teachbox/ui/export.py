@@ -48,15 +48,25 @@ function cropBox(width, height, mode) {{
   return [y1, x1, y2, x2];
 }}
 
+// The image seen another way (metadata.tta: Teachbox averages its predictions over these views).
+function view(x, name) {{
+  const t = () => tf.transpose(x, [0, 2, 1, 3]);
+  return {{id: () => x, hflip: () => tf.reverse(x, 2), vflip: () => tf.reverse(x, 1), rot180: () => tf.reverse(x, [1, 2]),
+          transpose: t, rot90: () => tf.reverse(t(), 2), rot270: () => tf.reverse(t(), 1),
+          antitranspose: () => tf.reverse(t(), [1, 2])}}[name]();
+}}
+
 // image: an <img>, <canvas>, <video> or ImageBitmap. Returns [{{label, probability}}], most likely first.
 async function classify({{model, metadata}}, image) {{
   const {{size, mode}} = metadata.preprocessing;
+  const views = metadata.tta || ["id"];
   const width = image.videoWidth || image.naturalWidth || image.width;
   const height = image.videoHeight || image.naturalHeight || image.height;
   const output = tf.tidy(() => {{
     const pixels = tf.browser.fromPixels(image).toFloat().expandDims(0);
-    const input = tf.image.cropAndResize(pixels, [cropBox(width, height, mode)], [0], [size, size], "bilinear", 0);
-    return model.predict(input.div(127.5).sub(1)).squeeze();
+    const input = tf.image.cropAndResize(pixels, [cropBox(width, height, mode)], [0], [size, size], "bilinear", 0)
+      .div(127.5).sub(1);
+    return model.predict(tf.concat(views.map((name) => view(input, name)), 0)).mean(0);
   }});
   const probabilities = await output.data();
   output.dispose();
