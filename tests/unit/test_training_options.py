@@ -226,13 +226,16 @@ def test_the_pages_fields_start_at_the_core_defaults() -> None:
 
 
 def test_views_and_tta_are_checked_and_name_their_views() -> None:
-    options = TrainOptions.from_api({"views": 4, "tta": True})
-    assert options.view_names() == ("id", "hflip", "rot90", "transpose") == options.test_views()
+    options = TrainOptions.from_api({"views": 4, "tta": 2})
+    assert options.view_names() == ("id", "hflip", "rot90", "transpose")
+    assert options.test_views() == ("id", "hflip")
     assert TrainOptions.from_api({"views": 2}).test_views() == ("id",), "without tta a prediction sees the image once"
+    assert TrainOptions.from_api({"tta": 8}).view_names() == ("id",), "tta alone trains on the images as they are"
     assert TrainOptions().view_names() == ("id",)
     for bad, words in (({"views": 3}, "views must be one of 1, 2, 4, 8"), ({"views": True}, "views must be"),
-                       ({"tta": True}, "give views 2, 4 or 8"), ({"tta": 1}, "tta must be true or false"),
-                       ({"views": 2, "fineTuneLayers": 1}, "cannot be combined with fineTuneLayers")):
+                       ({"tta": 3}, "tta must be one of 1, 2, 4, 8"), ({"tta": True}, "tta must be"),
+                       ({"views": 2, "fineTuneLayers": 1}, "cannot be combined with fineTuneLayers"),
+                       ({"tta": 2, "fineTuneLayers": 1}, "cannot be combined with fineTuneLayers")):
         with pytest.raises(TeachboxError) as caught:
             TrainOptions.from_api(bad)
         assert caught.value.code == "bad_option" and words in caught.value.message, (bad, caught.value.message)

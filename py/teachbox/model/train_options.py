@@ -16,7 +16,7 @@ from teachbox.data.geometry import CROP_MODES, INPUT_SIZE, INPUT_SIZES
 
 AUTO = "auto"
 # The symmetries of a square an image is also seen in: `views` N trains on the first N (each embedded once and
-# cached), and `tta` averages the predictions over them. Kernels: site/kernels.js `view`.
+# cached), `tta` N averages predictions over the first N. Kernels: site/kernels.js `view`.
 VIEW_SETS = {
     1: ("id",),
     2: ("id", "hflip"),
@@ -54,7 +54,7 @@ class TrainOptions:
     # small projects (docs/decisions.md).
     input_size: int | str = INPUT_SIZE
     views: int = 1
-    tta: bool = False
+    tta: int = 1
 
     @classmethod
     def from_api(cls, given: dict[str, Any] | None) -> TrainOptions:
@@ -82,14 +82,12 @@ class TrainOptions:
         if isinstance(self.views, bool) or self.views not in VIEW_SETS:
             raise TeachboxError("bad_option", f"views must be one of {', '.join(map(str, VIEW_SETS))}, "
                                               f"not {self.views!r}.")
-        if not isinstance(self.tta, bool):
-            raise TeachboxError("bad_option", f"tta must be true or false, not {self.tta!r}.")
-        if self.tta and self.views == 1:
-            raise TeachboxError("bad_option", "tta averages predictions over the training views: give views 2, 4 "
-                                              "or 8 with it.")
-        if self.views > 1 and self.fine_tune_layers > 0:
-            raise TeachboxError("bad_option", "views (augmentation) works on the base's pooled features; it cannot "
-                                              "be combined with fineTuneLayers yet.")
+        if isinstance(self.tta, bool) or self.tta not in VIEW_SETS:
+            raise TeachboxError("bad_option", f"tta must be one of {', '.join(map(str, VIEW_SETS))}, "
+                                              f"not {self.tta!r}.")
+        if (self.views > 1 or self.tta > 1) and self.fine_tune_layers > 0:
+            raise TeachboxError("bad_option", "views and tta work on the base's pooled features; they cannot be "
+                                              "combined with fineTuneLayers yet.")
         if self.crop not in CROP_MODES:
             raise TeachboxError("bad_option", f"crop must be one of {', '.join(CROP_MODES)}, not {self.crop!r}.")
         if self.input_size != AUTO and (isinstance(self.input_size, bool) or self.input_size not in INPUT_SIZES):
@@ -105,8 +103,8 @@ class TrainOptions:
         return VIEW_SETS[self.views]
 
     def test_views(self) -> tuple[str, ...]:
-        """The views a prediction averages over: the training views with tta, else the image as it is."""
-        return self.view_names() if self.tta else VIEW_SETS[1]
+        """The views a prediction averages over (test-time augmentation; 1: the image as it is)."""
+        return VIEW_SETS[self.tta]
 
     def to_json(self) -> dict[str, Any]:
         reverse = {field: name for name, field in _API_NAMES.items()}

@@ -52,7 +52,7 @@ def classifier_metadata(labels: list[str], preprocessing: Preprocessing, base: d
         "preprocessing": preprocessing.to_json(),
         "base": {**base, "fineTunedLayers": options.fine_tune_layers},
         "inputSize": preprocessing.size,
-        **({"tta": list(options.test_views())} if options.tta else {}),
+        **({"tta": list(options.test_views())} if options.tta > 1 else {}),
         "training": {k: result[k] for k in SUMMARY_KEYS}
         | {"options": options.to_json(), "train_count": result["train_count"], "val_count": result["val_count"]},
         "versions": versions,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from teachbox import __version__
@@ -69,6 +69,7 @@ async def train(project: Project, store: FeatureStore, prepared: Prepared, optio
     usable = [s for s in project.samples if s.uid not in failures]
     check_trainable(project.classes.counts(s.label for s in usable))
     train_set, val_set = split_samples(project, usable, options)
+    await _embed_test_views(store, val_set, encoder, options.test_views(), cancelled)
     classes = len(project.classes)
     fit_started = time.monotonic()
     head = tf_training.head_layers(classes, options.hidden_units, options.dropout, options.l2, options.seed)
@@ -117,6 +118,15 @@ def _training_rows(store: FeatureStore, samples: list[Sample], encoder: Encoder)
     for part in parts:
         part.dispose()
     return joined
+
+
+async def _embed_test_views(store: FeatureStore, samples: list[Sample], encoder: Encoder, views: tuple[str, ...],
+                             cancelled: Callable[[], bool]) -> None:
+    """The validation images in the test-time views training did not embed, so evaluating the new model averages
+    over the same views its predictions will."""
+    missing = tuple(view for view in views if view not in encoder.views)
+    if missing and samples and not cancelled():
+        await store.ensure(samples, replace(encoder, views=missing), lambda done, total: None, cancelled)
 
 
 def _replace(old: Any, new: Any) -> Any:
