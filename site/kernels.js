@@ -129,6 +129,7 @@
       const run = (step, x) => {
         if (step.op === "pad") return tf.pad(x[0], [[0, 0], step.pad[0], step.pad[1], [0, 0]]);
         if (step.op === "add") return tf.add(x[0], x[1]);
+        if (step.op === "concat") return tf.concat(x, -1);
         if (step.op === "mean") return tf.mean(x[0], [1, 2]);
         if (step.op === "dense") {
           const softmax = step.activation === "softmax";
@@ -144,15 +145,25 @@
       // activation of a batch until the end grows the wasm heap (which never shrinks).
       const lastReader = steps.map(() => -1);
       steps.forEach((step, i) => step.inputs.forEach((j) => { if (j >= 0) lastReader[j] = i; }));
+      const taps = plan.taps || [];
+      const forward = (input, keep) => {
+        const values = [];
+        steps.forEach((step, i) => {
+          values.push(run(step, step.inputs.map((j) => (j < 0 ? input : values[j]))));
+          step.inputs.forEach((j) => { if (j >= 0 && lastReader[j] === i && !keep.includes(j)) values[j].dispose(); });
+        });
+        return values;
+      };
       return {
         predict(input) {
+          return tf.tidy(() => forward(input, [plan.output])[plan.output]);
+        },
+        /** [N, C] embeddings: the output and each tapped value, globally average-pooled and concatenated (taps
+         *  first, in plan order). */
+        embed(input) {
           return tf.tidy(() => {
-            const values = [];
-            steps.forEach((step, i) => {
-              values.push(run(step, step.inputs.map((j) => (j < 0 ? input : values[j]))));
-              step.inputs.forEach((j) => { if (j >= 0 && lastReader[j] === i && j !== plan.output) values[j].dispose(); });
-            });
-            return values[plan.output];
+            const values = forward(input, [...taps, plan.output]);
+            return tf.concat([...taps, plan.output].map((j) => tf.mean(values[j], [1, 2])), 1);
           });
         },
         dispose() {

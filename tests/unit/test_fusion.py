@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from teachbox.model.fusion_plan import INPUT, plan_fused
+from teachbox.model.topology import earlier_depth, layer_infos
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 V1 = SHARED / "models" / "mobilenet_v1_0.25_224" / "model.json"
@@ -122,3 +123,34 @@ def test_a_trained_classifier_is_base_pooling_and_dense_head() -> None:
     assert [step.activation for step in plan.steps[-2:]] == ["relu", "softmax"]
     assert plan.steps[-1].inputs == (len(plan.steps) - 2,)  # straight from the hidden layer: no dropout op
     assert plan.output == len(plan.steps) - 1
+
+
+def test_the_earlier_depth_of_each_mobilenet_is_a_step_on_the_path() -> None:
+    """`depths: 2` pools the block before the output too: it must be a value the plan computes anyway."""
+    for path, cut, earlier, op in ((V1, "conv_pw_13_relu", "conv_pw_12_relu", "conv"), (V2, None, "block_15_add", "add")):
+        topology = _topology(path, cut)
+        assert earlier_depth(layer_infos(topology)) == earlier
+        plan = plan_fused(topology, (earlier,))
+        assert plan is not None and len(plan.taps) == 1
+        tapped = plan.steps[plan.taps[0]]
+        assert tapped.op == op and plan.taps[0] < plan.output
+        assert plan.to_json()["taps"] == list(plan.taps)
+        assert plan_fused(topology).taps == ()
+
+
+def test_no_earlier_depth_outside_the_mobilenet_families() -> None:
+    tiny = _model(_layer("input", "InputLayer", []), _layer("features", "Conv2D", ["input"], **CONV))
+    assert earlier_depth(layer_infos(tiny)) is None
+    assert plan_fused(tiny, ("nowhere",)) is None, "a tap the model lacks is refused, not silently dropped"
+
+
+def test_two_depths_pooled_and_concatenated_before_a_dense_head() -> None:
+    plan = plan_fused(_model(
+        _layer("input", "InputLayer", []),
+        _layer("early", "Conv2D", ["input"], **CONV), _layer("late", "Conv2D", ["early"], **CONV),
+        _layer("pool_early", "GlobalAveragePooling2D", ["early"]), _layer("pool_late", "GlobalAveragePooling2D", ["late"]),
+        _layer("joined", "Concatenate", ["pool_early", "pool_late"], axis=-1),
+        _layer("probs", "Dense", ["joined"], activation="softmax")))
+    assert plan is not None
+    assert [step.op for step in plan.steps] == ["conv", "conv", "mean", "mean", "concat", "dense"]
+    assert plan.steps[4].inputs == (2, 3) and plan.steps[5].inputs == (4,)

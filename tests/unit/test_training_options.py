@@ -102,7 +102,7 @@ def test_to_json_round_trips_through_from_api() -> None:
                                      "fineTuneLayers": 1})
     data = options.to_json()
     assert set(data) == {"epochs", "batchSize", "learningRate", "validationSplit", "seed", "hiddenUnits", "dropout",
-                         "l2", "patience", "fineTuneLayers", "base", "crop", "inputSize", "views", "tta"}
+                         "l2", "patience", "fineTuneLayers", "base", "crop", "inputSize", "views", "tta", "depths"}
     assert data["learningRate"] == 0.05 and data["fineTuneLayers"] == 1
     assert TrainOptions.from_api(data) == options
     assert TrainOptions.from_api(TrainOptions().to_json()) == TrainOptions()
@@ -235,7 +235,9 @@ def test_views_and_tta_are_checked_and_name_their_views() -> None:
     for bad, words in (({"views": 3}, "views must be one of 1, 2, 4, 8"), ({"views": True}, "views must be"),
                        ({"tta": 3}, "tta must be one of 1, 2, 4, 8"), ({"tta": True}, "tta must be"),
                        ({"views": 2, "fineTuneLayers": 1}, "cannot be combined with fineTuneLayers"),
-                       ({"tta": 2, "fineTuneLayers": 1}, "cannot be combined with fineTuneLayers")):
+                       ({"tta": 2, "fineTuneLayers": 1}, "cannot be combined with fineTuneLayers"),
+                       ({"depths": 3}, "depths must be a whole number from 1 to 2"),
+                       ({"depths": 2, "fineTuneLayers": 1}, "cannot be combined with fineTuneLayers")):
         with pytest.raises(TeachboxError) as caught:
             TrainOptions.from_api(bad)
         assert caught.value.code == "bad_option" and words in caught.value.message, (bad, caught.value.message)

@@ -15,6 +15,7 @@ from teachbox.model.base_catalog import BaseSpec
 from teachbox.errors import TeachboxError
 from teachbox.data.geometry import INPUT_SIZE
 from teachbox.model.fused_runner import fused_runner
+from teachbox.model.topology import earlier_depth, layer_infos
 
 
 @dataclass
@@ -34,6 +35,8 @@ class FeatureExtractor:
     parent: Any = None  # the full model a cut was taken from: its unused top must be disposed too
     users: int = 0  # trained classifiers whose models are built on these layers
     runner: Any = None  # what computes embeddings: the model's fused ops once warm_up() checked them, else the model
+    earlier: str | None = None  # the layer `depths: 2` pools beside the output (topology.earlier_depth), once fused
+    earlier_dim: int = 0
 
     def __post_init__(self) -> None:
         self.runner = self.model
@@ -51,15 +54,34 @@ class FeatureExtractor:
         """[N, C] pooled embeddings of an input batch (the caller disposes the result)."""
         return tfjs.tidy(lambda: tfjs.mean_pool(self.runner.predict(batch)))
 
+    def depth_dim(self, depths: int) -> int:
+        """The embedding's length with features of `depths` depths; refuses what this base cannot give."""
+        if depths == 1:
+            return self.feature_dim
+        if self.earlier is None:
+            raise TeachboxError("bad_option", f"depths 2 needs a MobileNet v1 or v2 base run as fused ops; "
+                                              f"{self.info.get('label', self.base_id)} has no earlier depth to add.")
+        return self.earlier_dim + self.feature_dim
+
     def warm_up(self) -> float:
         """Switch embedding to the model's fused ops (fused_runner.py: checked against the model on a random image), then
         run one image at the real size so kernel (and WebGL shader) set-up is not paid by the user's first image."""
         start = environment.now_ms()
-        self.runner, self.info["fused"] = fused_runner(self.model)
+        earlier = earlier_depth(layer_infos(tfjs.topology(self.model)))
+        self.runner, self.info["fused"] = fused_runner(self.model, (earlier,) if earlier else ())
         side = self.input_size(None)
-        result = tfjs.tidy(lambda: self.features(tfjs.zeros([1, side, side, 3])))
-        result.dataSync()
-        result.dispose()
+        zeros = tfjs.zeros([1, side, side, 3])
+        try:
+            result = self.features(zeros)
+            result.dataSync()
+            result.dispose()
+            if earlier and self.info["fused"] and "ops" in self.info["fused"]:
+                both = self.runner.embed(zeros)
+                self.earlier, self.earlier_dim = earlier, int(tfjs.shape(both)[1]) - self.feature_dim
+                self.info["earlierDepth"] = earlier
+                both.dispose()
+        finally:
+            zeros.dispose()
         return environment.now_ms() - start
 
     def dispose(self) -> None:

@@ -38,10 +38,14 @@ class Encoder:
     pooled: bool
     preprocessing: Preprocessing
     views: tuple[str, ...] = ("id",)  # each view of an image is encoded once and cached under its own key
+    depths: int = 1  # pooled features: 2 adds the base's earlier depth (the fused runner's `embed`)
 
     def encode(self, batch: Any, view: str = "id") -> Any:
         def run() -> Any:
-            output = self.model.predict(tfjs.view(batch, view))
+            viewed = tfjs.view(batch, view)
+            if self.pooled and self.depths == 2:
+                return self.model.embed(viewed)
+            output = self.model.predict(viewed)
             return tfjs.mean_pool(output) if self.pooled else output
         return tfjs.tidy(run)
 

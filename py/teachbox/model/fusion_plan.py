@@ -32,7 +32,7 @@ PASS_THROUGH = ("Dropout",)  # identity when predicting
 class Step:
     """One op of the plan. `inputs` are indices of earlier steps (INPUT: the model's input)."""
 
-    op: str  # "conv" | "depthwise" | "dense" | "pad" | "add" | "mean" (global average pooling)
+    op: str  # "conv" | "depthwise" | "dense" | "pad" | "add" | "mean" (global average pooling) | "concat"
     inputs: tuple[int, ...]
     layer: str = ""  # conv/depthwise/dense: the layer whose kernel (and bias, if any) it uses
     norm: str = ""  # the BatchNormalization layer folded into it, if any
@@ -47,17 +47,19 @@ class Step:
 class FusedPlan:
     steps: tuple[Step, ...]
     output: int  # the step whose value is the model's output
+    taps: tuple[int, ...] = ()  # steps whose values are also pooled into the embedding (features of more depths)
 
     def to_json(self) -> dict[str, Any]:
-        return {"steps": [asdict(step) for step in self.steps], "output": self.output}
+        return {"steps": [asdict(step) for step in self.steps], "output": self.output, "taps": list(self.taps)}
 
     def fused_layers(self) -> int:
         """How many layers the plan no longer runs as ops of their own (folded batch-norms and activations)."""
         return sum(bool(step.norm) + (step.activation != "linear") for step in self.steps)
 
 
-def plan_fused(topology: dict[str, Any]) -> FusedPlan | None:
-    """The plan for a Keras functional topology, or None when it holds a layer or setting this does not cover."""
+def plan_fused(topology: dict[str, Any], taps: tuple[str, ...] = ()) -> FusedPlan | None:
+    """The plan for a Keras functional topology, or None when it holds a layer or setting this does not cover.
+    `taps` name layers whose outputs the runner's `embed` pools beside the output's."""
     layers = layer_infos(topology)
     outputs = model_config(topology).get("output_layers") or []
     if len(outputs) != 1 or not layers or any(layer.reused for layer in layers):
@@ -86,7 +88,10 @@ def plan_fused(topology: dict[str, Any]) -> FusedPlan | None:
         steps.append(step)
         value[layer.name] = len(steps) - 1
     output = value.get(outputs[0][0])
-    return FusedPlan(tuple(steps), output) if output is not None and output != INPUT else None
+    tapped = tuple(value.get(name, INPUT) for name in taps)
+    if output is None or output == INPUT or INPUT in tapped:
+        return None
+    return FusedPlan(tuple(steps), output, tapped)
 
 
 def _step(kind: str, cfg: dict[str, Any], inputs: list[int], name: str) -> Step | None:
@@ -104,6 +109,8 @@ def _step(kind: str, cfg: dict[str, Any], inputs: list[int], name: str) -> Step 
         return Step("pad", tuple(inputs), pad=(_pair(rows), _pair(cols)))
     if kind == "Add" and len(inputs) == 2:
         return Step("add", tuple(inputs))
+    if kind == "Concatenate" and cfg.get("axis", -1) == -1 and len(inputs) >= 2:
+        return Step("concat", tuple(inputs))
     if kind == "GlobalAveragePooling2D" and cfg.get("data_format", "channels_last") == "channels_last" \
             and not cfg.get("keepdims") and len(inputs) == 1:
         return Step("mean", tuple(inputs))

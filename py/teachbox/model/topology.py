@@ -39,3 +39,18 @@ def layer_infos(topology: dict[str, Any]) -> list[LayerInfo]:
         infos.append(LayerInfo(layer["name"], layer["class_name"], inputs, layer.get("config") or {},
                                reused=len(nodes) > 1))
     return infos
+
+
+def earlier_depth(layers: list[LayerInfo]) -> str | None:
+    """The feature map one block before a MobileNet base's output, pooled beside it for `depths: 2`: v1's previous
+    pointwise block (`conv_pw_12_relu` before `conv_pw_13_relu`), v2's last residual block output (`block_15_add`
+    before `out_relu`). Both are on the path to the output, so tapping them costs a pooling, no extra convolution.
+    None for other architectures."""
+    names = [layer.name for layer in layers]
+    last = names[-1] if names else ""
+    if last.startswith("conv_pw_") and last.endswith("_relu"):
+        number = last[len("conv_pw_"):-len("_relu")]
+        candidate = f"conv_pw_{int(number) - 1}_relu" if number.isdigit() else ""
+        return candidate if candidate in names else None
+    adds = [name for name in names if name.startswith("block_") and name.endswith("_add")]
+    return adds[-1] if last == "out_relu" and adds else None

@@ -30,7 +30,7 @@ _API_NAMES = {
     "epochs": "epochs", "batchSize": "batch_size", "learningRate": "learning_rate",
     "validationSplit": "validation_split", "seed": "seed", "hiddenUnits": "hidden_units", "dropout": "dropout",
     "l2": "l2", "patience": "patience", "fineTuneLayers": "fine_tune_layers", "base": "base", "crop": "crop",
-    "inputSize": "input_size", "views": "views", "tta": "tta",
+    "inputSize": "input_size", "views": "views", "tta": "tta", "depths": "depths",
 }
 
 
@@ -55,6 +55,7 @@ class TrainOptions:
     input_size: int | str = INPUT_SIZE
     views: int = 1
     tta: int = 1
+    depths: int = 1  # 2: the base's earlier block pooled beside its output (topology.earlier_depth)
 
     @classmethod
     def from_api(cls, given: dict[str, Any] | None) -> TrainOptions:
@@ -85,9 +86,10 @@ class TrainOptions:
         if isinstance(self.tta, bool) or self.tta not in VIEW_SETS:
             raise TeachboxError("bad_option", f"tta must be one of {', '.join(map(str, VIEW_SETS))}, "
                                               f"not {self.tta!r}.")
-        if (self.views > 1 or self.tta > 1) and self.fine_tune_layers > 0:
-            raise TeachboxError("bad_option", "views and tta work on the base's pooled features; they cannot be "
-                                              "combined with fineTuneLayers yet.")
+        _int_in(self.depths, "depths", 1, 2)
+        if (self.views > 1 or self.tta > 1 or self.depths > 1) and self.fine_tune_layers > 0:
+            raise TeachboxError("bad_option", "views, tta and depths work on the base's pooled features; they cannot "
+                                              "be combined with fineTuneLayers yet.")
         if self.crop not in CROP_MODES:
             raise TeachboxError("bad_option", f"crop must be one of {', '.join(CROP_MODES)}, not {self.crop!r}.")
         if self.input_size != AUTO and (isinstance(self.input_size, bool) or self.input_size not in INPUT_SIZES):

@@ -40,17 +40,18 @@ class Prepared:
     plan: FineTunePlan | None = None
 
 
-def pooled_encoder(base: FeatureExtractor, preprocessing: Preprocessing,
-                   views: tuple[str, ...] = ("id",)) -> Encoder:
-    return Encoder(feature_key(base.base_id, preprocessing, "pooled"), base.runner, (base.feature_dim,), True,
-                   preprocessing, views)
+def pooled_encoder(base: FeatureExtractor, preprocessing: Preprocessing, views: tuple[str, ...] = ("id",),
+                   depths: int = 1) -> Encoder:
+    part = "pooled" if depths == 1 else f"pooled{depths}"
+    return Encoder(feature_key(base.base_id, preprocessing, part), base.runner, (base.depth_dim(depths),), True,
+                   preprocessing, views, depths)
 
 
 async def prepare(base: FeatureExtractor, reload: Callable[[], Any], options: TrainOptions, size: int) -> Prepared:
     """The encoder whose features this run trains on, reading images at `size` pixels."""
     preprocessing = Preprocessing(mode=options.crop, size=size)
     if options.fine_tune_layers == 0:
-        return Prepared(pooled_encoder(base, preprocessing, options.view_names()), base)
+        return Prepared(pooled_encoder(base, preprocessing, options.view_names(), options.depths), base)
     plan = plan_fine_tuning(layer_infos(tfjs.topology(base.model)), options.fine_tune_layers)  # fails before loading
     copy = await reload()
     frozen = tf_training.frozen_part(copy, plan.split)
@@ -159,12 +160,13 @@ def _classifier(prepared: Prepared, trainable: Any, head: list[Any], labels: lis
                 options: TrainOptions, result: dict[str, Any]) -> Classifier:
     """One model from image to probabilities, built from the (possibly fine-tuned) base and the trained head."""
     base_model = prepared.copy if prepared.copy is not None else prepared.base.model
-    full, pool = tf_training.image_model(base_model, head)
-    owned = [*head, pool, *tfjs.model_layers(trainable)] if prepared.copy is None else \
-        [*tfjs.model_layers(prepared.copy), *tfjs.model_layers(trainable), pool]
+    earlier = prepared.base.earlier if prepared.encoder.depths == 2 else None
+    full, pooling = tf_training.image_model(base_model, head, earlier)
+    owned = [*head, *pooling, *tfjs.model_layers(trainable)] if prepared.copy is None else \
+        [*tfjs.model_layers(prepared.copy), *tfjs.model_layers(trainable), *pooling]
     base = prepared.base
     described = {"id": base.base_id, "label": base.info.get("label", base.base_id),
-                 "cutLayer": base.info.get("cutLayer")}
+                 "cutLayer": base.info.get("cutLayer"), **({"earlierDepth": earlier} if earlier else {})}
     metadata = classifier_metadata(labels, prepared.encoder.preprocessing, described, options, result,
                                    {"teachbox": __version__, **environment.versions()}, environment.now_iso())
     return Classifier(full, labels, prepared.encoder.preprocessing, metadata, head=trainable,

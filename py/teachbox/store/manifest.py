@@ -148,7 +148,7 @@ def project_range(project: str) -> tuple[list[Any], list[Any]]:
 
 def persistable(encoder_key: str) -> bool:
     """Pooled embeddings, of the image as it is and of its views (`…|pooled~hflip`), are saved with a project."""
-    return encoder_key.split("~", 1)[0].endswith(POOLED_SUFFIX)
+    return encoder_key.split("~", 1)[0].rsplit("|", 1)[-1].startswith(POOLED_SUFFIX[1:])
 
 
 # -- incremental saves ----------------------------------------------------------------------------------------------
