@@ -28,7 +28,7 @@ from teachbox.store.manifest import DEFAULT_NAME, ProjectRecord, Saved
 from teachbox.data.image_reading import short_sides
 from teachbox.runtime import Runtime
 from teachbox.model.trainer import pooled_encoder, prepare, train
-from teachbox.model.train_options import TrainOptions
+from teachbox.model.train_options import BEST_BASES, TrainOptions
 from teachbox.model.train_plan import view_key
 
 
@@ -253,8 +253,9 @@ class Session:
         self._start("training")
         prepared = classifier = None
         try:
-            if options.base and options.base != self.runtime.active().base_id:
-                await self.runtime.use_base(options.base)
+            wanted = options.base or self._preferred_base(options)
+            if wanted and wanted != self.runtime.active().base_id:
+                await self.runtime.use_base(wanted)
             base = self.runtime.active()
             asked = options.asked_size()
             if asked is None and base.fixed_size is None:
@@ -291,6 +292,13 @@ class Session:
         self.validation = split["val"]
         self.emitter.emit("trained", {k: v for k, v in result.items() if k != "history"})
         return result
+
+    def _preferred_base(self, options: TrainOptions) -> str | None:
+        """The base a "best" run moves to when the caller named none: the first of BEST_BASES this build ships."""
+        if options.quality != "best":
+            return None
+        shipped = {spec.id for spec in self.runtime.catalog.bases}
+        return next((base for base in BEST_BASES if base in shipped), None)
 
     def _replace_classifier(self, classifier: Classifier | None) -> None:
         previous, self.classifier = self.classifier, classifier

@@ -102,7 +102,7 @@ def test_to_json_round_trips_through_from_api() -> None:
                                      "fineTuneLayers": 1})
     data = options.to_json()
     assert set(data) == {"epochs", "batchSize", "learningRate", "validationSplit", "seed", "hiddenUnits", "dropout",
-                         "l2", "patience", "fineTuneLayers", "base", "crop", "inputSize", "views", "tta", "depths"}
+                         "l2", "patience", "fineTuneLayers", "base", "crop", "inputSize", "views", "tta", "depths", "quality"}
     assert data["learningRate"] == 0.05 and data["fineTuneLayers"] == 1
     assert TrainOptions.from_api(data) == options
     assert TrainOptions.from_api(TrainOptions().to_json()) == TrainOptions()
@@ -241,3 +241,15 @@ def test_views_and_tta_are_checked_and_name_their_views() -> None:
         with pytest.raises(TeachboxError) as caught:
             TrainOptions.from_api(bad)
         assert caught.value.code == "bad_option" and words in caught.value.message, (bad, caught.value.message)
+
+
+def test_quality_presets_set_what_the_caller_does_not() -> None:
+    best = TrainOptions.from_api({"quality": "best"})
+    assert (best.views, best.tta, best.depths, best.quality) == (1, 4, 2, "best")
+    mixed = TrainOptions.from_api({"quality": "best", "tta": 1, "views": 2, "epochs": 7})
+    assert (mixed.views, mixed.tta, mixed.depths, mixed.epochs) == (2, 1, 2, 7), "explicit options win"
+    assert TrainOptions.from_api({"quality": "default"}) == TrainOptions()
+    assert TrainOptions.from_api(best.to_json()) == best, "a run's options repeat it"
+    with pytest.raises(TeachboxError) as caught:
+        TrainOptions.from_api({"quality": "fast"})
+    assert caught.value.code == "bad_option" and "quality must be one of default, best" in caught.value.message

@@ -24,13 +24,17 @@ VIEW_SETS = {
     8: ("id", "hflip", "rot90", "transpose", "vflip", "rot180", "rot270", "antitranspose"),
 }
 VIEWS = VIEW_SETS[8]
+# `quality` presets: option values a preset sets unless the caller gives them. "best" also prefers the first of
+# BEST_BASES the build ships (session.py). What each does and what it measured: docs/accuracy.md.
+PRESETS: dict[str, dict[str, Any]] = {"default": {}, "best": {"tta": 4, "depths": 2}}
+BEST_BASES = ("mobilenet_v1_0.75_224",)
 
 # camelCase names the API accepts → dataclass fields.
 _API_NAMES = {
     "epochs": "epochs", "batchSize": "batch_size", "learningRate": "learning_rate",
     "validationSplit": "validation_split", "seed": "seed", "hiddenUnits": "hidden_units", "dropout": "dropout",
     "l2": "l2", "patience": "patience", "fineTuneLayers": "fine_tune_layers", "base": "base", "crop": "crop",
-    "inputSize": "input_size", "views": "views", "tta": "tta", "depths": "depths",
+    "inputSize": "input_size", "views": "views", "tta": "tta", "depths": "depths", "quality": "quality",
 }
 
 
@@ -56,6 +60,7 @@ class TrainOptions:
     views: int = 1
     tta: int = 1
     depths: int = 1  # 2: the base's earlier block pooled beside its output (topology.earlier_depth)
+    quality: str = "default"  # the preset the other values started from
 
     @classmethod
     def from_api(cls, given: dict[str, Any] | None) -> TrainOptions:
@@ -64,8 +69,12 @@ class TrainOptions:
         if unknown:
             raise TeachboxError("bad_option", f"Unknown training option(s): {', '.join(unknown)}. "
                                               f"Known: {', '.join(_API_NAMES)}.")
-        values = {_API_NAMES[name]: value for name, value in given.items() if value is not None}
-        options = cls(**values)
+        quality = given.get("quality") or "default"
+        if quality not in PRESETS:
+            raise TeachboxError("bad_option", f"quality must be one of {', '.join(PRESETS)}, not {quality!r}.")
+        values = {_API_NAMES[name]: value for name, value in {**PRESETS[quality], **given}.items()
+                  if value is not None}
+        options = cls(**{**values, "quality": quality})
         options.validate()
         return options
 

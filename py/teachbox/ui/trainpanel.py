@@ -83,6 +83,7 @@ class TrainPanel:
         self.base = dom.by_id("opt-base")
         self.crop = dom.by_id("opt-crop")
         self.size = dom.by_id("opt-size")
+        self.best = dom.by_id("opt-best")
         self.loss_canvas = dom.by_id("chart-loss")
         self.acc_canvas = dom.by_id("chart-acc")
         self.history_body = dom.by_id("history-body")
@@ -121,6 +122,7 @@ class TrainPanel:
                 dom.by_id(element_id).value = f"{value * 100:g}" if kind == "percent" else f"{value:g}"
         if isinstance(settings.get("crop"), str):
             self.crop.value = settings["crop"]
+        self.best.checked = settings.get("quality") == "best"
         size = settings.get("inputSize")
         if size in INPUT_SIZES or size == AUTO:
             self.size.value = str(size)
@@ -132,7 +134,9 @@ class TrainPanel:
             value = parse_option(str(dom.by_id(element_id).value), kind, name)
             if value is not None:
                 chosen[option] = value
-        if str(self.base.value):
+        if self.best.checked:
+            chosen["quality"] = "best"  # the preset picks the base too (session.py)
+        elif str(self.base.value):
             chosen["base"] = str(self.base.value)
         chosen["crop"] = str(self.crop.value)
         chosen["inputSize"] = AUTO if str(self.size.value) == AUTO else int(self.size.value)
