@@ -1,0 +1,91 @@
+"""The "best" quality preset on real malaria cells: at least as accurate on held-out cells as the default, no
+tensor left behind by test-time augmentation or two-depth features, and a cancelled best run keeps the previous
+model. One page for the module; each test trains what it needs."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.conftest import open_app, read_labels, stratified, write_csv
+
+SEED = 20261202
+NOISE = 0.02  # 4 of the 200 held-out cells: a default and a best run are both re-shuffled by TF.js (Math.random)
+
+
+@pytest.fixture(scope="module")
+def app(module_context, server):  # noqa: ANN001, ANN201
+    page, _info = open_app(module_context, server.url)
+    yield page
+    assert module_context.guard.foreign == [], f"requests left 127.0.0.1: {module_context.guard.foreign}"
+
+
+@pytest.fixture(scope="module")
+def cells(scratch):  # noqa: ANN001, ANN201
+    rows = read_labels("malaria")
+    train = stratified(rows, 150, SEED)
+    test = stratified(rows, 100, SEED + 1, exclude={path for path, _ in train})
+    return {"train": write_csv(scratch, "quality", train, "malaria", file_name="train.csv"),
+            "test": write_csv(scratch, "quality", test, "malaria", file_name="test.csv"),
+            "image": f"/scratch/quality/{test[0][0]}"}
+
+
+@pytest.fixture(scope="module")
+def compared(app, cells):  # noqa: ANN001, ANN201
+    """Default, then best, then default again on one project: results, held-out accuracy and tensor counts."""
+    return app.evaluate("""async ({train, test, image}) => {
+      await teachbox.loadDataset(train);
+      const run = async (options) => {
+        const trained = await teachbox.train(options);
+        const heldOut = await teachbox.evaluate(test);
+        await teachbox.predict(image);
+        await teachbox.evaluate();
+        return {trained, accuracy: heldOut.accuracy, tensors: teachbox.memory().numTensors};
+      };
+      const first = await run({});
+      const best = await run({quality: "best"});
+      const again = await run({});
+      return {first, best, again};
+    }""", cells)
+
+
+def test_best_is_at_least_as_accurate_on_unseen_cells(compared) -> None:  # noqa: ANN001
+    first, best = compared["first"], compared["best"]
+    print(f"\nheld-out accuracy: default {first['accuracy']:.3f}, best {best['accuracy']:.3f}")
+    assert best["trained"]["options"]["quality"] == "best"
+    assert (best["trained"]["options"]["depths"], best["trained"]["options"]["tta"]) == (2, 4)
+    assert best["accuracy"] >= first["accuracy"] - NOISE, (first["accuracy"], best["accuracy"])
+
+
+def test_views_and_depths_leave_no_tensor_behind(compared) -> None:  # noqa: ANN001
+    counts = [compared[run]["tensors"] for run in ("first", "best", "again")]
+    assert counts[0] == counts[2], f"default → best → default changed numTensors: {counts}"
+    assert counts[1] == counts[0], f"a best model holds the same tensors as a default one: {counts}"
+
+
+def test_the_best_model_exports_its_views_and_depths(app, compared) -> None:  # noqa: ANN001
+    """After the comparison the open model is a default one again; train best and read what its export says."""
+    metadata = app.evaluate("""async () => {
+      await teachbox.train({quality: "best", epochs: 5});
+      const loaded = await teachbox.loadModel(await teachbox.exportModel());
+      return loaded.metadata;
+    }""")
+    assert metadata["tta"] == ["id", "hflip", "rot90", "transpose"]
+    assert metadata["base"]["earlierDepth"] == "conv_pw_12_relu"
+    assert metadata["training"]["options"]["depths"] == 2
+
+
+def test_a_cancelled_best_run_keeps_the_previous_model(app, cells, compared) -> None:  # noqa: ANN001
+    result = app.evaluate("""async ({image}) => {
+      await teachbox.train({epochs: 5});
+      const before = await teachbox.predict(image);
+      const tensors = teachbox.memory().numTensors;
+      const off = teachbox.on('progress', () => teachbox.cancel());
+      let error = null;
+      try { await teachbox.train({quality: "best", views: 2}); } catch (e) { error = {code: e.code}; }
+      off();
+      const after = await teachbox.predict(image);
+      return {before, after, error, tensors, tensorsAfter: teachbox.memory().numTensors};
+    }""", cells)
+    assert result["error"] == {"code": "cancelled"}
+    assert result["after"] == result["before"], "the previous model answers as before"
+    assert result["tensorsAfter"] == result["tensors"]
