@@ -157,6 +157,8 @@ def test_headerless_csv_rejects_and_keeps_project(app, mixed, files) -> None:  #
 
 
 def test_one_class_loads_but_cannot_train(app, files) -> None:  # noqa: ANN001
+    """Loads another data set over the one `mixed` loaded, so it comes last: the tests before read the page as
+    `mixed` left it."""
     result = app.evaluate("""async (url) => {
       const summary = await teachbox.loadDataset(url);
       try { await teachbox.train({epochs: 2}); return {summary, trained: true}; }

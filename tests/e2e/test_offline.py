@@ -8,7 +8,9 @@
    whole; once it is complete the open tab shows "New version available", its button reloads into the new build,
    and only the new build's cache is left.
 
-No `securitypolicyviolation` may fire in any of it. The tests build on each other (run the module with -x).
+No `securitypolicyviolation` may fire in any of it. The first two stages are module-scoped fixtures (`first_visit`,
+`offline_tab`) that a test asks for, so every test runs alone (`pytest -k name`) and the file still opens each tab
+once; they happen in that order whatever is selected, and the rebuild (3.), which changes the site, comes last.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ import json
 import shutil
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from playwright.sync_api import Page, Response
 from teachbox_build.headers import content_security_policy, security_headers
 
 from tests.conftest import ROOT
@@ -111,7 +115,7 @@ def site(browser, dist_dir, shared_dir, scratch, tmp_path_factory):  # noqa: ANN
     folder = tmp_path_factory.mktemp("offline") / "site"
     shutil.copytree(dist_dir, folder)
     mounts = {"/shared/": shared_dir, "/scratch/": scratch}
-    state = SimpleNamespace(dist=folder, mounts=mounts, logs=[], pages={})
+    state = SimpleNamespace(dist=folder, mounts=mounts, logs=[])
     state.server = StaticServer(folder, 0, mounts=mounts)
     state.server.start_in_thread()
     state.port = state.server.server_address[1]
@@ -131,7 +135,59 @@ def restart(site) -> None:  # noqa: ANN001
     site.server.start_in_thread()
 
 
-def test_first_visit_under_csp_trains_and_stores_the_offline_copy(site) -> None:  # noqa: ANN001
+def wait_for_offline_copy(page: Page, cache: str) -> dict:
+    """OFFLINE_STATE once the service worker has precached the whole build into `cache` (named after the build's
+    digest, the only teachbox cache), is active and controls the page."""
+    return poll(page, OFFLINE_STATE, lambda v: v["controlled"] and v["keys"] == [cache]
+                and v["state"]["serviceWorker"] == "active", timeout=60)
+
+
+@dataclass(frozen=True)
+class FirstVisit:
+    """The first tab, opened online on the site as first built."""
+
+    page: Page
+    info: dict  # teachbox.ready
+    build: str  # that build's digest
+
+
+@pytest.fixture(scope="module")
+def first_visit(site) -> FirstVisit:  # noqa: ANN001
+    page, info = open_app(site.context, site.url)
+    return FirstVisit(page, info, manifest_of(site.dist)["build"])
+
+
+@dataclass(frozen=True)
+class OfflineTab:
+    """A second tab, opened with the server stopped and the browser offline (`?backend=wasm`)."""
+
+    page: Page
+    response: Response  # of its navigation
+    info: dict  # teachbox.ready
+    boot_s: float  # from navigation to teachbox.ready
+    seen_before: int  # requests the guard had let through before it opened
+
+
+@pytest.fixture(scope="module")
+def offline_tab(site, first_visit: FirstVisit) -> OfflineTab:  # noqa: ANN001
+    """Waits for the first visit's offline copy, then stops the server (the module's last test starts it again)
+    and opens the tab offline."""
+    wait_for_offline_copy(first_visit.page, f"teachbox-{first_visit.build}")
+    site.server.shutdown()
+    site.server.server_close()  # the network is really gone: nothing listens on the port any more
+    site.server = None
+    site.context.set_offline(True)
+    seen_before = len(site.guard.urls)
+    page = site.context.new_page()
+    page.set_default_timeout(120_000)
+    start = time.monotonic()
+    response = page.goto(site.url + "?backend=wasm")  # a query string still finds the cached page
+    info = page.evaluate("() => teachbox.ready")
+    return OfflineTab(page, response, info, time.monotonic() - start, seen_before)
+
+
+def test_first_visit_under_csp_trains_and_stores_the_offline_copy(site,  # noqa: ANN001
+                                                                   first_visit: FirstVisit) -> None:
     # The page is served with the policy as a header and as <meta> (for hosts without header configuration).
     with urllib.request.urlopen(site.url) as response:
         sent = dict(response.headers.items())
@@ -143,8 +199,7 @@ def test_first_visit_under_csp_trains_and_stores_the_offline_copy(site) -> None:
         assert response.headers["Cache-Control"] == "no-cache"
         assert response.headers["Content-Type"].startswith("text/javascript")
 
-    page, info = open_app(site.context, site.url)
-    site.pages["first"] = page
+    page, info = first_visit.page, first_visit.info
     assert info["base"]["source"] == "network"
     # A short real training run under the policy: CSV + same-origin images, train, predict, export, import.
     rows = stratified(read_labels("rock_paper_scissors"), 4, seed=7)
@@ -163,8 +218,7 @@ def test_first_visit_under_csp_trains_and_stores_the_offline_copy(site) -> None:
     # The service worker precaches the whole build, then controls the page.
     manifest = manifest_of(site.dist)
     cache = f"teachbox-{manifest['build']}"
-    state = poll(page, OFFLINE_STATE, lambda v: v["controlled"] and v["keys"] == [cache]
-                 and v["state"]["serviceWorker"] == "active", timeout=60)
+    state = wait_for_offline_copy(page, cache)
     assert state["state"]["build"] == manifest["build"]
     cached = page.evaluate(CACHED_BYTES, cache)
     expected = sum(f["bytes"] for f in manifest["files"])
@@ -176,25 +230,13 @@ def test_first_visit_under_csp_trains_and_stores_the_offline_copy(site) -> None:
     assert "storage:" in log and "offline copy ready" in log
     print(f"\nfirst visit: teachbox.ready at {info['timings']['ready'] / 1000:.1f} s; precached {cached['files']} files, "
           f"{cached['bytes']:,} bytes (storage usage {cached['usage']:,} B); persisted={state['state']['persisted']}")
-    site.build = manifest["build"]
     no_csp_violations(page, site.logs)
 
 
-def test_offline_boot_trains_and_predicts(site) -> None:  # noqa: ANN001
-    assert "first" in site.pages, "needs the first visit"
-    site.server.shutdown()
-    site.server.server_close()  # the network is really gone: nothing listens on the port any more
-    site.server = None
-    site.context.set_offline(True)
-    seen_before = len(site.guard.urls)
-    page = site.context.new_page()
-    site.pages["offline"] = page
-    page.set_default_timeout(120_000)
-    start = time.monotonic()
-    response = page.goto(site.url + "?backend=wasm")  # a query string still finds the cached page
-    info = page.evaluate("() => teachbox.ready")
-    boot_s = time.monotonic() - start
-    assert response.from_service_worker
+def test_offline_boot_trains_and_predicts(site, offline_tab: OfflineTab) -> None:  # noqa: ANN001
+    page, info = offline_tab.page, offline_tab.info
+    started = time.monotonic()
+    assert offline_tab.response.from_service_worker
     assert info["base"]["id"] == "mobilenet_v1_0.25_224"
     # Two classes of images drawn in the page, added as Blobs; 2 of each held out for prediction.
     page.evaluate(f"""async () => {{
@@ -211,7 +253,7 @@ def test_offline_boot_trains_and_predicts(site) -> None:  # noqa: ANN001
       for (const image of images.test) predictions.push(await teachbox.predict(image));
       return {epochs: run.epochs, accuracy: run.accuracy, predictions, state: teachbox.info().offline};
     }""")
-    train_s = time.monotonic() - start - boot_s
+    train_s = time.monotonic() - started
     assert added["counts"] == {"horizontal": 10, "vertical": 10}
     assert added["inputSize"] == 224  # the default size, until a training asks for another
     assert result["epochs"] >= 1 and result["accuracy"] >= 0.75, result
@@ -223,25 +265,25 @@ def test_offline_boot_trains_and_predicts(site) -> None:  # noqa: ANN001
     assert result["state"]["controlled"] is True and result["state"]["serviceWorker"] == "active", result["state"]
     assert result["state"]["files"] == len(manifest_of(site.dist)["files"]) + 1, result["state"]  # + the manifest
     assert result["state"]["bytes"] > 10_000_000, result["state"]
-    print(f"\noffline: boot {boot_s:.1f} s (teachbox.ready at {info['timings']['ready'] / 1000:.1f} s after "
-          f"navigation; base from {info['base']['source']}), add 20 images + train 5 epochs + 4 predictions "
+    print(f"\noffline: boot {offline_tab.boot_s:.1f} s (teachbox.ready at {info['timings']['ready'] / 1000:.1f} s "
+          f"after navigation; base from {info['base']['source']}), add 20 images + train 5 epochs + 4 predictions "
           f"{train_s:.1f} s; training accuracy {result['accuracy']:.2f}, held out {held_out}/4")
     # The app came from the cache: the only network request left is the browser's own update check of sw.js
     # (it failed: nothing listens), and the page's blob:/data: URLs.
-    tried = {url.removeprefix(site.url) for url in site.guard.urls[seen_before:]
+    tried = {url.removeprefix(site.url) for url in site.guard.urls[offline_tab.seen_before:]
              if not url.startswith(("data:", "blob:"))}
     assert tried <= {"sw.js"}, tried
     no_csp_violations(page, site.logs)
 
 
-def test_new_build_offers_reload_and_leaves_one_cache(site) -> None:  # noqa: ANN001
-    assert "offline" in site.pages, "needs the offline visit"
+def test_new_build_offers_reload_and_leaves_one_cache(site, first_visit: FirstVisit,  # noqa: ANN001
+                                                      offline_tab: OfflineTab) -> None:
     site.context.set_offline(False)
     # A new build into the same folder (float16 weights: other files, so another digest), served on the same origin.
     build(BuildOptions(ROOT, site.dist, [str(DEFAULT_BASE)], "float16"))
     new_build = manifest_of(site.dist)["build"]
-    assert new_build != site.build
-    first, other = site.pages["first"], site.pages["offline"]
+    assert new_build != first_visit.build
+    first, other = first_visit.page, offline_tab.page
     # First a host caught mid-deploy: one file does not match the new manifest. The install must fail as a whole
     # (no partial cache left behind), no notice appears, and the old version stays in charge.
     good_css = (site.dist / "app.css").read_bytes()
@@ -251,7 +293,7 @@ def test_new_build_offers_reload_and_leaves_one_cache(site) -> None:  # noqa: AN
     poll(first, "() => document.getElementById('status-log').textContent",
          lambda text: "could not be downloaded completely" in text, timeout=30)
     state = first.evaluate(OFFLINE_STATE)
-    assert state["keys"] == [f"teachbox-{site.build}"] and state["state"]["build"] == site.build, state
+    assert state["keys"] == [f"teachbox-{first_visit.build}"] and state["state"]["build"] == first_visit.build, state
     assert first.locator("#update-notice").is_hidden()
     # The deploy completes: the next check installs the new version.
     (site.dist / "app.css").write_bytes(good_css)

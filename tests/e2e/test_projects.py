@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import time
 import zipfile
 
 import pytest
@@ -297,38 +296,3 @@ def test_quota_error_is_explained_and_nothing_saved_is_lost(browser, server) -> 
         assert page.evaluate("() => teachbox.project()")["counts"] == saved["counts"], "what was saved survived"
         cdp.send("Storage.overrideQuotaForOrigin", {"origin": origin})
 
-
-def test_measure_1000_images_add_and_restore(browser, server) -> None:
-    """Time to add 1,000 malaria images (addImages of Files, embedded + saved) and to restore them on reload."""
-    with guarded_context(browser) as (ctx, _guard):
-        page, _ = open_app(ctx, server.url)
-        rows = stratified(read_labels("malaria"), 500, 7)
-        page.evaluate("() => { for (const c of teachbox.project().classes) teachbox.deleteClass(c); }")
-        fetched = page.evaluate("""async (byLabel) => {
-          window.__files = {};
-          for (const [label, urls] of Object.entries(byLabel))
-            window.__files[label] = await Promise.all(urls.map(async (url) =>
-              new File([await (await fetch(url)).blob()], url.split('/').pop(), {type: 'image/png'})));
-          return Object.values(window.__files).flat().reduce((n, f) => n + f.size, 0);
-        }""", _urls(rows))
-        timing = page.evaluate("""async () => {
-          let saving = 0;
-          const off = teachbox.on('progress', (e) => { if (e.done === e.total) window.__embedded = performance.now(); });
-          const t0 = performance.now();
-          for (const [label, files] of Object.entries(window.__files)) {
-            await teachbox.addImages(label, files);
-            saving += performance.now() - window.__embedded;  // after the last batch: the one save transaction
-          }
-          off();
-          return {total: performance.now() - t0, saving};
-        }""")
-        assert page.evaluate("() => teachbox.project().samples") == 1000
-        t0 = time.monotonic()
-        info = _reload(page)
-        wall = time.monotonic() - t0
-        assert page.evaluate("() => teachbox.project().samples") == 1000
-        run = page.evaluate(TRAIN_WATCHED, {"epochs": 5})
-        assert "embedding" not in run["phases"] and run["project"]["embedded"] == 0
-        print(f"\n1,000 images ({fetched / 2**20:.1f} MB): addImages {timing['total'] / 1000:.1f} s "
-              f"(of which saving {timing['saving'] / 1000:.2f} s); "
-              f"reload to ready {wall:.1f} s, of which restore {info['timings']['restore_ms']:.0f} ms")

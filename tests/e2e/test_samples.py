@@ -6,16 +6,20 @@
    files were cached when first fetched, not at install (the precache holds none of them);
 2. offline, server stopped: a new tab boots from the cache and the same sample loads again, from the cache.
 
-The tests build on each other (run the module with -x).
+The online visit (1.'s page, with the sample chosen and cached) is the module-scoped fixture `online`, which the
+offline test asks for too, so each test runs alone (`pytest -k name`); the offline one stops the server, so it
+comes last.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from playwright.sync_api import Page
 
 from tests.conftest import SHARED
 from tests.e2e.conftest import DEFAULT_BASE, BuildOptions, StaticServer, build, guarded_context, open_app
@@ -42,7 +46,7 @@ def site(browser, shared_dir: Path, tmp_path_factory: pytest.TempPathFactory):  
     dist = tmp_path_factory.mktemp("samples") / "dist"
     build(BuildOptions(Path(__file__).resolve().parents[2], dist, [str(DEFAULT_BASE)],
                        datasets=[f"{MALARIA}:Malaria"], dataset_limit=PER_CLASS))
-    state = SimpleNamespace(dist=dist, pages={})
+    state = SimpleNamespace(dist=dist)
     state.server = StaticServer(dist, 0)
     state.server.start_in_thread()
     with guarded_context(browser, service_workers="allow") as (ctx, _guard):
@@ -84,28 +88,43 @@ def wait_for_cards(page) -> None:  # noqa: ANN001
     poll(page, CARDS, lambda cards: cards == EXPECTED_CARDS, timeout=30)
 
 
-def test_try_a_sample_loads_it_and_trains(site) -> None:  # noqa: ANN001
-    index = json.loads((site.dist / "samples" / "index.json").read_text(encoding="utf-8"))
-    [sample] = index["samples"]
-    assert sample["counts"] == {"Parasitized": PER_CLASS, "Uninfected": PER_CLASS}
+@dataclass(frozen=True)
+class OnlineVisit:
+    """The first tab, online, once the sample was chosen in it and its files were cached."""
+
+    page: Page
+    sample: dict  # the build's entry for it in samples/index.json
+    menu: list[str]  # the sample menu's options
+    before: dict  # CACHE_STATE when the service worker had taken control, before the sample was chosen
+
+
+@pytest.fixture(scope="module")
+def online(site) -> OnlineVisit:  # noqa: ANN001
+    """Open the site online, wait for the service worker to take control (so the sample loads through it), choose
+    the sample with the keyboard and wait until its files and labels.csv are in the cache: what an offline visit
+    needs from this one."""
+    [sample] = json.loads((site.dist / "samples" / "index.json").read_text(encoding="utf-8"))["samples"]
     page, _info = open_app(site.context, site.server.url)
-    site.pages["online"] = page
     page.set_default_timeout(30_000)
     group = page.get_by_role("group", name="No images at hand? Try a sample data set of this site")
     group.wait_for(state="visible")
-    menu = page.get_by_label("Sample data set")
-    assert menu.locator("option").all_text_contents() == [
-        f"Malaria — 2 classes, {2 * PER_CLASS} images, {sample['bytes'] / 1000:.0f} kB"]
-    # Load through the service worker, so the files are cached on their first use.
-    state = poll(page, CACHE_STATE, lambda v: v["controlled"] and len(v["keys"]) == 1, timeout=90)
-    assert state["samples"] == 0  # nothing of the sample is precached
-    manifest = json.loads((site.dist / "build-manifest.json").read_text(encoding="utf-8"))
-    assert state["precached"] == len(manifest["files"]) + 1 - (sample["images"] + 2)  # + manifest − images, CSV, about
-
+    menu = page.get_by_label("Sample data set").locator("option").all_text_contents()
+    before = poll(page, CACHE_STATE, lambda v: v["controlled"] and len(v["keys"]) == 1, timeout=90)
     choose_sample(page)
+    poll(page, CACHE_STATE, lambda v: v["samples"] == sample["images"] + 1)  # + labels.csv
+    return OnlineVisit(page, sample, menu, before)
+
+
+def test_try_a_sample_loads_it_and_trains(site, online: OnlineVisit) -> None:  # noqa: ANN001
+    page, sample = online.page, online.sample
+    assert sample["counts"] == {"Parasitized": PER_CLASS, "Uninfected": PER_CLASS}
+    assert online.menu == [f"Malaria — 2 classes, {2 * PER_CLASS} images, {sample['bytes'] / 1000:.0f} kB"]
+    assert online.before["samples"] == 0  # nothing of the sample is precached: `online` saw it cached on first use
+    manifest = json.loads((site.dist / "build-manifest.json").read_text(encoding="utf-8"))
+    # The precache: the build's files + its manifest − the sample's images, CSV and about.
+    assert online.before["precached"] == len(manifest["files"]) + 1 - (sample["images"] + 2)
     assert page.evaluate("() => teachbox.project().counts") == sample["counts"]
     wait_for_cards(page)
-    assert poll(page, CACHE_STATE, lambda v: v["samples"] == sample["images"] + 1)["samples"]  # + labels.csv
 
     page.locator("#opt-epochs").fill("8")
     page.locator("#train-start").click()
@@ -117,8 +136,8 @@ def test_try_a_sample_loads_it_and_trains(site) -> None:  # noqa: ANN001
     assert page.evaluate("() => teachbox.project().trained")
 
 
+@pytest.mark.usefixtures("online")
 def test_a_sample_opened_once_loads_offline(site) -> None:  # noqa: ANN001
-    assert "online" in site.pages, "needs the online visit"
     site.server.shutdown()
     site.server.server_close()
     url, site.server = site.server.url, None

@@ -1,7 +1,10 @@
 """Training end to end in one page: real data sets, accuracy on held-out images, progress, cancel, no tensor leaks.
 
-One Pyodide start for the whole module (module-scoped page); the tests run in file order and build on each other's
-state (malaria model → retrains → rock-paper-scissors model → cancel → fine-tune), so run them with -x.
+One Pyodide start for the whole module (module-scoped page). The two trained models are module-scoped fixtures, made
+the first time a test asks, so every test runs alone (`pytest -k name`) and the file trains each just once:
+`malaria_run` (the first training, whose figures test_malaria_trains_and_generalises checks) and `rps_run` (which
+resets the page for rock-paper-scissors). They share the page in turn, so the malaria tests come first; pytest keeps
+file order for any selection.
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ import pytest
 from tests.e2e.conftest import open_app, read_labels, stratified, write_csv
 
 SPLIT_SEED = 20240601
-STATE: dict = {}
 
 
 @pytest.fixture(scope="module")
@@ -59,10 +61,12 @@ def _call(page, script: str, arg=None):  # noqa: ANN001, ANN202
     }}""", arg)
 
 
-def test_malaria_trains_and_generalises(app, malaria) -> None:  # noqa: ANN001
-    page = app
+@pytest.fixture(scope="module")
+def malaria_run(app, malaria) -> dict:  # noqa: ANN001
+    """The malaria CSV loaded, trained with the defaults and evaluated on the held-out CSV, with the progress events
+    of it by phase and the tensor count after; the timings are printed."""
     started = time.monotonic()
-    result = _call(page, """async ({train, test}) => {
+    result = _call(app, """async ({train, test}) => {
       window.progressEvents.length = 0;
       const t0 = performance.now();
       const dataset = await teachbox.loadDataset(train);
@@ -78,12 +82,36 @@ def test_malaria_trains_and_generalises(app, malaria) -> None:  # noqa: ANN001
               project: teachbox.project(), ms: {load: t1 - t0, train: t2 - t1, evaluate: t3 - t2}};
     }""", {"train": malaria["train"], "test": malaria["test"]})
     assert "error" not in result, f"malaria pipeline rejected: {result.get('error')}"
-    dataset, trained, evaluation = result["dataset"], result["trained"], result["evaluation"]
+    trained, evaluation = result["trained"], result["evaluation"]
     print(f"\nmalaria: load {result['ms']['load'] / 1000:.1f}s, train {result['ms']['train'] / 1000:.1f}s "
           f"({trained['epochs']} epochs, best {trained['best_epoch']}, val_acc {trained['val_accuracy']}), "
           f"evaluate {result['ms']['evaluate'] / 1000:.1f}s, test accuracy {evaluation['accuracy']:.4f} "
           f"(wall {time.monotonic() - started:.1f}s)")
+    return result
 
+
+@pytest.fixture(scope="module")
+def rps_run(app, rps) -> dict:  # noqa: ANN001
+    """The page reset, the rock-paper-scissors CSV loaded, trained with the defaults and evaluated on its held-out
+    CSV; the figures are printed."""
+    started = time.monotonic()
+    result = _call(app, """async ({train, test}) => {
+      const reset = teachbox.reset();
+      const dataset = await teachbox.loadDataset(train);
+      const trained = await teachbox.train({});
+      const evaluation = await teachbox.evaluate(test);
+      return {reset, dataset, trained, evaluation};
+    }""", {"train": rps["train"], "test": rps["test"]})
+    assert "error" not in result, f"rock-paper-scissors pipeline rejected: {result.get('error')}"
+    trained, evaluation = result["trained"], result["evaluation"]
+    print(f"\nrock-paper-scissors: {trained['epochs']} epochs, val_acc {trained['val_accuracy']}, test accuracy "
+          f"{evaluation['accuracy']:.4f} (wall {time.monotonic() - started:.1f}s)")
+    return result
+
+
+def test_malaria_trains_and_generalises(malaria_run: dict) -> None:
+    result = malaria_run
+    dataset, trained, evaluation = result["dataset"], result["trained"], result["evaluation"]
     assert dataset["error_count"] == 0 and dataset["errors"] == [], f"clean CSV reported errors: {dataset['errors']}"
     assert dataset["counts"] == {"Parasitized": 200, "Uninfected": 200}, f"counts {dataset['counts']}"
     assert dataset["samples"] == 400 and dataset["rows"] == 400, f"samples {dataset['samples']}, rows {dataset['rows']}"
@@ -116,12 +144,10 @@ def test_malaria_trains_and_generalises(app, malaria) -> None:  # noqa: ANN001
         f"{phases['training']} training progress events for {trained['epochs']} epochs"
     last = result["lastEmbedding"]
     assert last["done"] == last["total"] == 400, f"last embedding progress {last}"
-    STATE["tensors_after_first_train"] = result["tensors"]
 
 
-def test_tensor_count_stable_across_retrains_and_predicts(app, malaria) -> None:  # noqa: ANN001
-    baseline = STATE.get("tensors_after_first_train")
-    assert baseline is not None, "needs test_malaria_trains_and_generalises to have run first"
+def test_tensor_count_stable_across_retrains_and_predicts(app, malaria, malaria_run: dict) -> None:  # noqa: ANN001
+    baseline = malaria_run["tensors"]  # after the first training
     urls = [f"/scratch/malaria/{path}" for path, _ in malaria["test_rows"][::40]]  # 5 images, both classes
     result = _call(app, """async (urls) => {
       const counts = [];
@@ -144,6 +170,7 @@ def test_tensor_count_stable_across_retrains_and_predicts(app, malaria) -> None:
         f"probabilities sum to {result['minSum']}..{result['maxSum']}"
 
 
+@pytest.mark.usefixtures("malaria_run")
 def test_an_input_size_asked_for_is_used_and_becomes_the_projects(app, malaria) -> None:  # noqa: ANN001
     """inputSize "auto" reads the ~124 px cells at 128 px (embedding events), keeps the 224 px features cached, and
     makes 128 the project's size, so training at 128 again re-embeds nothing; the default then returns to 224."""
@@ -174,20 +201,10 @@ def test_an_input_size_asked_for_is_used_and_becomes_the_projects(app, malaria) 
     assert result["refused"]["code"] == "bad_option" and "inputSize" in result["refused"]["message"], result["refused"]
 
 
-def test_rock_paper_scissors_three_classes(app, rps) -> None:  # noqa: ANN001
-    started = time.monotonic()
-    result = _call(app, """async ({train, test}) => {
-      const reset = teachbox.reset();
-      const dataset = await teachbox.loadDataset(train);
-      const trained = await teachbox.train({});
-      const evaluation = await teachbox.evaluate(test);
-      return {reset, dataset, trained, evaluation, tensors: teachbox.memory().numTensors};
-    }""", {"train": rps["train"], "test": rps["test"]})
-    assert "error" not in result, f"rock-paper-scissors pipeline rejected: {result.get('error')}"
+def test_rock_paper_scissors_three_classes(rps_run: dict) -> None:
+    result = rps_run
     assert result["reset"]["samples"] == 0 and result["reset"]["trained"] is False, f"reset() gave {result['reset']}"
     dataset, trained, evaluation = result["dataset"], result["trained"], result["evaluation"]
-    print(f"\nrock-paper-scissors: {trained['epochs']} epochs, val_acc {trained['val_accuracy']}, test accuracy "
-          f"{evaluation['accuracy']:.4f} (wall {time.monotonic() - started:.1f}s)")
     assert dataset["error_count"] == 0, f"errors {dataset['errors']}"
     assert dataset["counts"] == {"paper": 100, "rock": 100, "scissors": 100}, f"counts {dataset['counts']}"
     assert dataset["inputSize"] == trained["inputSize"] == 224, "300×300 photos must be read at 224 px"
@@ -195,9 +212,9 @@ def test_rock_paper_scissors_three_classes(app, rps) -> None:  # noqa: ANN001
     assert evaluation["count"] == 120, f"evaluated {evaluation['count']} of 120"
     assert evaluation["accuracy"] >= 0.90, f"rock-paper-scissors test accuracy {evaluation['accuracy']:.4f} < 0.90"
     assert sum(sum(row) for row in evaluation["confusion"]) == 120
-    STATE["rps_tensors"] = result["tensors"]
 
 
+@pytest.mark.usefixtures("rps_run")
 def test_cancel_keeps_previous_model(app, rps) -> None:  # noqa: ANN001
     result = _call(app, """async (url) => {
       const before = teachbox.memory().numTensors;
@@ -242,6 +259,7 @@ def test_cancel_keeps_previous_model(app, rps) -> None:  # noqa: ANN001
 
 
 @pytest.mark.finetune
+@pytest.mark.usefixtures("rps_run")
 def test_fine_tune_layers_trains_and_does_not_leak(app, rps) -> None:  # noqa: ANN001
     """FINE-TUNE (fineTuneLayers=1): the code is being reworked; a failure here is a product bug to report."""
     started = time.monotonic()
