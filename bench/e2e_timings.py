@@ -1,6 +1,6 @@
 """Project storage at scale, timed: adding 1,000 malaria images as Files (embedded, then saved to IndexedDB in one
-transaction) and restoring them when the page is loaded again (`info().timings.restore_ms`), the figures README.md
-quotes. This was an end-to-end test that printed them; what it checked, tests/e2e/test_projects.py checks at 40
+transaction) and restoring them when the page is loaded again (`info().timings.restore_ms`), the figures
+docs/decisions.md quotes. This was an end-to-end test that printed them; what it checked, tests/e2e/test_projects.py checks at 40
 images. A run still stops when a figure would not mean what it says: fewer than 1,000 images after adding or after
 the reload, a training after the reload that embeds again, or a request that left the test server.
 
