@@ -89,3 +89,16 @@ def test_a_cancelled_best_run_keeps_the_previous_model(app, cells, compared) -> 
     assert result["error"] == {"code": "cancelled"}
     assert result["after"] == result["before"], "the previous model answers as before"
     assert result["tensorsAfter"] == result["tensors"]
+
+
+def test_a_seeded_training_repeats(app, cells, compared) -> None:  # noqa: ANN001
+    """Same data, options and seed: the same epochs, losses and predictions (row order is drawn from the seed)."""
+    runs = app.evaluate("""async ({image}) => {
+      const once = async () => {
+        const trained = await teachbox.train({epochs: 8, seed: 7, quality: "best"});
+        return {history: trained.history, predicted: await teachbox.predict(image)};
+      };
+      return [await once(), await once()];
+    }""", cells)
+    assert runs[0]["history"] == runs[1]["history"]
+    assert runs[0]["predicted"] == runs[1]["predicted"]

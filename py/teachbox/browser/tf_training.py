@@ -7,11 +7,11 @@ model/trainer.py decides what to train (plans, splits, options, metadata); this 
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import js  # type: ignore[import-not-found]
-from pyodide.ffi import create_proxy  # type: ignore[import-not-found]
 
 from teachbox.browser.convert import to_js
 from teachbox.browser.tfjs import tidy
@@ -24,7 +24,7 @@ EpochHook = Callable[[int, dict[str, float]], tuple[bool, bool]]
 
 def head_layers(classes: int, hidden_units: int, dropout: float, l2: float, seed: int) -> list[Any]:
     """dense(relu, L2) → dropout → dense(softmax); initialisers and dropout seeded, so two runs with one seed start
-    alike (TF.js still shuffles batches with Math.random)."""
+    alike (and `fit` draws the batches' order from the seed too)."""
 
     def init(offset: int) -> Any:
         return tf.initializers.glorotNormal(to_js({"seed": seed + offset}))
@@ -207,31 +207,38 @@ class Snapshot:
 
 
 async def fit(model: Any, data: tuple[Any, Any, Any, Any], epochs: int, batch_size: int, learning_rate: float,
-              on_epoch: EpochHook) -> None:
-    """Adam on categorical cross-entropy. After each epoch `on_epoch` says whether to keep these weights as the best
-    (they are restored at the end) and whether to stop."""
+              seed: int, on_epoch: EpochHook) -> None:
+    """Adam on categorical cross-entropy, one epoch at a time. Each epoch visits the rows in an order drawn from
+    `seed` (TF.js's own shuffling uses Math.random, so two runs with one seed would differ). After each epoch
+    `on_epoch` says whether to keep these weights as the best (they are restored at the end) and whether to stop."""
     x, y, xv, yv = data
     model.compile(to_js({"optimizer": tf.train.adam(learning_rate), "loss": "categoricalCrossentropy",
                          "metrics": ["acc"]}))
     snapshot = Snapshot()
-
-    def on_epoch_end(epoch: int, logs: Any) -> None:
-        best, stop = on_epoch(int(epoch), {k: float(v) for k, v in logs.to_py().items()})
-        if best:
-            snapshot.take(model)
-        if stop:
-            model.stopTraining = True
-
-    callback = create_proxy(on_epoch_end)
+    rows = int(x.shape[0])
+    draw = random.Random(seed)
     try:
-        fit_options = to_js({"epochs": epochs, "batchSize": batch_size, "shuffle": True, "verbose": 0})
-        fit_options.callbacks = to_js({"onEpochEnd": callback})
-        if xv is not None:
-            fit_options.validationData = to_js([xv, yv])
-        await model.fit(x, y, fit_options)
+        for epoch in range(epochs):
+            order = list(range(rows))
+            draw.shuffle(order)
+            indices = tf.tensor1d(to_js(order), "int32")
+            xs, ys = tf.gather(x, indices), tf.gather(y, indices)
+            indices.dispose()
+            try:
+                options = to_js({"epochs": 1, "batchSize": batch_size, "shuffle": False, "verbose": 0})
+                if xv is not None:
+                    options.validationData = to_js([xv, yv])
+                history = (await model.fit(xs, ys, options)).history.to_py()
+            finally:
+                xs.dispose()
+                ys.dispose()
+            best, stop = on_epoch(epoch, {name: float(values[-1]) for name, values in history.items()})
+            if best:
+                snapshot.take(model)
+            if stop:
+                break
         snapshot.restore(model)
     finally:
-        callback.destroy()
         snapshot.dispose()
         if model.optimizer is not None:
             model.optimizer.dispose()

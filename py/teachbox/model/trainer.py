@@ -88,7 +88,7 @@ async def train(project: Project, store: FeatureStore, prepared: Prepared, optio
         tail = None if encoder.pooled else tf_training.FoldedTail(prepared.copy, prepared.plan.blocks)
         trainable = tf_training.trainable_model(encoder.shape, head, tail)
         await tf_training.fit(trainable, (x, y, xv, yv), options.epochs, options.batch_size, options.learning_rate,
-                              _epoch_hook(tracker, options.epochs, progress, cancelled))
+                              options.seed, _epoch_hook(tracker, options.epochs, progress, cancelled))
         if standardizer is not None:
             standardizer.fold_into(head[0])
         if tail is not None:
