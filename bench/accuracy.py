@@ -372,12 +372,14 @@ def markdown(results: dict[str, Any], conclusions: str) -> str:
         "## Run",
         "",
         f"- Command: `{results['command']}` ({results['mode']}, {results['wall_s'] / 60:.0f} min wall)",
+        "- Dist: `build.py " + " ".join(f"--weights ../shared/models/{base}" for base in BASES) + "` (what the "
+        "script builds into a temporary folder when no `--dist` is given; the first base is the default)",
         f"- Date: {results['created']}",
         f"- Machine: {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB; load average {m['loadavg_start']} at the "
         f"start, {m.get('loadavg_end')} at the end (other jobs shared the machine)",
         f"- Browser: headless Chromium {results.get('browser', {}).get('version')}; Teachbox {tb.get('version')} on "
         f"the {tb.get('backend')} backend (Pyodide {tb.get('pyodide')}, TF.js {tb.get('tfjs')})",
-        f"- Head grid: " + "; ".join(f"`{name}` = `{json.dumps(opts)}`" for name, opts in results["heads"].items())
+        "- Head grid: " + "; ".join(f"`{name}` = `{json.dumps(opts)}`" for name, opts in results["heads"].items())
         + " (every other option at its default: 50 epochs, patience 15, batch 16, validationSplit 0.15, seed 42, "
           "224 px center crop). `hiddenUnits 0` is softmax regression on the standardised embedding: no dropout or "
           "L2 applies.",
@@ -399,8 +401,8 @@ def markdown(results: dict[str, Any], conclusions: str) -> str:
         "## Method and cost",
         "",
         "One page per (data set, base): `useBase(id)`, `loadDataset(all rows)` embeds every image once (the "
-        "\"embed s\" below), then per fold `loadDataset(fold's training rows)` — a new project in the same page — and "
-        "for each head setting `train(options)` then `evaluate(fold's test CSV)`. Seconds to a trained model = the "
+        "\"embed s\" below), then per fold `loadDataset(fold's training rows)` — a new project in the same page — "
+        "and for each head setting `train(options)` then `evaluate(fold's test CSV)`. Seconds to a trained model = the "
         "fold's training images × this page's measured embedding time per image + `train()`'s wall time. Evaluation "
         "time is not part of it.",
         "",
