@@ -37,7 +37,8 @@ from teachbox.data.splits import patient_id
 DATASETS = ("malaria", "rock_paper_scissors", "cats_vs_dogs")
 BASES = ("mobilenet_v1_0.25_224", "mobilenet_v1_0.75_224", "mobilenet_v2_0.35_224_no_top")
 DEFAULT_HEAD = "default"
-# The head grid: train() options, each a lever a user can pull today (≤ 6 settings: the machine is small).
+BEST = "quality best"  # depths 2 + tta 4 (train_options.PRESETS); the page's base stays, as `base` is given
+# The grid: train() options, each a lever a user can pull (choose some with --heads: the machine is small).
 HEADS: dict[str, dict[str, Any]] = {
     DEFAULT_HEAD: {},
     "hiddenUnits 0": {"hiddenUnits": 0},
@@ -45,6 +46,10 @@ HEADS: dict[str, dict[str, Any]] = {
     "dropout 0.25, l2 1e-3": {"dropout": 0.25, "l2": 0.001},
     "learningRate 3e-3": {"learningRate": 0.003},
     "epochs 20, patience 5": {"epochs": 20, "patience": 5},
+    "tta 4": {"tta": 4},
+    "depths 2": {"depths": 2},
+    "views 4": {"views": 4},
+    BEST: {"quality": "best"},
 }
 QUICK_PER_CLASS = 30
 RESULTS = H.BENCH / "results" / "accuracy.json"
@@ -80,9 +85,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="bench/accuracy.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", nargs="+", choices=DATASETS, default=list(DATASETS), metavar="NAME")
     parser.add_argument("--bases", nargs="+", default=list(BASES), metavar="ID",
-                        help="bases to cross-validate with the default head (default: all three)")
+                        help="bases to cross-validate with the default head and the best preset (default: all three)")
     parser.add_argument("--grid-bases", nargs="+", default=[BASES[0]], metavar="ID",
                         help=f"bases on which the whole head grid runs (default: {BASES[0]})")
+    parser.add_argument("--heads", nargs="+", choices=list(HEADS), default=list(HEADS), metavar="NAME",
+                        help="the grid's settings to run on the grid bases (default: all)")
     parser.add_argument("--folds", type=int, default=5, help="k of the k-fold (default 5)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the fold assignment (default 0)")
     parser.add_argument("--quick", action="store_true",
@@ -202,9 +209,11 @@ def _row(dataset: str, base: str, head: str, fold: int, result: dict[str, Any], 
 
 def plan(args: argparse.Namespace) -> list[tuple[str, str, dict[str, dict[str, Any]]]]:
     """(data set, base, head settings) per page, in the order they run: the head grids first (on every data set),
-    then the other bases with the default head — so a run cut short still has the grid of every data set."""
-    grid = {name: HEADS[name] for name in (list(HEADS)[:2] if args.quick else HEADS)}
-    default = {DEFAULT_HEAD: HEADS[DEFAULT_HEAD]}
+    then the other bases with the default head and the best preset — so a run cut short still has the grid of every
+    data set."""
+    names = [DEFAULT_HEAD] + [name for name in args.heads if name != DEFAULT_HEAD]
+    grid = {name: HEADS[name] for name in (names[:2] if args.quick else names)}
+    default = {DEFAULT_HEAD: HEADS[DEFAULT_HEAD], BEST: HEADS[BEST]}
     others = [base for base in dict.fromkeys(args.bases) if base not in args.grid_bases]
     return ([(name, base, grid) for base in args.grid_bases for name in args.datasets]
             + [(name, base, default) for name in args.datasets for base in others])

@@ -34,17 +34,19 @@ async function precache() {
   // integrity checks, so it is refilled in place and never deleted here; a new build's partial cache is.
   const existed = await caches.has(CACHE);
   const cache = await caches.open(CACHE);
-  try {
-    await Promise.all(PRECACHE.map(async ([path, integrity]) => {
-      const url = new URL(path, SCOPE);
-      // no-cache: revalidate with the server (never a stale HTTP-cache copy); integrity: the exact bytes of this build.
-      const response = await fetch(url, { cache: "no-cache", integrity, redirect: "error" });
-      if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
-      await cache.put(url, response);
-    }));
-  } catch (error) {
+  // allSettled, not all: a failure must not delete the cache while other files are still being put into it (a put
+  // that lands after the delete brings the partial cache back).
+  const outcomes = await Promise.allSettled(PRECACHE.map(async ([path, integrity]) => {
+    const url = new URL(path, SCOPE);
+    // no-cache: revalidate with the server (never a stale HTTP-cache copy); integrity: the exact bytes of this build.
+    const response = await fetch(url, { cache: "no-cache", integrity, redirect: "error" });
+    if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
+    await cache.put(url, response);
+  }));
+  const failed = outcomes.find((outcome) => outcome.status === "rejected");
+  if (failed) {
     if (!existed) await caches.delete(CACHE);
-    throw error;
+    throw failed.reason;
   }
 }
 
