@@ -67,6 +67,7 @@
           : `offline copy ready: build ${status.build}, ${status.files} files, ${mb(status.bytes)}`);
       } else if (worker.state === "redundant" && !reloading) {
         if (registration && registration.active) {
+          offline.serviceWorker = "active";  // the version in use is unchanged
           boot.log("a new version could not be downloaded completely; this one stays in use");
         } else {
           offline.serviceWorker = "failed";

@@ -262,6 +262,8 @@ def test_offline_boot_trains_and_predicts(site, offline_tab: OfflineTab) -> None
         assert abs(sum(p["probability"] for p in prediction) - 1) < 1e-4
     held_out = sum(p[0]["label"] == want for p, want in
                    zip(result["predictions"], ["horizontal", "vertical"] * 2, strict=True))
+    # The offline copy's state is read once the worker registration (made after start-up, offline here) is back.
+    result["state"] = poll(page, "() => teachbox.info().offline", lambda v: v["serviceWorker"] != "pending", 30)
     assert result["state"]["controlled"] is True and result["state"]["serviceWorker"] == "active", result["state"]
     assert result["state"]["files"] == len(manifest_of(site.dist)["files"]) + 1, result["state"]  # + the manifest
     assert result["state"]["bytes"] > 10_000_000, result["state"]
@@ -292,7 +294,9 @@ def test_new_build_offers_reload_and_leaves_one_cache(site, first_visit: FirstVi
     assert first.evaluate("() => teachboxBoot.checkForUpdate()") is True
     poll(first, "() => document.getElementById('status-log').textContent",
          lambda text: "could not be downloaded completely" in text, timeout=30)
-    state = first.evaluate(OFFLINE_STATE)
+    # Settled: no install in flight (a tab becoming visible also asks for an update, and its attempt fails the same way).
+    state = poll(first, OFFLINE_STATE, lambda v: v["state"]["serviceWorker"] != "installing"
+                 and v["keys"] == [f"teachbox-{first_visit.build}"], timeout=30)
     assert state["keys"] == [f"teachbox-{first_visit.build}"] and state["state"]["build"] == first_visit.build, state
     assert first.locator("#update-notice").is_hidden()
     # The deploy completes: the next check installs the new version.
