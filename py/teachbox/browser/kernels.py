@@ -7,11 +7,12 @@ every decision.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import js  # type: ignore[import-not-found]
 
-from teachbox.browser.convert import js_type, to_js
+from teachbox.browser.convert import to_js
 
 Box = tuple[float, float, float, float]
 
@@ -30,7 +31,7 @@ async def classify(model: Any, image: Any, box: Box, size: int, views: tuple[str
     """One image's class probabilities (averaged over `views`) in one call. On WebGL the values are read back
     asynchronously, so kernels.js answers a Promise there and an array on wasm/cpu: both are awaited here."""
     values = js.teachboxKernels.classify(model, image, to_js(list(box)), size, to_js(list(views)))
-    if js_type(values) == "Promise":
+    if inspect.isawaitable(values):  # Pyodide hands a returned Promise over as an awaitable future
         values = await values
     return [float(v) for v in values.to_py()]
 
