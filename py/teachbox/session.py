@@ -323,35 +323,12 @@ class Session:
             raise TeachboxError("no_validation", "There is no validation split to evaluate (the model was loaded, "
                                                  "or trained with validationSplit 0); pass a CSV URL.")
         keys = [view_key(classifier.encoder_key or "", view) for view in classifier.views]
-        probs = await self._averaged(self.validation, keys, self._cached_shape(classifier), classifier.head)
+        probs = await self.store.averaged(self.validation, keys, self._cached_shape(classifier), classifier.head)
         true = [classifier.labels.index(s.label) for s in self.validation]
         report = evaluate_predictions(true, probs, classifier.labels, [s.name for s in self.validation])
         for mistake in report["misclassified"]:  # validation images are project samples: name them exactly
             mistake["uid"] = self.validation[mistake["index"]].uid
         return {**report, "errors": []}
-
-    async def _averaged(self, samples: list[Sample], keys: list[str], shape: tuple[int, ...],
-                        head: Any = None) -> list[list[float]]:
-        """Class probabilities of samples from cached rows of `shape`, averaged over the views' keys (test-time
-        augmentation): the rows are the head's input features when `head` is given, else probabilities already."""
-        total = None
-        for key in keys:
-            rows = self.store.matrix(samples, key, shape)
-            if head is not None:
-                features, rows = rows, head.predict(rows)
-                features.dispose()
-            if total is not None:
-                summed = tfjs.add(total, rows)
-                total.dispose()
-                rows.dispose()
-                rows = summed
-            total = rows
-        mean = tfjs.scale(total, 1 / len(keys))
-        total.dispose()
-        try:
-            return await tfjs.nested(mean)
-        finally:
-            mean.dispose()
 
     def _cached_shape(self, classifier: Classifier) -> tuple[int, ...]:
         return tuple(int(d) for d in tfjs.input_shape(classifier.head)[1:])
@@ -378,7 +355,7 @@ class Session:
             errors += self.errors(samples, failures)
             if not good:
                 raise TeachboxError("empty_dataset", f"No usable labelled image in {csv_url}.", {"errors": errors[:50]})
-            probs = await self._averaged(good, encoder.keys, encoder.shape)
+            probs = await self.store.averaged(good, encoder.keys, encoder.shape)
         finally:
             for view in classifier.views:
                 self.store.forget_key(view_key(key, view))

@@ -1,6 +1,6 @@
 """The "best" quality preset on real malaria cells: at least as accurate on held-out cells as the default, no
-tensor left behind by test-time augmentation or two-depth features, and a cancelled best run keeps the previous
-model. One page for the module; each test trains what it needs."""
+tensor left behind by test-time augmentation or two-depth features, views and depths carried by the export, a
+cancelled best run keeps the previous model, and a seeded run repeats. One page for the module."""
 
 from __future__ import annotations
 
@@ -51,8 +51,8 @@ def compared(app, cells):  # noqa: ANN001, ANN201
 def test_best_is_at_least_as_accurate_on_unseen_cells(compared) -> None:  # noqa: ANN001
     first, best = compared["first"], compared["best"]
     print(f"\nheld-out accuracy: default {first['accuracy']:.3f}, best {best['accuracy']:.3f}")
-    assert best["trained"]["options"]["quality"] == "best"
-    assert (best["trained"]["options"]["depths"], best["trained"]["options"]["tta"]) == (2, 4)
+    assert best["trained"]["options"]["quality"] == "best" and best["trained"]["options"]["tta"] == "auto"
+    assert best["trained"]["tta"] in (1, 2, 4), "the validation images chose how many views predictions average"
     assert best["accuracy"] >= first["accuracy"] - NOISE, (first["accuracy"], best["accuracy"])
 
 
@@ -63,9 +63,10 @@ def test_views_and_depths_leave_no_tensor_behind(compared) -> None:  # noqa: ANN
 
 
 def test_the_best_model_exports_its_views_and_depths(app, compared) -> None:  # noqa: ANN001
-    """After the comparison the open model is a default one again; train best and read what its export says."""
+    """After the comparison the open model is a default one again; train with 4 views and 2 depths and read what
+    its export says."""
     metadata = app.evaluate("""async () => {
-      await teachbox.train({quality: "best", epochs: 5});
+      await teachbox.train({tta: 4, depths: 2, epochs: 5});
       const loaded = await teachbox.loadModel(await teachbox.exportModel());
       return loaded.metadata;
     }""")
@@ -81,7 +82,7 @@ def test_a_cancelled_best_run_keeps_the_previous_model(app, cells, compared) -> 
       const tensors = teachbox.memory().numTensors;
       const off = teachbox.on('progress', () => teachbox.cancel());
       let error = null;
-      try { await teachbox.train({quality: "best", views: 2}); } catch (e) { error = {code: e.code}; }
+      try { await teachbox.train({quality: "best", views: 2, depths: 2}); } catch (e) { error = {code: e.code}; }
       off();
       const after = await teachbox.predict(image);
       return {before, after, error, tensors, tensorsAfter: teachbox.memory().numTensors};

@@ -70,6 +70,7 @@ def test_metadata_names_the_test_time_views() -> None:
     result = {"best_epoch": 1, "epochs": 1, "val_accuracy": 1.0, "val_loss": 0.1, "seconds": 1.0,
               "train_count": 4, "val_count": 2}
     prep = Preprocessing(mode="center-crop", size=224)
-    with_tta = classifier_metadata(["a", "b"], prep, {"id": "v1"}, TrainOptions(tta=2), result, {}, "")
+    with_tta = classifier_metadata(["a", "b"], prep, {"id": "v1"}, TrainOptions(tta=2), result, {}, "",
+                                   ("id", "hflip"))
     assert with_tta["tta"] == ["id", "hflip"]
     assert "tta" not in classifier_metadata(["a", "b"], prep, {"id": "v1"}, TrainOptions(views=2), result, {}, "")

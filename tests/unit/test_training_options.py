@@ -233,7 +233,7 @@ def test_views_and_tta_are_checked_and_name_their_views() -> None:
     assert TrainOptions.from_api({"tta": 8}).view_names() == ("id",), "tta alone trains on the images as they are"
     assert TrainOptions().view_names() == ("id",)
     for bad, words in (({"views": 3}, "views must be one of 1, 2, 4, 8"), ({"views": True}, "views must be"),
-                       ({"tta": 3}, "tta must be one of 1, 2, 4, 8"), ({"tta": True}, "tta must be"),
+                       ({"tta": 3}, 'tta must be "auto" or one of 1, 2, 4, 8'), ({"tta": True}, "tta must be"),
                        ({"views": 2, "fineTuneLayers": 1}, "cannot be combined with fineTuneLayers"),
                        ({"tta": 2, "fineTuneLayers": 1}, "cannot be combined with fineTuneLayers"),
                        ({"depths": 3}, "depths must be a whole number from 1 to 2"),
@@ -245,9 +245,11 @@ def test_views_and_tta_are_checked_and_name_their_views() -> None:
 
 def test_quality_presets_set_what_the_caller_does_not() -> None:
     best = TrainOptions.from_api({"quality": "best"})
-    assert (best.views, best.tta, best.depths, best.quality) == (1, 4, 2, "best")
-    mixed = TrainOptions.from_api({"quality": "best", "tta": 1, "views": 2, "epochs": 7})
-    assert (mixed.views, mixed.tta, mixed.depths, mixed.epochs) == (2, 1, 2, 7), "explicit options win"
+    assert (best.views, best.tta, best.depths, best.quality) == (1, "auto", 1, "best")
+    assert best.tta_candidates() == (1, 2, 4) and best.test_views() == ("id", "hflip", "rot90", "transpose")
+    mixed = TrainOptions.from_api({"quality": "best", "tta": 2, "views": 2, "epochs": 7})
+    assert (mixed.views, mixed.tta, mixed.depths, mixed.epochs) == (2, 2, 1, 7), "explicit options win"
+    assert mixed.tta_candidates() == (2,)
     assert TrainOptions.from_api({"quality": "default"}) == TrainOptions()
     assert TrainOptions.from_api(best.to_json()) == best, "a run's options repeat it"
     with pytest.raises(TeachboxError) as caught:

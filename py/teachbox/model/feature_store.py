@@ -153,6 +153,30 @@ class FeatureStore:
         return tfjs.from_rows([self._cache[(key, sample.uid)] for sample in samples], shape)
 
 
+    async def averaged(self, samples: list[Sample], keys: list[str], shape: tuple[int, ...],
+                       head: Any = None) -> list[list[float]]:
+        """Class probabilities of samples from cached rows of `shape`, averaged over the views' keys (test-time
+        augmentation): the rows are the head's input features when `head` is given, else probabilities already."""
+        total = None
+        for key in keys:
+            rows = self.matrix(samples, key, shape)
+            if head is not None:
+                features, rows = rows, head.predict(rows)
+                features.dispose()
+            if total is not None:
+                summed = tfjs.add(total, rows)
+                total.dispose()
+                rows.dispose()
+                rows = summed
+            total = rows
+        mean = tfjs.scale(total, 1 / len(keys))
+        total.dispose()
+        try:
+            return await tfjs.nested(mean)
+        finally:
+            mean.dispose()
+
+
 async def sample_blob(sample: Sample) -> Any:
     """A sample's bytes as a Blob, to save it. A URL's Blob normally replaced it when it was embedded (image_reading.py);
     after an embedding-cache hit the URL is fetched again here, once."""

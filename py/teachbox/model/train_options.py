@@ -16,7 +16,9 @@ from teachbox.data.geometry import CROP_MODES, INPUT_SIZE, INPUT_SIZES
 
 AUTO = "auto"
 # The symmetries of a square an image is also seen in: `views` N trains on the first N (each embedded once and
-# cached), `tta` N averages predictions over the first N. Kernels: site/kernels.js `view`.
+# cached), `tta` N averages predictions over the first N, and `tta: "auto"` picks N among AUTO_TTA by the
+# validation images (turned views help rotation-free images such as cells and hurt photos with an up, such as hands:
+# docs/accuracy.md). Kernels: site/kernels.js `view`.
 VIEW_SETS = {
     1: ("id",),
     2: ("id", "hflip"),
@@ -26,7 +28,8 @@ VIEW_SETS = {
 VIEWS = VIEW_SETS[8]
 # `quality` presets: option values a preset sets unless the caller gives them. "best" also prefers the first of
 # BEST_BASES the build ships (session.py). What each does and what it measured: docs/accuracy.md.
-PRESETS: dict[str, dict[str, Any]] = {"default": {}, "best": {"tta": 4, "depths": 2}}
+AUTO_TTA = (1, 2, 4)
+PRESETS: dict[str, dict[str, Any]] = {"default": {}, "best": {"tta": AUTO}}
 BEST_BASES = ("mobilenet_v1_0.75_224",)
 
 # camelCase names the API accepts → dataclass fields.
@@ -58,7 +61,7 @@ class TrainOptions:
     # small projects (docs/decisions.md).
     input_size: int | str = INPUT_SIZE
     views: int = 1
-    tta: int = 1
+    tta: int | str = 1
     depths: int = 1  # 2: the base's earlier block pooled beside its output (topology.earlier_depth)
     quality: str = "default"  # the preset the other values started from
 
@@ -92,11 +95,11 @@ class TrainOptions:
         if isinstance(self.views, bool) or self.views not in VIEW_SETS:
             raise TeachboxError("bad_option", f"views must be one of {', '.join(map(str, VIEW_SETS))}, "
                                               f"not {self.views!r}.")
-        if isinstance(self.tta, bool) or self.tta not in VIEW_SETS:
-            raise TeachboxError("bad_option", f"tta must be one of {', '.join(map(str, VIEW_SETS))}, "
+        if self.tta != AUTO and (isinstance(self.tta, bool) or self.tta not in VIEW_SETS):
+            raise TeachboxError("bad_option", f"tta must be \"auto\" or one of {', '.join(map(str, VIEW_SETS))}, "
                                               f"not {self.tta!r}.")
         _int_in(self.depths, "depths", 1, 2)
-        if (self.views > 1 or self.tta > 1 or self.depths > 1) and self.fine_tune_layers > 0:
+        if (self.views > 1 or self.tta != 1 or self.depths > 1) and self.fine_tune_layers > 0:
             raise TeachboxError("bad_option", "views, tta and depths work on the base's pooled features; they cannot "
                                               "be combined with fineTuneLayers yet.")
         if self.crop not in CROP_MODES:
@@ -114,8 +117,13 @@ class TrainOptions:
         return VIEW_SETS[self.views]
 
     def test_views(self) -> tuple[str, ...]:
-        """The views a prediction averages over (test-time augmentation; 1: the image as it is)."""
-        return VIEW_SETS[self.tta]
+        """The views the validation images need: those a prediction averages over (1: the image as it is), or with
+        "auto" every candidate's."""
+        return VIEW_SETS[max(AUTO_TTA) if self.tta == AUTO else self.tta]
+
+    def tta_candidates(self) -> tuple[int, ...]:
+        """The view counts the validation images choose among ("auto"), or the one asked for."""
+        return AUTO_TTA if self.tta == AUTO else (int(self.tta),)
 
     def to_json(self) -> dict[str, Any]:
         reverse = {field: name for name, field in _API_NAMES.items()}

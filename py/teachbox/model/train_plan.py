@@ -44,15 +44,15 @@ def skipped_report(project: Project, failures: dict[str, TeachboxError]) -> list
 
 def classifier_metadata(labels: list[str], preprocessing: Preprocessing, base: dict[str, Any],
                         options: TrainOptions, result: dict[str, Any], versions: dict[str, str],
-                        created: str) -> dict[str, Any]:
+                        created: str, views: tuple[str, ...] = ("id",)) -> dict[str, Any]:
     """metadata.json of the trained model: what a later reader needs to feed it images and to trust it. `base` holds
-    the base's id, label and cut layer."""
+    the base's id, label and cut layer; `views` those predictions average over."""
     return {
         "format": FORMAT, "formatVersion": FORMAT_VERSION, "labels": labels,
         "preprocessing": preprocessing.to_json(),
         "base": {**base, "fineTunedLayers": options.fine_tune_layers},
         "inputSize": preprocessing.size,
-        **({"tta": list(options.test_views())} if options.tta > 1 else {}),
+        **({"tta": list(views)} if len(views) > 1 else {}),
         "training": {k: result[k] for k in SUMMARY_KEYS}
         | {"options": options.to_json(), "train_count": result["train_count"], "val_count": result["val_count"]},
         "versions": versions,

@@ -24,8 +24,8 @@ from teachbox.model.extractor import FeatureExtractor
 from teachbox.model.feature_store import Encoder, FeatureStore
 from teachbox.model.finetune_plan import FineTunePlan, plan_fine_tuning
 from teachbox.model.topology import layer_infos
-from teachbox.model.train_options import EpochTracker, TrainOptions, eta_seconds, summary
-from teachbox.model.train_plan import classifier_metadata, feature_key, skipped_report, split_samples
+from teachbox.model.train_options import VIEW_SETS, EpochTracker, TrainOptions, eta_seconds, summary
+from teachbox.model.train_plan import classifier_metadata, feature_key, skipped_report, split_samples, view_key
 
 Progress = Callable[[dict[str, Any]], None]
 
@@ -93,6 +93,7 @@ async def train(project: Project, store: FeatureStore, prepared: Prepared, optio
             standardizer.fold_into(head[0])
         if tail is not None:
             tail.write_back()
+        views = await _chosen_views(store, val_set, encoder, trainable, project, options)
     except BaseException:
         tfjs.dispose_layers([*head, *(tfjs.model_layers(trainable) if trainable is not None else [])])
         raise
@@ -106,7 +107,8 @@ async def train(project: Project, store: FeatureStore, prepared: Prepared, optio
     result["fit_seconds"] = round(time.monotonic() - fit_started, 2)
     result["train_count"], result["val_count"] = len(train_set), len(val_set)
     result["skipped"] = skipped_report(project, failures)
-    classifier = _classifier(prepared, trainable, head, project.classes.labels, options, result)
+    result["tta"] = len(views)
+    classifier = _classifier(prepared, trainable, head, project.classes.labels, options, result, views)
     return classifier, result, {"train": train_set, "val": val_set}
 
 
@@ -119,6 +121,26 @@ def _training_rows(store: FeatureStore, samples: list[Sample], encoder: Encoder)
     for part in parts:
         part.dispose()
     return joined
+
+
+async def _chosen_views(store: FeatureStore, val_set: list[Sample], encoder: Encoder, trainable: Any,
+                        project: Project, options: TrainOptions) -> tuple[str, ...]:
+    """The views predictions average over: the one count asked for, or ("auto") the count among AUTO_TTA whose
+    average is most accurate on the validation images (fewer views on a tie; without validation images, none)."""
+    candidates = options.tta_candidates()
+    if len(candidates) == 1:
+        return VIEW_SETS[candidates[0]]
+    if not val_set:
+        return VIEW_SETS[1]
+    truth = project.label_indices(val_set)
+    shape = tuple(int(d) for d in tfjs.input_shape(trainable)[1:])
+    scored = []
+    for count in candidates:
+        keys = [view_key(encoder.key, view) for view in VIEW_SETS[count]]
+        probs = await store.averaged(val_set, keys, shape, trainable)
+        correct = sum(row.index(max(row)) == label for row, label in zip(probs, truth))
+        scored.append((correct, -count))
+    return VIEW_SETS[-max(scored)[1]]
 
 
 async def _embed_test_views(store: FeatureStore, samples: list[Sample], encoder: Encoder, views: tuple[str, ...],
@@ -157,7 +179,7 @@ def _embedding_progress(progress: Progress, started: float) -> Callable[[int, in
 
 
 def _classifier(prepared: Prepared, trainable: Any, head: list[Any], labels: list[str],
-                options: TrainOptions, result: dict[str, Any]) -> Classifier:
+                options: TrainOptions, result: dict[str, Any], views: tuple[str, ...]) -> Classifier:
     """One model from image to probabilities, built from the (possibly fine-tuned) base and the trained head."""
     base_model = prepared.copy if prepared.copy is not None else prepared.base.model
     earlier = prepared.base.earlier if prepared.encoder.depths == 2 else None
@@ -168,6 +190,6 @@ def _classifier(prepared: Prepared, trainable: Any, head: list[Any], labels: lis
     described = {"id": base.base_id, "label": base.info.get("label", base.base_id),
                  "cutLayer": base.info.get("cutLayer"), **({"earlierDepth": earlier} if earlier else {})}
     metadata = classifier_metadata(labels, prepared.encoder.preprocessing, described, options, result,
-                                   {"teachbox": __version__, **environment.versions()}, environment.now_iso())
+                                   {"teachbox": __version__, **environment.versions()}, environment.now_iso(), views)
     return Classifier(full, labels, prepared.encoder.preprocessing, metadata, head=trainable,
-                      encoder_key=prepared.encoder.key, owned_layers=owned, views=options.test_views())
+                      encoder_key=prepared.encoder.key, owned_layers=owned, views=views)
