@@ -97,7 +97,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help=f"{QUICK_PER_CLASS} images per class and two head settings, to validate the harness")
     parser.add_argument("--dist", type=Path, help="reuse this built dist/ (it must hold every base asked for)")
     parser.add_argument("--json", type=Path, default=RESULTS, help=f"results file (default {RESULTS})")
-    parser.add_argument("--docs", action="store_true", help=f"also rewrite {DOCS.relative_to(H.ROOT)}")
+    parser.add_argument("--docs", type=Path, nargs="?", const=DOCS, metavar="PATH",
+                        help=f"also write the report there (default {DOCS.relative_to(H.ROOT)}; its hand-written "
+                             "conclusions are kept)")
     parser.add_argument("--render", type=Path, metavar="JSON", help="measure nothing: render an earlier results file")
     return parser.parse_args(argv)
 
@@ -429,11 +431,11 @@ def markdown(results: dict[str, Any], conclusions: str) -> str:
     return "\n".join(lines) + "\n" + conclusions
 
 
-def kept_conclusions() -> str:
-    """The hand-written conclusions of the current docs/accuracy.md (regenerating the tables keeps them)."""
-    if not DOCS.is_file():
+def kept_conclusions(path: Path) -> str:
+    """The hand-written conclusions of the report at `path` (regenerating the tables keeps them)."""
+    if not path.is_file():
         return f"{CONCLUSIONS}\n\n(to be written from the tables above)\n"
-    text = DOCS.read_text(encoding="utf-8")
+    text = path.read_text(encoding="utf-8")
     start = text.find(CONCLUSIONS)
     return text[start:] if start >= 0 else f"{CONCLUSIONS}\n\n(to be written from the tables above)\n"
 
@@ -445,11 +447,11 @@ def main(argv: list[str]) -> int:
     else:
         results = run(args)
         write_json(results, args.json)
-    text = markdown(results, kept_conclusions())
+    text = markdown(results, kept_conclusions(args.docs or DOCS))
     print(text)
     if args.docs:
-        DOCS.write_text(text, encoding="utf-8")
-        H.log(f"wrote {DOCS}")
+        args.docs.write_text(text, encoding="utf-8")
+        H.log(f"wrote {args.docs}")
     return 1 if results["errors"] else 0
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import open_app, read_labels, stratified, write_csv
+from tests.e2e.conftest import held_out_split, open_app
 
 SEED = 20261202
 NOISE = 0.02  # 4 of the 200 held-out cells: a default and a best run are both re-shuffled by TF.js (Math.random)
@@ -21,12 +21,8 @@ def app(module_context, server):  # noqa: ANN001, ANN201
 
 @pytest.fixture(scope="module")
 def cells(scratch):  # noqa: ANN001, ANN201
-    rows = read_labels("malaria")
-    train = stratified(rows, 150, SEED)
-    test = stratified(rows, 100, SEED + 1, exclude={path for path, _ in train})
-    return {"train": write_csv(scratch, "quality", train, "malaria", file_name="train.csv"),
-            "test": write_csv(scratch, "quality", test, "malaria", file_name="test.csv"),
-            "image": f"/scratch/quality/{test[0][0]}"}
+    split = held_out_split(scratch, "quality", "malaria", 150, 100, SEED)
+    return {"train": split["train"], "test": split["test"], "image": split["test_urls"][0]}
 
 
 @pytest.fixture(scope="module")

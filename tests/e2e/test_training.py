@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from tests.e2e.conftest import open_app, read_labels, stratified, write_csv
+from tests.e2e.conftest import held_out_split, open_app
 
 SPLIT_SEED = 20240601
 
@@ -31,26 +31,12 @@ def app(module_context, server):  # noqa: ANN001, ANN201
 
 @pytest.fixture(scope="module")
 def malaria(scratch):  # noqa: ANN001, ANN201
-    rows = read_labels("malaria")
-    train = stratified(rows, 200, SPLIT_SEED)
-    test = stratified(rows, 100, SPLIT_SEED + 1, exclude={path for path, _ in train})
-    return {
-        "train": write_csv(scratch, "malaria", train, "malaria", file_name="train.csv"),
-        "test": write_csv(scratch, "malaria", test, "malaria", file_name="test.csv"),
-        "test_rows": test,
-    }
+    return held_out_split(scratch, "malaria", "malaria", 200, 100, SPLIT_SEED)
 
 
 @pytest.fixture(scope="module")
 def rps(scratch):  # noqa: ANN001, ANN201
-    rows = read_labels("rock_paper_scissors")
-    train = stratified(rows, 100, SPLIT_SEED)
-    test = stratified(rows, 40, SPLIT_SEED + 1, exclude={path for path, _ in train})
-    return {
-        "train": write_csv(scratch, "rps", train, "rock_paper_scissors", file_name="train.csv"),
-        "test": write_csv(scratch, "rps", test, "rock_paper_scissors", file_name="test.csv"),
-        "test_urls": [f"/scratch/rps/{path}" for path, _ in test],
-    }
+    return held_out_split(scratch, "rps", "rock_paper_scissors", 100, 40, SPLIT_SEED)
 
 
 def _call(page, script: str, arg=None):  # noqa: ANN001, ANN202
