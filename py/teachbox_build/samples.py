@@ -1,8 +1,8 @@
 """Sample data sets bundled into the build: `--dataset DIR[:NAME]` (repeatable) and `--dataset-limit N`.
 
 Each DIR holds a `labels.csv` (`path,label`, paths relative to it). Its rows are checked with the page's own rules
-(`teachbox.csvdata` for the CSV and its paths, `teachbox.imageinfo` for the file headers), so a sample never ships a
-row that the page would then refuse: paths that climb out (`..`, absolute, URLs, symlinks leading elsewhere),
+(`teachbox.data.labels_csv` for the CSV and its paths, `teachbox.data.image_header` for the file headers), so a
+sample never ships a row that the page would then refuse: paths that climb out (`..`, absolute, URLs, symlinks leading elsewhere),
 missing files and non-images are skipped with a one-line reason each. Only the listed, usable images are copied,
 to `samples/<slug>/` beside a rewritten `labels.csv`, and `samples/index.json` (always written, an empty list when
 there is none, so the page never asks for a file that is not there) describes them for the "Try a sample" menu.

@@ -314,7 +314,7 @@ class ClassCard:
     def _rename(self, new: str) -> None:
         old = self.label
         self.api.rename_class(old, new)
-        self.label = new.strip()  # the core keeps labels exactly as given, trimmed (csvdata.check_label)
+        self.label = new.strip()  # the core keeps labels exactly as given, trimmed (labels_csv.check_label)
         self.owner.renamed(self, old, self.label)
         self.name.textContent = self.label
         self._name_buttons()

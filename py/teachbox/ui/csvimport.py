@@ -2,7 +2,7 @@
 this device (parsed with the core's own CSV rules, files matched by their path inside the chosen folder, then added
 per label with `Api.add_images`). A chosen folder without a CSV is read as a folder of class folders.
 
-The local flow parses the CSV against a dummy base URL (https://local.invalid/) only to reuse csvdata's checks
+The local flow parses the CSV against a dummy base URL (https://local.invalid/) only to reuse labels_csv's checks
 (header, blank cells, duplicates, paths that climb out of the folder); nothing is ever fetched from it.
 """
 

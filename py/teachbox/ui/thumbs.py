@@ -3,7 +3,7 @@
 Why canvas and not <img src=blob:…>: the page's Content-Security-Policy allows images from 'self' only, and blob:
 URLs are not 'self'. A canvas needs no URL at all, so there is nothing to revoke and nothing to loosen in the policy.
 It is also lighter: the image is decoded straight at thumbnail size (createImageBitmap with resize), using the
-size read from the file header (imageinfo.sniff), so a page of 24 twelve-megapixel photos never holds 24 full
+size read from the file header (image_header.sniff), so a page of 24 twelve-megapixel photos never holds 24 full
 decodes. The bitmap is closed as soon as it is drawn.
 """
 
