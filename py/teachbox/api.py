@@ -15,9 +15,9 @@ from teachbox.browser.boot import Boot
 from teachbox.browser.convert import blob_bytes, bytes_blob, is_nullish, js_type, to_js, to_py
 from teachbox.errors import TeachboxError
 from teachbox.events import Emitter
-from teachbox.workspace import Workspace
 from teachbox.runtime import Runtime
 from teachbox.session import Session
+from teachbox.workspace import Workspace
 
 
 class Api:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from teachbox.api import Api
 from teachbox.browser import environment, js_api
 from teachbox.browser.boot import Boot
-from teachbox.api import Api
 from teachbox.errors import TeachboxError
 from teachbox.runtime import Runtime
 

@@ -9,14 +9,14 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from teachbox.backend_choice import backend_candidates
 from teachbox.browser import environment, net, tfjs
 from teachbox.browser.convert import JsException, js_message
 from teachbox.data import image_reading
-from teachbox.backend_choice import backend_candidates
-from teachbox.model.base_catalog import BaseCatalog, parse_catalog
-from teachbox.errors import TeachboxError
-from teachbox.model.extractor import FeatureExtractor, load_built_base, load_custom_base
 from teachbox.data.geometry import Preprocessing
+from teachbox.errors import TeachboxError
+from teachbox.model.base_catalog import BaseCatalog, parse_catalog
+from teachbox.model.extractor import FeatureExtractor, load_built_base, load_custom_base
 
 BASES_URL = "models/bases.json"
 WASM_DIR = "vendor/tfjs/"

@@ -15,21 +15,21 @@ from dataclasses import replace
 from typing import Any
 
 from teachbox.browser import environment, net, tfjs
-from teachbox.model.classifier import Classifier, classifier_from_zip
+from teachbox.data.geometry import auto_input_size
+from teachbox.data.image_reading import short_sides
 from teachbox.data.labels_csv import check_label, parse_labels_csv
+from teachbox.data.project import Project, Sample
 from teachbox.errors import TeachboxError
 from teachbox.events import Emitter
+from teachbox.model.classifier import Classifier, classifier_from_zip
 from teachbox.model.feature_store import Cancelled, Encoder, FeatureStore
 from teachbox.model.metrics import evaluate_predictions
-from teachbox.data.geometry import auto_input_size
-from teachbox.data.project import Project, Sample
-from teachbox.store.project_db import ProjectDB
-from teachbox.store.manifest import DEFAULT_NAME, ProjectRecord, Saved
-from teachbox.data.image_reading import short_sides
-from teachbox.runtime import Runtime
-from teachbox.model.trainer import pooled_encoder, prepare, train
 from teachbox.model.train_options import BEST_BASES, TrainOptions
 from teachbox.model.train_plan import view_key
+from teachbox.model.trainer import pooled_encoder, prepare, train
+from teachbox.runtime import Runtime
+from teachbox.store.manifest import DEFAULT_NAME, ProjectRecord, Saved
+from teachbox.store.project_db import ProjectDB
 
 
 class Session:

@@ -13,14 +13,14 @@ from typing import Any
 
 from teachbox.browser import environment, idb
 from teachbox.browser.convert import blob_bytes, bytes_blob
-from teachbox.model.classifier import Classifier, classifier_from_zip
-from teachbox.errors import TeachboxError
-from teachbox.model.feature_store import sample_blob
 from teachbox.data.project import Project, Sample
-from teachbox.store.project_db import ProjectDB
-from teachbox.store.manifest import DEFAULT_NAME, ProjectRecord, Saved, check_name, unique_name
-from teachbox.store.archive import ProjectFiles, ProjectImage, build_project_zip, image_path, read_project_zip
+from teachbox.errors import TeachboxError
+from teachbox.model.classifier import Classifier, classifier_from_zip
+from teachbox.model.feature_store import sample_blob
 from teachbox.session import Session
+from teachbox.store.archive import ProjectFiles, ProjectImage, build_project_zip, image_path, read_project_zip
+from teachbox.store.manifest import DEFAULT_NAME, ProjectRecord, Saved, check_name, unique_name
+from teachbox.store.project_db import ProjectDB
 
 
 class Workspace:

@@ -16,10 +16,10 @@ from typing import Any
 
 from teachbox.browser import image_sources, kernels, net, tfjs
 from teachbox.browser.convert import blob_bytes, is_nullish, js_type
-from teachbox.errors import TeachboxError
-from teachbox.data.image_header import HEADER_BYTES, JPEG_HEADER_BYTES, ImageInfo, sniff
 from teachbox.data.geometry import Preprocessing, crop_box
+from teachbox.data.image_header import HEADER_BYTES, JPEG_HEADER_BYTES, ImageInfo, sniff
 from teachbox.data.project import Sample
+from teachbox.errors import TeachboxError
 
 BLOB_TYPES = ("Blob", "File")
 SIZE_PROBE = 16  # images whose headers choose the input size for inputSize "auto" (preprocess.auto_input_size)

@@ -13,9 +13,9 @@ from typing import Any
 from teachbox.browser import image_sources, kernels, tfjs
 from teachbox.browser.convert import JsException, js_message
 from teachbox.data import image_reading
+from teachbox.data.geometry import Preprocessing, crop_box
 from teachbox.errors import TeachboxError
 from teachbox.model.export_zip import ModelFiles, build_model_zip, declare_input_size, read_model_zip
-from teachbox.data.geometry import Preprocessing, crop_box
 from teachbox.model.fused_runner import fused_runner
 
 

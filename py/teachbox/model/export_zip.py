@@ -16,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from teachbox.errors import TeachboxError
 from teachbox.data.geometry import CROP_MODES
+from teachbox.errors import TeachboxError
 from teachbox.model.train_options import VIEWS
 
 MODEL_JSON = "model.json"

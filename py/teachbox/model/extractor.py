@@ -11,9 +11,9 @@ from typing import Any
 
 from teachbox.browser import environment, tfjs
 from teachbox.browser.convert import JsException, js_message
-from teachbox.model.base_catalog import BaseSpec
-from teachbox.errors import TeachboxError
 from teachbox.data.geometry import INPUT_SIZE
+from teachbox.errors import TeachboxError
+from teachbox.model.base_catalog import BaseSpec
 from teachbox.model.fused_runner import fused_runner
 from teachbox.model.topology import earlier_depth, layer_infos
 

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from teachbox.browser import net, tfjs
-from teachbox.errors import TeachboxError
 from teachbox.data.geometry import Preprocessing
-from teachbox.data.project import Sample
 from teachbox.data.image_reading import ChunkInputs, prepare_chunk
+from teachbox.data.project import Sample
+from teachbox.errors import TeachboxError
 from teachbox.model.train_plan import view_key
 
 BATCH = 32  # faster per image than 16 on wasm (docs/decisions.md)

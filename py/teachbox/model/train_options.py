@@ -11,8 +11,8 @@ import math
 from dataclasses import dataclass, fields
 from typing import Any
 
-from teachbox.errors import TeachboxError
 from teachbox.data.geometry import CROP_MODES, INPUT_SIZE, INPUT_SIZES
+from teachbox.errors import TeachboxError
 
 AUTO = "auto"
 # The symmetries of a square an image is also seen in: `views` N trains on the first N (each embedded once and

@@ -23,9 +23,9 @@ from typing import Any
 
 from teachbox import __version__
 from teachbox.data.labels_csv import check_label
+from teachbox.data.project import MAX_SAMPLES
 from teachbox.errors import TeachboxError
 from teachbox.model.export_zip import json_entry, open_zip, read_entry, read_model_zip
-from teachbox.data.project import MAX_SAMPLES
 from teachbox.store.manifest import check_name
 
 FORMAT = "teachbox-project"

@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from teachbox.errors import TeachboxError
 from teachbox.data.geometry import INPUT_SIZE, INPUT_SIZES
+from teachbox.errors import TeachboxError
 
 SCHEMA = 1
 MAX_NAME = 80

@@ -16,10 +16,10 @@ from typing import Any
 
 from teachbox.browser import environment, idb
 from teachbox.browser.convert import bytes_blob
-from teachbox.model.classifier import Classifier
-from teachbox.errors import TeachboxError
-from teachbox.model.feature_store import FeatureStore, sample_blob
 from teachbox.data.project import Project
+from teachbox.errors import TeachboxError
+from teachbox.model.classifier import Classifier
+from teachbox.model.feature_store import FeatureStore, sample_blob
 from teachbox.store.manifest import ProjectRecord, SampleRecord, Saved, blob_key, feature_key, plan_save, project_range
 
 DB_NAME = "teachbox-projects"

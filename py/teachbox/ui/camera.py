@@ -14,7 +14,6 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-
 from teachbox.browser.convert import JsException, js_message, to_js
 from teachbox.errors import TeachboxError
 from teachbox.ui import dom

@@ -11,15 +11,14 @@ import asyncio
 import itertools
 from typing import Any
 
-from teachbox.browser.convert import is_nullish
 from teachbox.api import Api
+from teachbox.browser.convert import is_nullish
 from teachbox.errors import TeachboxError
-from teachbox.ui import dom
-from teachbox.ui import thumbs
+from teachbox.ui import dom, thumbs
 from teachbox.ui.camera import Camera, HoldToRecord
-from teachbox.ui.intake import DataOps, plural, quoted
 from teachbox.ui.feedback import ConfirmDialog, Feedback
 from teachbox.ui.folders import next_class_name
+from teachbox.ui.intake import DataOps, plural, quoted
 
 PAGE_SIZE = 24
 DEFAULT_CLASSES = ("Class 1", "Class 2")

@@ -14,9 +14,9 @@ from teachbox.api import Api
 from teachbox.data.labels_csv import parse_labels_csv
 from teachbox.errors import TeachboxError
 from teachbox.ui import dom
-from teachbox.ui.intake import DataOps, plural, quoted
 from teachbox.ui.feedback import Feedback
 from teachbox.ui.folders import csv_folder_prefix, folder_from_picked, match_csv, plan_folders
+from teachbox.ui.intake import DataOps, plural, quoted
 
 LOCAL_BASE = "https://local.invalid/"
 MAX_LISTED_ERRORS = 20

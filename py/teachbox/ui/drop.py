@@ -17,9 +17,9 @@ from teachbox.browser.convert import is_nullish
 from teachbox.errors import TeachboxError
 from teachbox.ui import dom
 from teachbox.ui.class_cards import ClassList
-from teachbox.ui.intake import DataOps
 from teachbox.ui.feedback import Feedback
 from teachbox.ui.folders import Folder, is_image_name, plan_folders, plan_into
+from teachbox.ui.intake import DataOps
 
 
 class DropZones:

@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-
-from teachbox.browser.convert import JsException
 from teachbox.api import Api
+from teachbox.browser.convert import JsException
 from teachbox.data.geometry import EDGE_INSET
 from teachbox.ui import dom
 from teachbox.ui.feedback import Feedback

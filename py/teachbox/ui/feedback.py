@@ -12,7 +12,6 @@ import asyncio
 import traceback
 from typing import Any
 
-
 from teachbox.browser.convert import JsException, js_message
 from teachbox.errors import TeachboxError
 from teachbox.ui import dom

@@ -11,10 +11,10 @@ from teachbox.ui.camera import Camera
 from teachbox.ui.class_cards import ClassList
 from teachbox.ui.console import ConsolePanel
 from teachbox.ui.csvimport import CsvImport
-from teachbox.ui.intake import DataOps
 from teachbox.ui.drop import DropZones
 from teachbox.ui.export import ExportPanel
 from teachbox.ui.feedback import ConfirmDialog, Feedback
+from teachbox.ui.intake import DataOps
 from teachbox.ui.preview import Preview
 from teachbox.ui.project_bar import ProjectBar
 from teachbox.ui.results import Results

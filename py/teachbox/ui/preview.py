@@ -13,8 +13,7 @@ from typing import Any
 
 from teachbox.api import Api
 from teachbox.errors import TeachboxError
-from teachbox.ui import dom
-from teachbox.ui import thumbs
+from teachbox.ui import dom, thumbs
 from teachbox.ui.camera import Camera
 from teachbox.ui.feedback import Feedback
 

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from teachbox.browser.convert import is_nullish
 from teachbox.api import Api
+from teachbox.browser.convert import is_nullish
 from teachbox.errors import TeachboxError
-from teachbox.ui import dom
-from teachbox.ui import thumbs
-from teachbox.ui.intake import quoted
+from teachbox.ui import dom, thumbs
 from teachbox.ui.feedback import Feedback
+from teachbox.ui.intake import quoted
 
 MAX_MISTAKES = 60
 BUTTONS_UP_TO = 4  # with more classes, "Move to" is a picker instead of one button per class

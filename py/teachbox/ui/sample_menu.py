@@ -7,14 +7,14 @@ comes from samples/index.json, which every build writes; when it is empty (or un
 
 from __future__ import annotations
 
-from teachbox.browser import environment, net
 from teachbox.api import Api
-from teachbox.errors import TeachboxError
+from teachbox.browser import environment, net
 from teachbox.data.sample_sets import INDEX_URL, SampleSet, parse_index
+from teachbox.errors import TeachboxError
 from teachbox.ui import dom
 from teachbox.ui.csvimport import CsvImport
-from teachbox.ui.intake import plural, quoted
 from teachbox.ui.feedback import ConfirmDialog
+from teachbox.ui.intake import plural, quoted
 
 
 class SampleMenu:

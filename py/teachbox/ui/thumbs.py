@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-
 from teachbox.browser import environment, net
 from teachbox.browser.convert import blob_bytes
 from teachbox.data.image_header import HEADER_BYTES, sniff

@@ -12,11 +12,10 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-
 from teachbox.api import Api
 from teachbox.browser.convert import to_py
-from teachbox.errors import TeachboxError
 from teachbox.data.geometry import INPUT_SIZES
+from teachbox.errors import TeachboxError
 from teachbox.model.train_options import AUTO
 from teachbox.ui import dom
 from teachbox.ui.charts import TRAIN_COLOUR, VALIDATION_COLOUR, LineChart, Series
