@@ -7,6 +7,7 @@ The core holds tensors, layers and models as opaque handles and calls these func
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -83,9 +84,7 @@ def concat(parts: list[Any]) -> Any:
 
 def from_rows(rows: list[Any], dims: tuple[int, ...]) -> Any:
     """One float32 tensor of shape [len(rows), *dims] from Float32Array rows (each of prod(dims) values)."""
-    size = 1
-    for d in dims:
-        size *= d
+    size = math.prod(dims)
     flat = js.Float32Array.new(len(rows) * size)
     for index, row in enumerate(rows):
         flat.set(row, index * size)

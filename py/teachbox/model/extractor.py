@@ -67,19 +67,20 @@ class FeatureExtractor:
         """Switch embedding to the model's fused ops (fused_runner.py: checked against the model on a random image), then
         run one image at the real size so kernel (and WebGL shader) set-up is not paid by the user's first image."""
         start = environment.now_ms()
-        earlier = earlier_depth(layer_infos(tfjs.topology(self.model)))
-        self.runner, self.info["fused"] = fused_runner(self.model, (earlier,) if earlier else ())
+        topology = tfjs.topology(self.model)
+        earlier = earlier_depth(layer_infos(topology))
+        self.runner, self.info["fused"] = fused_runner(self.model, (earlier,) if earlier else (), topology)
+        fused = bool(self.info["fused"] and "ops" in self.info["fused"])
         side = self.input_size(None)
         zeros = tfjs.zeros([1, side, side, 3])
         try:
-            result = self.features(zeros)
+            # One pass warms the kernels; through `embed` it also measures the earlier depth's width.
+            result = self.runner.embed(zeros) if earlier and fused else self.features(zeros)
             result.dataSync()
-            result.dispose()
-            if earlier and self.info["fused"] and "ops" in self.info["fused"]:
-                both = self.runner.embed(zeros)
-                self.earlier, self.earlier_dim = earlier, int(tfjs.shape(both)[1]) - self.feature_dim
+            if earlier and fused:
+                self.earlier, self.earlier_dim = earlier, int(tfjs.shape(result)[1]) - self.feature_dim
                 self.info["earlierDepth"] = earlier
-                both.dispose()
+            result.dispose()
         finally:
             zeros.dispose()
         return environment.now_ms() - start

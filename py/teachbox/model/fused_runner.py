@@ -18,11 +18,12 @@ TOLERANCE = 1e-3
 CHECK_SIDE = 64  # MobileNets (total stride 32) still have a 2×2 map at the end
 
 
-def fused_runner(model: Any, taps: tuple[str, ...] = ()) -> tuple[Any, dict[str, Any] | None]:
+def fused_runner(model: Any, taps: tuple[str, ...] = (),
+                 topology: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any] | None]:
     """(what to call .predict on, what was fused): the fused runner when the model has a plan and it agrees with
     the model, else the model itself. A fused runner also has `embed`, pooling the `taps` layers beside the output.
-    The caller disposes a runner that is not the model."""
-    plan = plan_fused(tfjs.topology(model), taps)
+    The caller disposes a runner that is not the model; `topology` saves reading the model's again."""
+    plan = plan_fused(topology if topology is not None else tfjs.topology(model), taps)
     if plan is None:
         return model, None
     runner = kernels.fused_ops(model, plan.to_json())
