@@ -181,5 +181,59 @@
       }
     },
   };
+  /**
+   * A "same"-padded, stride-1 depthwise convolution whose gradients are built from ops every backend has: wasm has
+   * no DepthwiseConv2dNativeBackprop* kernels. The input gradient is a depthwise conv of dy with the kernel turned
+   * 180°; the kernel gradient, for each of the k×k taps, the sum of dy times the input shifted by that tap.
+   */
+  const depthwiseSame = tf.customGrad((x, kernel, save) => {
+    save([x, kernel]);
+    return {
+      value: tf.depthwiseConv2d(x, kernel, 1, "same"),
+      gradFunc: (dy, [input, weights]) => {
+        const size = weights.shape[0], pad = (size - 1) / 2, [, height, width] = input.shape;
+        const padded = tf.pad(input, [[0, 0], [pad, pad], [pad, pad], [0, 0]]);
+        const taps = [];
+        for (let i = 0; i < size; i++) {
+          for (let j = 0; j < size; j++) {
+            taps.push(tf.sum(tf.mul(tf.slice(padded, [0, i, j, 0], [-1, height, width, -1]), dy), [0, 1, 2]));
+          }
+        }
+        return [tf.depthwiseConv2d(dy, tf.reverse(weights, [0, 1]), 1, "same"), tf.stack(taps).reshape(weights.shape)];
+      },
+    };
+  });
+
+  /** The trainable stand-in for a base's depthwise conv in the fine-tuning tail: kernel [k, k, C, 1] and bias [C]
+   *  (the batch norm folded in), with depthwiseSame's gradients. Python loads and reads its weights. */
+  class TrainableDepthwise extends tf.layers.Layer {
+    constructor(config) {
+      super(config);
+      this.kernelSize = config.kernelSize;
+    }
+
+    build(inputShape) {
+      const channels = inputShape[inputShape.length - 1];
+      this.kernel = this.addWeight("depthwise_kernel", [this.kernelSize, this.kernelSize, channels, 1], "float32",
+                                   tf.initializers.zeros());
+      this.bias = this.addWeight("bias", [channels], "float32", tf.initializers.zeros());
+      this.built = true;
+    }
+
+    computeOutputShape(inputShape) {
+      return inputShape;
+    }
+
+    call(inputs) {
+      const x = Array.isArray(inputs) ? inputs[0] : inputs;
+      return tf.tidy(() => depthwiseSame(x, this.kernel.read()).add(this.bias.read()));
+    }
+
+    static get className() {
+      return "TeachboxTrainableDepthwise";
+    }
+  }
+  kernels.trainableDepthwise = (config) => new TrainableDepthwise(config);
+
   window.teachboxKernels = kernels;
 })();

@@ -173,7 +173,7 @@ def open_app(ctx, url: str):  # noqa: ANN001, ANN201
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "finetune: exercises fineTuneLayers > 0 (code under rework; report failures)")
+    config.addinivalue_line("markers", "finetune: exercises fineTuneLayers > 0")
 
 
 @pytest.fixture(scope="session")

@@ -243,3 +243,72 @@ def test_tampered_zips_are_refused_and_the_model_stays(exported) -> None:  # noq
         assert result["predictions"] == exported["predictions"], \
             f"{what}: the current model's predictions changed: {result['predictions']} vs {exported['predictions']}"
         assert result["after"] == result["tensors"], f"{what}: numTensors {result['tensors']} -> {result['after']}"
+
+
+# The page's own snippet (the Export panel's text, as a user copies it) run in a bare TF.js page.
+SNIPPET_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>snippet</title>
+<script src="/vendor/tfjs/tf.min.js"></script>
+<script src="/vendor/tfjs/tf-backend-wasm.min.js"></script>
+</head><body>
+<script>
+CODE
+window.runSnippet = async (url, images) => {
+  tf.wasm.setWasmPaths('/vendor/tfjs/');
+  await tf.setBackend('wasm');
+  await tf.ready();
+  const teachbox = await loadTeachbox(url);
+  const out = [];
+  for (const image of images) {
+    const bitmap = await createImageBitmap(await (await fetch(image)).blob());
+    out.push(await classify(teachbox, bitmap));
+    bitmap.close();
+  }
+  return {backend: tf.getBackend(), tta: teachbox.metadata.tta || null, out};
+};
+</script></body></html>
+"""
+
+
+def _snippet_code(page) -> str:  # noqa: ANN001
+    text = page.evaluate("() => document.getElementById('snippet').textContent")
+    return text.split("<script>", 1)[1].rsplit("</script>", 1)[0]
+
+
+@pytest.fixture(scope="module")
+def fine_tuned(exported) -> dict:  # noqa: ANN001
+    """In the same page: the whole last block fine-tuned, trained on two views, predictions averaged over two."""
+    result = exported["page"].evaluate("""async (urls) => {
+      const trained = await teachbox.train({fineTuneLayers: 2, views: 2, tta: 2, epochs: 5});
+      const blob = await teachbox.exportModel();
+      const bytes = new Uint8Array(await blob.arrayBuffer());
+      let binary = '';
+      for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+      const predictions = [];
+      for (const url of urls) predictions.push(await teachbox.predict(url));
+      return {trained, b64: btoa(binary), predictions};
+    }""", exported["images"])
+    return {"zip": base64.b64decode(result["b64"]), **result}
+
+
+@pytest.mark.parametrize("which", ["exported", "fine_tuned"])
+def test_the_pages_snippet_reproduces_teachbox(which: str, request, context, server, scratch) -> None:  # noqa: ANN001
+    model = request.getfixturevalue(which)
+    folder = scratch / f"snippet_{which}"
+    folder.mkdir(exist_ok=True)
+    with zipfile.ZipFile(io.BytesIO(model["zip"])) as archive:
+        archive.extractall(folder)
+        metadata = json.loads(archive.read("metadata.json"))
+    code = _snippet_code(request.getfixturevalue("exported")["page"])
+    (folder / "run.html").write_text(SNIPPET_PAGE.replace("CODE", code), encoding="utf-8")
+    page = context.new_page()
+    page.goto(server.url + f"scratch/snippet_{which}/run.html")
+    result = page.evaluate("([url, images]) => window.runSnippet(url, images)",
+                           [f"/scratch/snippet_{which}/model.json", request.getfixturevalue("exported")["images"]])
+    assert result["backend"] == "wasm"
+    if which == "fine_tuned":
+        assert result["tta"] == ["id", "hflip"] and metadata["base"]["fineTunedLayers"] == 2, (result["tta"], metadata)
+    diff = _max_diff(model["predictions"], result["out"])
+    print(f"\nthe page's snippet on the {which} model (tta {result['tta']}): max |Δp| {diff:.2e}")
+    assert diff <= 1e-4, f"the snippet's predictions differ from Teachbox's by {diff:.3e}: {result['out']} vs " \
+                         f"{model['predictions']}"

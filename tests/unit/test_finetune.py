@@ -52,10 +52,23 @@ def test_v1_one_layer(v1_layers: list[LayerInfo]) -> None:
     assert plan == FineTunePlan("conv_dw_13_relu", (TailBlock("conv_pw_13", "conv_pw_13_bn", ("conv_pw_13_relu",)),))
 
 
-def test_v1_two_layers_is_refused_with_the_maximum(v1_layers: list[LayerInfo]) -> None:
-    error = _refusal(v1_layers, 2)
-    assert error.details == {"max": 1}
-    assert "at most 1" in error.message
+def test_v1_two_layers_are_its_last_depthwise_separable_block(v1_layers: list[LayerInfo]) -> None:
+    plan = plan_fine_tuning(v1_layers, 2)
+    assert plan == FineTunePlan("conv_pw_12_relu", (
+        TailBlock("conv_dw_13", "conv_dw_13_bn", ("conv_dw_13_relu",), "depthwise"),
+        TailBlock("conv_pw_13", "conv_pw_13_bn", ("conv_pw_13_relu",), "pointwise")))
+
+
+def test_v1_three_layers_reach_the_strided_depthwise(v1_layers: list[LayerInfo]) -> None:
+    plan = plan_fine_tuning(v1_layers, 3)
+    assert plan.split == "conv_dw_12_relu"
+    assert [block.kind for block in plan.blocks] == ["pointwise", "depthwise", "pointwise"]
+
+
+def test_v1_four_layers_is_refused_with_the_maximum(v1_layers: list[LayerInfo]) -> None:
+    error = _refusal(v1_layers, 4)
+    assert error.details == {"max": 3}
+    assert "at most 3" in error.message and "strided" in error.message
 
 
 def test_v2_two_layers(v2_layers: list[LayerInfo]) -> None:
@@ -70,8 +83,16 @@ def test_v2_one_layer(v2_layers: list[LayerInfo]) -> None:
     assert plan == FineTunePlan("block_16_project_BN", (TailBlock("Conv_1", "Conv_1_bn", ("out_relu",)),))
 
 
-def test_v2_three_layers_is_refused(v2_layers: list[LayerInfo]) -> None:
-    assert _refusal(v2_layers, 3).details == {"max": 2}
+def test_v2_four_layers_are_its_last_inverted_residual_block(v2_layers: list[LayerInfo]) -> None:
+    plan = plan_fine_tuning(v2_layers, 4)
+    assert plan.split == "block_15_add"
+    assert [(block.conv, block.kind) for block in plan.blocks] == [
+        ("block_16_expand", "pointwise"), ("block_16_depthwise", "depthwise"), ("block_16_project", "pointwise"),
+        ("Conv_1", "pointwise")]
+
+
+def test_v2_five_layers_is_refused(v2_layers: list[LayerInfo]) -> None:
+    assert _refusal(v2_layers, 5).details == {"max": 4}
 
 
 @pytest.mark.parametrize("k", [0, -1])
@@ -172,3 +193,26 @@ def test_refusal_when_chain_starts_at_the_input_names_a_maximum_that_works() -> 
     maximum = _refusal(layers, 2).details["max"]
     plan_fine_tuning(layers, maximum)  # the maximum the error names must itself be plannable
     assert maximum == 1
+
+
+def _depthwise(name: str, src: str, kernel: int = 3, stride: int = 1, padding: str = "same",
+               multiplier: int = 1) -> LayerInfo:
+    return LayerInfo(name, "DepthwiseConv2D", (src,), {"kernel_size": [kernel, kernel], "strides": [stride, stride],
+                                                       "padding": padding, "depth_multiplier": multiplier,
+                                                       "dilation_rate": [1, 1]})
+
+
+def test_a_same_padded_stride_one_depthwise_conv_is_trainable() -> None:
+    layers = [LayerInfo("in", "InputLayer", ()), _conv("stem", "in", kernel=3), _depthwise("d", "stem"),
+              _bn("db", "d"), _relu("dr", "db"), *_tail("dr")]
+    plan = plan_fine_tuning(layers, 3)
+    assert plan == FineTunePlan("stem", (TailBlock("d", "db", ("dr",), "depthwise"), TailBlock("c1", "b1", ("r1",)),
+                                         TailBlock("c2", "b2", ("r2",))))
+
+
+@pytest.mark.parametrize("changes", [{"stride": 2}, {"padding": "valid"}, {"kernel": 2}, {"multiplier": 2}])
+def test_other_depthwise_convs_stop_the_walk(changes: dict) -> None:
+    layers = [LayerInfo("in", "InputLayer", ()), _conv("stem", "in", kernel=3), _depthwise("d", "stem", **changes),
+              _bn("db", "d"), _relu("dr", "db"), *_tail("dr")]
+    assert plan_fine_tuning(layers, 2).split == "dr"
+    assert _refusal(layers, 3).details == {"max": 2}

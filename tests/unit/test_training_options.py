@@ -232,10 +232,10 @@ def test_views_and_tta_are_checked_and_name_their_views() -> None:
     assert TrainOptions.from_api({"views": 2}).test_views() == ("id",), "without tta a prediction sees the image once"
     assert TrainOptions.from_api({"tta": 8}).view_names() == ("id",), "tta alone trains on the images as they are"
     assert TrainOptions().view_names() == ("id",)
+    tuned = TrainOptions.from_api({"views": 2, "tta": 2, "fineTuneLayers": 2})
+    assert tuned.view_names() == ("id", "hflip") and tuned.test_views() == ("id", "hflip")
     for bad, words in (({"views": 3}, "views must be one of 1, 2, 4, 8"), ({"views": True}, "views must be"),
                        ({"tta": 3}, 'tta must be "auto" or one of 1, 2, 4, 8'), ({"tta": True}, "tta must be"),
-                       ({"views": 2, "fineTuneLayers": 1}, "cannot be combined with fineTuneLayers"),
-                       ({"tta": 2, "fineTuneLayers": 1}, "cannot be combined with fineTuneLayers"),
                        ({"depths": 3}, "depths must be a whole number from 1 to 2"),
                        ({"depths": 2, "fineTuneLayers": 1}, "cannot be combined with fineTuneLayers")):
         with pytest.raises(TeachboxError) as caught:

@@ -27,6 +27,11 @@ def fused_ops(model: Any, plan: dict) -> Any:
     return js.teachboxKernels.fused(model, to_js(plan))
 
 
+def trainable_depthwise(kernel_size: int, name: str) -> Any:
+    """A layer standing in for a depthwise conv in the fine-tuning tail, trainable on every backend (kernels.js)."""
+    return js.teachboxKernels.trainableDepthwise(to_js({"kernelSize": kernel_size, "name": name}))
+
+
 async def classify(model: Any, image: Any, box: Box, size: int, views: tuple[str, ...] = ("id",)) -> list[float]:
     """One image's class probabilities (averaged over `views`) in one call. On WebGL the values are read back
     asynchronously, so kernels.js answers a Promise there and an array on wasm/cpu: both are awaited here."""

@@ -13,6 +13,7 @@ from typing import Any
 
 import js  # type: ignore[import-not-found]
 
+from teachbox.browser import kernels
 from teachbox.browser.convert import to_js
 from teachbox.browser.tfjs import tidy
 from teachbox.errors import TeachboxError
@@ -96,46 +97,58 @@ def _set_weights(layer: Any, values: Any) -> None:
 
 
 class FoldedTail:
-    """The planned tail as Dense layers with batch norm folded in, and the write-back. `blocks` are
-    model/finetune_plan.py's TailBlocks (conv, norm, activations: layer names of `copy`)."""
+    """The planned tail as trainable layers with batch norm folded in, and the write-back. `blocks` are
+    model/finetune_plan.py's TailBlocks (conv, norm, activations: layer names of `copy`; kind): a pointwise conv
+    trains as a Dense layer over the channel axis, a depthwise one as kernels.js's trainable depthwise layer."""
 
     def __init__(self, copy: Any, blocks: Sequence[Any]) -> None:
         self.copy, self.blocks = copy, list(blocks)
-        self.dense = [tf.layers.dense(to_js({"units": int(copy.getLayer(b.conv).getConfig().filters),
-                                             "name": f"teachbox_ft_{b.conv}"})) for b in self.blocks]
+        self.trained = [self._trainable(block) for block in self.blocks]
+
+    def _trainable(self, block: Any) -> Any:
+        config = self.copy.getLayer(block.conv).getConfig()
+        name = f"teachbox_ft_{block.conv}"
+        if block.kind == "depthwise":
+            return kernels.trainable_depthwise(int(config.kernelSize[0]), name)
+        return tf.layers.dense(to_js({"units": int(config.filters), "name": name}))
 
     def apply(self, inputs: Any) -> Any:
         tensor = inputs
-        for block, dense in zip(self.blocks, self.dense):
-            tensor = dense.apply(tensor)
+        for block, layer in zip(self.blocks, self.trained):
+            tensor = layer.apply(tensor)
             for name in block.activations:
                 tensor = self.copy.getLayer(name).apply(tensor)
         return tensor
 
     def load_from_base(self) -> None:
-        """Dense kernel/bias = the conv (1×1) kernel with the batch norm's affine map folded in."""
-        for block, dense in zip(self.blocks, self.dense):
+        """Trainable kernel/bias = the conv's kernel (a pointwise one as [in, out]) and bias with the batch norm's
+        affine map folded in: scale = gamma / sqrt(variance + epsilon) per output channel."""
+        for block, layer in zip(self.blocks, self.trained):
             def fold(block: Any = block) -> Any:
-                conv = self.copy.getLayer(block.conv)
-                weights = list(conv.getWeights())
-                kernel = weights[0].reshape(to_js([weights[0].shape[2], weights[0].shape[3]]))
-                bias = weights[1].clone() if len(weights) > 1 else tf.zerosLike(kernel.sum(0))
+                weights = list(self.copy.getLayer(block.conv).getWeights())
+                kernel = weights[0]
+                if block.kind == "pointwise":
+                    kernel = kernel.reshape(to_js([kernel.shape[2], kernel.shape[3]]))
+                channels = int(kernel.shape[2] if block.kind == "depthwise" else kernel.shape[1])
+                bias = weights[1].clone() if len(weights) > 1 else tf.zeros(to_js([channels]))
                 if block.norm is not None:
                     gamma, beta, mean, variance = self._norm_parts(block.norm)
                     scale = gamma.div(tf.sqrt(variance.add(self._epsilon(block.norm))))
-                    kernel, bias = kernel.mul(scale), bias.sub(mean).mul(scale).add(beta)
+                    kernel = kernel.mul(scale.reshape(to_js([channels, 1])) if block.kind == "depthwise" else scale)
+                    bias = bias.sub(mean).mul(scale).add(beta)
                 return to_js([kernel, bias])
 
-            _set_weights(dense, tidy(fold))
+            _set_weights(layer, tidy(fold))
 
     def write_back(self) -> None:
-        """Trained Dense weights → the base copy's conv kernel; its batch norm becomes `x + bias`."""
-        for block, dense in zip(self.blocks, self.dense):
+        """Trained kernels → the base copy's convs (shaped as they were); each batch norm becomes `x + bias`."""
+        for block, layer in zip(self.blocks, self.trained):
             conv = self.copy.getLayer(block.conv)
-            kernel, bias = list(dense.getWeights())
+            kernel, bias = list(layer.getWeights())
+            shape = list(conv.getWeights()[0].shape)
 
             def conv_weights() -> Any:
-                shaped = kernel.reshape(to_js([1, 1, kernel.shape[0], kernel.shape[1]]))
+                shaped = kernel.reshape(to_js(shape))
                 return to_js([shaped, bias.clone()] if len(conv.getWeights()) > 1 else [shaped])
 
             def norm_weights() -> Any:
@@ -145,9 +158,9 @@ class FoldedTail:
                          "moving_mean": tf.zerosLike(bias), "moving_variance": ones}
                 return to_js([parts[_weight_kind(w)] for w in norm.weights])
 
-            for layer, build in ((conv, conv_weights), *(((self.copy.getLayer(block.norm), norm_weights),)
-                                                        if block.norm is not None else ())):
-                _set_weights(layer, tidy(build))
+            for target, build in ((conv, conv_weights), *(((self.copy.getLayer(block.norm), norm_weights),)
+                                                         if block.norm is not None else ())):
+                _set_weights(target, tidy(build))
             if block.norm is None and len(conv.getWeights()) == 1:
                 raise TeachboxError("internal", f"{block.conv} has neither bias nor batch norm to hold a bias.")
 

@@ -24,6 +24,17 @@ class LayerInfo:
         return self.class_name == "Conv2D" and list(self.config.get("kernel_size", [])) == [1, 1] \
             and list(self.config.get("strides", [1, 1])) == [1, 1] and self.config.get("groups", 1) in (1, None)
 
+    @property
+    def depthwise(self) -> bool:
+        """A depthwise conv the fine-tuning tail can train: odd square kernel, stride 1, "same" padding, one filter
+        per channel, no dilation (so its output has its input's shape and its gradients are a depthwise conv and
+        shifted products, which the wasm backend can run)."""
+        kernel = list(self.config.get("kernel_size", []))
+        return self.class_name == "DepthwiseConv2D" and len(kernel) == 2 and kernel[0] == kernel[1] \
+            and kernel[0] % 2 == 1 and list(self.config.get("strides", [1, 1])) == [1, 1] \
+            and self.config.get("padding") == "same" and self.config.get("depth_multiplier", 1) == 1 \
+            and list(self.config.get("dilation_rate", [1, 1])) in ([1, 1], [1])
+
 
 def model_config(topology: dict[str, Any]) -> dict[str, Any]:
     """The functional model's config ({layers, input_layers, output_layers}), from either form of a topology."""

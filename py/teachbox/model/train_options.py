@@ -99,9 +99,9 @@ class TrainOptions:
             raise TeachboxError("bad_option", f"tta must be \"auto\" or one of {', '.join(map(str, VIEW_SETS))}, "
                                               f"not {self.tta!r}.")
         _int_in(self.depths, "depths", 1, 2)
-        if (self.views > 1 or self.tta != 1 or self.depths > 1) and self.fine_tune_layers > 0:
-            raise TeachboxError("bad_option", "views, tta and depths work on the base's pooled features; they cannot "
-                                              "be combined with fineTuneLayers yet.")
+        if self.depths > 1 and self.fine_tune_layers > 0:
+            raise TeachboxError("bad_option", "depths pools a layer below the fine-tuned ones; it cannot be combined "
+                                              "with fineTuneLayers.")
         if self.crop not in CROP_MODES:
             raise TeachboxError("bad_option", f"crop must be one of {', '.join(CROP_MODES)}, not {self.crop!r}.")
         if self.input_size != AUTO and (isinstance(self.input_size, bool) or self.input_size not in INPUT_SIZES):

@@ -56,7 +56,8 @@ async def prepare(base: FeatureExtractor, reload: Callable[[], Any], options: Tr
     copy = await reload()
     frozen = tf_training.frozen_part(copy, plan.split)
     shape = tf_training.activation_shape(frozen, size)
-    encoder = Encoder(feature_key(base.base_id, preprocessing, plan.split), frozen, shape, False, preprocessing)
+    encoder = Encoder(feature_key(base.base_id, preprocessing, plan.split), frozen, shape, False, preprocessing,
+                      options.view_names())
     return Prepared(encoder, base, copy, plan)
 
 
