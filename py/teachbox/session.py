@@ -17,7 +17,7 @@ from typing import Any
 from teachbox.browser import environment, net, tfjs
 from teachbox.data.geometry import auto_input_size
 from teachbox.data.image_reading import short_sides
-from teachbox.data.labels_csv import check_label, parse_labels_csv
+from teachbox.data.labels_csv import ParsedCSV, check_label, decode_csv, parse_labels_csv
 from teachbox.data.project import Project, Sample
 from teachbox.errors import TeachboxError
 from teachbox.events import Emitter
@@ -98,9 +98,7 @@ class Session:
         """Read a `path,label` CSV and its images; valid rows are kept, each bad row or image is reported."""
         self._start("loading a data set")
         try:
-            absolute = environment.page_url(csv_url)
-            text = await net.fetch_text(absolute)
-            parsed = parse_labels_csv(str(text), absolute)
+            parsed = await _fetch_csv(csv_url)
             samples = [Sample(row.label, row.url, row.path, line=row.line) for row in parsed.rows]
             project = self.project.copy() if append else Project()
             failures, size = await self._validate_images(samples, project.input_size)
@@ -337,8 +335,7 @@ class Session:
         self._start("evaluating")
         key = f"eval:{id(classifier)}"
         try:
-            absolute = environment.page_url(csv_url)
-            parsed = parse_labels_csv(await net.fetch_text(absolute), absolute)
+            parsed = await _fetch_csv(csv_url)
             errors = [e.to_json() for e in parsed.errors]
             samples = []
             for row in parsed.rows:
@@ -376,3 +373,9 @@ class Session:
         self._replace_classifier(classifier)
         self.validation = []
         return {"labels": classifier.labels, "metadata": classifier.metadata}
+
+
+async def _fetch_csv(csv_url: str) -> ParsedCSV:
+    """The rows of the labels CSV at `csv_url` (relative to the page), read as strict UTF-8 (labels_csv.decode_csv)."""
+    absolute = environment.page_url(csv_url)
+    return parse_labels_csv(decode_csv(await net.fetch_bytes(absolute)), absolute)

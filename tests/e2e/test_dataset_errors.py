@@ -156,6 +156,37 @@ def test_headerless_csv_rejects_and_keeps_project(app, mixed, files) -> None:  #
     assert result["after"]["busy"] is None
 
 
+LOAD = """async ([url, options]) => {
+  const before = teachbox.project();
+  try { return {summary: await teachbox.loadDataset(url, options), before, after: teachbox.project()}; }
+  catch (e) { return {code: e.code, message: e.message, details: e.details, before, after: teachbox.project()}; }
+}"""
+
+
+def test_a_csv_that_is_not_utf8_is_refused_and_a_bom_is_not(app, mixed, files, scratch) -> None:  # noqa: ANN001
+    """Latin-1 label bytes are refused naming the line (never turned into U+FFFD labels); the same rows in UTF-8
+    with a byte-order mark load with their labels exact."""
+    used = {path for path, _ in files["good"]} | {files["hostile_image"]}
+    fresh = [path for path, _ in read_labels("malaria") if path not in used][:4]
+    rows = [(path, "Parasité" if i % 2 else "Uninfecté") for i, path in enumerate(fresh)]
+    text = "path,label\r\n" + "".join(f"{path},{label}\r\n" for path, label in rows)
+    (scratch / NAME / "latin1.csv").write_bytes(text.encode("latin-1"))
+    (scratch / NAME / "bom.csv").write_bytes(text.encode("utf-8-sig"))
+
+    refused = app.evaluate(LOAD, [f"{BASE}/latin1.csv", {"append": True}])
+    assert refused.get("code") == "csv_encoding", f"a Latin-1 CSV gave {refused}"
+    assert refused["message"].startswith("Line 2 of the CSV is not UTF-8") and "UTF-8" in refused["message"], \
+        refused["message"]
+    assert refused["details"]["line"] == 2
+    assert refused["after"]["counts"] == refused["before"]["counts"] == mixed["summary"]["counts"]
+
+    loaded = app.evaluate(LOAD, [f"{BASE}/bom.csv", {"append": True}])
+    assert "summary" in loaded, f"the UTF-8 CSV with a BOM was refused: {loaded}"
+    assert loaded["summary"]["error_count"] == 0, loaded["summary"]["errors"]
+    assert loaded["after"]["counts"]["Parasité"] == 2 and loaded["after"]["counts"]["Uninfecté"] == 2
+    assert not any("\ufffd" in label for label in loaded["after"]["classes"])
+
+
 def test_one_class_loads_but_cannot_train(app, files) -> None:  # noqa: ANN001
     """Loads another data set over the one `mixed` loaded, so it comes last: the tests before read the page as
     `mixed` left it."""

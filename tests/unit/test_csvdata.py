@@ -9,7 +9,7 @@ from urllib.request import url2pathname
 
 import pytest
 from teachbox.data.class_index import ClassIndex, check_trainable
-from teachbox.data.labels_csv import MAX_ROWS, parse_labels_csv
+from teachbox.data.labels_csv import MAX_ROWS, decode_csv, parse_labels_csv
 from teachbox.errors import TeachboxError
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
@@ -241,3 +241,27 @@ def test_class_index_and_trainability() -> None:
         check_trainable({"cat": 3, "dog": 0})
     assert "Class 'dog' has no usable images" in info.value.message
     assert info.value.details["empty"] == ["dog"]
+
+
+def test_utf8_with_or_without_bom_is_decoded_exactly() -> None:
+    text = "path,label\na.png,Parasité 🐱\nb.png,Katze ü\n"
+    assert decode_csv(text.encode("utf-8")) == text
+    with_bom = decode_csv(text.encode("utf-8-sig"))
+    assert [row.label for row in parse_labels_csv(with_bom, BASE).rows] == ["Parasité 🐱", "Katze ü"]
+
+
+@pytest.mark.parametrize(("data", "line", "found"), [
+    ("path,label\r\na.png,ok\r\nb.png,Parasité\r\n".encode("latin-1"), 3,
+     "not UTF-8 text: byte 0xE9 in 'b.png,Parasit\ufffd'"),
+    ("path,label\na.png,Ünicode\n".encode("cp1252"), 2, "byte 0xDC"),
+    ("path,label\na.png,x\n".encode("utf-16"), 1, "UTF-16 text"),
+    (b"path,label\na.png,cut \xe2\x82", 2, "byte 0xE2"),  # a multi-byte character cut off at the end
+])
+def test_a_csv_that_is_not_utf8_is_refused_naming_the_line(data: bytes, line: int, found: str) -> None:
+    with pytest.raises(TeachboxError) as info:
+        decode_csv(data)
+    error = info.value
+    assert error.code == "csv_encoding" and error.details["line"] == line
+    assert error.message.startswith(f"Line {line} of the CSV is ")
+    assert found in error.message
+    assert "Save the CSV as UTF-8" in error.message

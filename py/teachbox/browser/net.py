@@ -6,7 +6,7 @@ from typing import Any
 
 import js  # type: ignore[import-not-found]
 
-from teachbox.browser.convert import JsException, js_message
+from teachbox.browser.convert import JsException, buffer_bytes, js_message
 from teachbox.errors import TeachboxError
 
 
@@ -31,8 +31,10 @@ async def fetch(url: str) -> Any:
     return response
 
 
-async def fetch_text(url: str) -> str:
-    return str(await (await fetch(url)).text())
+async def fetch_bytes(url: str) -> bytes:
+    """The body as bytes: text is decoded by its reader's own rules (a labels CSV must be strict UTF-8), never with
+    the replacement characters Response.text() puts in silently."""
+    return buffer_bytes(await (await fetch(url)).arrayBuffer())
 
 
 async def fetch_blob(url: str) -> Any:

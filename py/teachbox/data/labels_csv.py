@@ -191,6 +191,30 @@ def _make_row(path: str, label: str, line: int, folder: str, first_by_url: dict[
     return Row(path=path, label=label, url=url, line=line)
 
 
+def decode_csv(data: bytes) -> str:
+    """The text of a labels CSV, which must be UTF-8 (a byte-order mark is allowed; parse_labels_csv drops it).
+
+    Anything else is refused, naming the line, instead of being decoded with replacement characters: a Latin-1
+    `Parasité` would otherwise become the class `Parasit�`, silently another label than the one in the file."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+            found = "UTF-16 text"
+        else:
+            start = data.rfind(b"\n", 0, error.start) + 1
+            end = data.find(b"\n", error.start)
+            text = data[start:end if end >= 0 else len(data)].decode("utf-8", "replace").rstrip("\r")
+            found = f"not UTF-8 text: byte 0x{data[error.start]:02X} in {_show(text)} (Latin-1 or Windows-1252?)"
+        raise TeachboxError(
+            "csv_encoding",
+            f"Line {line} of the CSV is {found}. Save the CSV as UTF-8 (\"CSV UTF-8\" in a spreadsheet) and load it "
+            "again; nothing was loaded.",
+            {"line": line, "offset": error.start},
+        ) from None
+
+
 def parse_labels_csv(text: str, csv_url: str, *, max_rows: int = MAX_ROWS) -> ParsedCSV:
     """Parse the text of a labels CSV fetched from `csv_url` into usable rows and per-line errors.
 
