@@ -187,6 +187,42 @@ def test_a_csv_that_is_not_utf8_is_refused_and_a_bom_is_not(app, mixed, files, s
     assert not any("\ufffd" in label for label in loaded["after"]["classes"])
 
 
+def test_a_csv_away_from_its_images_stops_after_its_first_rows(app, mixed, scratch,  # noqa: ANN001
+                                                            module_context) -> None:  # noqa: ANN001
+    """2,000 rows that all point at missing files: loading stops once the first 50 are read (two batches of 32
+    requested, not 2,000), with one message that asks whether the CSV is in the images' folder."""
+    rows = [(f"photos/{i:05d}.png", "cat" if i % 2 else "dog") for i in range(2000)]
+    url = write_csv(scratch, NAME, rows, file_name="elsewhere.csv")
+    before = len(module_context.guard.urls)
+    result = app.evaluate(LOAD, [url, None])
+    requested = [u for u in module_context.guard.urls[before:] if "/photos/" in u]
+    assert result.get("code") == "first_rows_failed", f"2,000 missing rows gave {result}"
+    assert result["message"].startswith("None of the first 50 images exist next to the CSV"), result["message"]
+    assert "images' folder" in result["message"] and "line 2" in result["message"]
+    assert result["details"]["reason"] == "missing" and len(result["details"]["errors"]) == 50
+    print(f"\n2,000 missing rows: {len(requested)} requested before loading stopped")
+    assert 50 <= len(requested) <= 64, f"{len(requested)} images were requested before loading stopped"
+    assert result["after"]["counts"] == result["before"]["counts"] and result["after"]["busy"] is None
+
+
+def test_scattered_failures_are_still_reported_per_row(app, mixed, files, scratch) -> None:  # noqa: ANN001
+    """60 missing rows with two good ones among them (one within the first 50): everything is read, each missing
+    row is reported on its line, and the good ones are added."""
+    used = {path for path, _ in files["good"]} | {files["hostile_image"]}
+    fresh = [path for path, _ in read_labels("malaria") if path not in used][-2:]
+    rows = [(f"images/gone/{i:03d}.png", "Parasitized") for i in range(60)]
+    rows.insert(30, (fresh[0], "scattered"))
+    rows.insert(55, (fresh[1], "scattered"))
+    url = write_csv(scratch, NAME, rows, file_name="scattered.csv")
+    result = app.evaluate(LOAD, [url, {"append": True}])
+    assert "summary" in result, f"a CSV with scattered missing rows was refused: {result}"
+    summary = result["summary"]
+    assert summary["error_count"] == 60 and {e["code"] for e in summary["errors"]} == {"missing"}
+    lines = {e["line"] for e in summary["errors"]}
+    assert lines == {i + 2 for i, (path, _) in enumerate(rows) if path.startswith("images/gone/")}
+    assert result["after"]["counts"]["scattered"] == 2
+
+
 def test_one_class_loads_but_cannot_train(app, files) -> None:  # noqa: ANN001
     """Loads another data set over the one `mixed` loaded, so it comes last: the tests before read the page as
     `mixed` left it."""

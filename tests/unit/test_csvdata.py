@@ -9,7 +9,7 @@ from urllib.request import url2pathname
 
 import pytest
 from teachbox.data.class_index import ClassIndex, check_trainable
-from teachbox.data.labels_csv import MAX_ROWS, decode_csv, parse_labels_csv
+from teachbox.data.labels_csv import FIRST_ROWS, MAX_ROWS, decode_csv, first_rows_failure, parse_labels_csv
 from teachbox.errors import TeachboxError
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
@@ -265,3 +265,31 @@ def test_a_csv_that_is_not_utf8_is_refused_naming_the_line(data: bytes, line: in
     assert error.message.startswith(f"Line {line} of the CSV is ")
     assert found in error.message
     assert "Save the CSV as UTF-8" in error.message
+
+
+def _reports(codes: list[str]) -> list[dict]:
+    return [{"line": i + 2, "path": f"images/{i}.png", "code": code, "message": f"Could not load images/{i}.png."}
+            for i, code in enumerate(codes)]
+
+
+def test_first_rows_all_missing_stop_loading_with_one_message() -> None:
+    error = first_rows_failure(_reports(["missing"] * FIRST_ROWS), FIRST_ROWS)
+    assert error is not None and error.code == "first_rows_failed"
+    assert error.message.startswith(f"None of the first {FIRST_ROWS} images exist next to the CSV")
+    assert "'images/0.png' on line 2" in error.message and "images' folder" in error.message
+    assert error.details["reason"] == "missing" and len(error.details["errors"]) == FIRST_ROWS
+
+
+def test_first_rows_failing_for_another_one_reason_stop_with_its_message() -> None:
+    error = first_rows_failure(_reports(["not_an_image"] * FIRST_ROWS), FIRST_ROWS)
+    assert error is not None and error.details["reason"] == "not_an_image"
+    assert "all failed the same way, starting with line 2: Could not load images/0.png." in error.message
+
+
+@pytest.mark.parametrize(("codes", "read"), [
+    (["missing"] * (FIRST_ROWS - 1), FIRST_ROWS),                       # one of the first rows was usable
+    (["missing"] * (FIRST_ROWS - 1) + ["not_an_image"], FIRST_ROWS),    # two reasons: scattered problems
+    (["missing"] * (FIRST_ROWS - 1), FIRST_ROWS - 1),                   # too few rows to judge the folder by
+])
+def test_scattered_or_few_failures_do_not_stop(codes: list[str], read: int) -> None:
+    assert first_rows_failure(_reports(codes), read) is None

@@ -25,6 +25,10 @@ MAX_LABEL_LENGTH = 100
 # A UI lists the first problems; thousands of identical errors help nobody and bloat the JS boundary.
 MAX_ERRORS_IN_SUMMARY = 50
 
+# How many images of a CSV are read before a CSV whose images all fail the same way is given up on: a CSV away
+# from its images' folder would otherwise fetch every one of up to 100,000 missing files before saying anything.
+FIRST_ROWS = 50
+
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 
 
@@ -287,6 +291,25 @@ def parse_labels_csv(text: str, csv_url: str, *, max_rows: int = MAX_ROWS) -> Pa
             {"expected": ["path", "label"], "found": []},
         )
     return ParsedCSV(rows=rows, errors=errors)
+
+
+def first_rows_failure(reports: list[dict[str, Any]], read: int) -> TeachboxError | None:
+    """The one error that stops loading when the first `read` (at least FIRST_ROWS) images of a CSV all failed for
+    the same reason; `reports` are their per-row errors ({line, path, code, message}). None when some were usable or
+    the reasons differ: scattered failures stay per-row reports and loading goes on."""
+    codes = {report["code"] for report in reports}
+    if read < FIRST_ROWS or len(reports) < read or len(codes) != 1:
+        return None
+    first = reports[0]
+    if codes == {"missing"}:
+        problem = (f"None of the first {read} images exist next to the CSV (the server answered 404 for each, "
+                   f"starting with {_show(first['path'] or '')} on line {first['line']}): is the CSV in the "
+                   "images' folder, with paths relative to it?")
+    else:
+        problem = f"The first {read} images all failed the same way, starting with line {first['line']}: " \
+                  f"{first['message']}"
+    return TeachboxError("first_rows_failed", f"{problem} Loading stopped; nothing was changed.",
+                         {"reason": first["code"], "errors": reports})
 
 
 def check_label(label: str) -> str:
