@@ -34,7 +34,7 @@ BAD_VALUES = """(ctx) => ({
   samples: [[[{offset: -1}], "bad_option"], [[{limit: 1.5}], "bad_option"], [[{labels: "x"}], "bad_option"],
             [[{label: 5}], "bad_option"], [["Class 1"], "bad_option"]],
   addClass: [[[""], "blank_label"], [["   "], "blank_label"], [["Class 1"], "duplicate_label"],
-             [["a\\u0007b"], "bad_label"], [["x".repeat(101)], "bad_label"], [[], "bad_option"],
+             [["a\\u0007b"], "bad_label"], [["cat\\u202eevil"], "bad_label"], [["x".repeat(101)], "bad_label"], [[], "bad_option"],
              [[null], "bad_option"], [[["a"]], "bad_option"]],
   renameClass: [[["no such class", "y"], "unknown_label"], [["Class 1", ""], "blank_label"],
                 [["Class 1", "Class 2"], "duplicate_label"], [["Class 1", "a\\nb"], "bad_label"],

@@ -223,6 +223,55 @@ def test_scattered_failures_are_still_reported_per_row(app, mixed, files, scratc
     assert result["after"]["counts"]["scattered"] == 2
 
 
+def test_a_redirect_off_the_site_is_named_and_one_on_it_is_followed(app, mixed, files, server,  # noqa: ANN001
+                                                                    module_context) -> None:  # noqa: ANN001
+    """A CSV or image URL the server redirects to another origin fails as `redirected`, saying so (the browser
+    itself only says "Failed to fetch"), and no request leaves the site: the page's CSP blocks the redirect (the
+    violations it reports are this test's, expected) and the module's guard sees no foreign request. A redirect
+    within the site is followed as before."""
+    away, here = f"{BASE}/away/", f"{BASE}/here/"
+    real = f"{BASE}/{files['good'][0][0]}"
+    app.route(f"**{away}**", lambda route: route.fulfill(status=302, headers={"Location": "http://elsewhere.test/x"}))
+    app.route(f"**{here}**", lambda route: route.fulfill(status=302, headers={"Location": server.url + real[1:]}))
+    try:
+        result = app.evaluate("""async ([away, here]) => {
+          const failure = async (call) => { try { await call(); return null; }
+                                            catch (e) { return {code: e.code, message: e.message}; } };
+          return {csv: await failure(() => teachbox.loadDataset(away + "labels.csv")),
+                  image: await failure(() => teachbox.embed(away + "cat.png")),
+                  followed: (await teachbox.embed(here + "cell.png")).length};
+        }""", [away, here])
+    finally:
+        app.unroute(f"**{away}**")
+        app.unroute(f"**{here}**")
+    guard = module_context.guard
+    blocked = [report for report in guard.policy if "http://elsewhere.test/x" in report]
+    assert blocked and all("connect-src" in report for report in blocked), guard.policy
+    guard.policy[:] = [report for report in guard.policy if report not in blocked]
+    for what in ("csv", "image"):
+        error = result[what]
+        assert error is not None and error["code"] == "redirected", f"{what} redirected off the site gave {error}"
+        assert "redirects it to another address" in error["message"] and away in error["message"], error["message"]
+        assert "Failed to fetch" not in error["message"]
+    assert result["followed"] == 256, "an image redirected within the site was not read"
+
+
+def test_labels_with_bidi_overrides_are_refused(app, mixed, files, scratch) -> None:  # noqa: ANN001
+    """A label holding a right-to-left override (`…\u202eevil` displays as "live") could pose as another: its row is
+    skipped with bad_label, as addClass refuses it; the other rows load."""
+    used = {path for path, _ in files["good"]} | {files["hostile_image"]}
+    fresh = [path for path, _ in read_labels("malaria") if path not in used][4:6]
+    url = write_csv(scratch, NAME, [(fresh[0], "Parasitized\u202eevil"), (fresh[1], "bidi-ok")], file_name="bidi.csv")
+    result = app.evaluate(LOAD, [url, {"append": True}])
+    assert "summary" in result, result
+    assert [(e["line"], e["code"]) for e in result["summary"]["errors"]] == [(2, "bad_label")]
+    assert "U+202E" in result["summary"]["errors"][0]["message"]
+    assert result["after"]["counts"]["bidi-ok"] == 1
+    assert not any("\u202e" in label for label in result["after"]["classes"])
+    thrown = app.evaluate("() => { try { teachbox.addClass('cat\u2067x'); } catch (e) { return e.code; } }")
+    assert thrown == "bad_label"
+
+
 def test_one_class_loads_but_cannot_train(app, files) -> None:  # noqa: ANN001
     """Loads another data set over the one `mixed` loaded, so it comes last: the tests before read the page as
     `mixed` left it."""

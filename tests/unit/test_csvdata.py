@@ -9,7 +9,15 @@ from urllib.request import url2pathname
 
 import pytest
 from teachbox.data.class_index import ClassIndex, check_trainable
-from teachbox.data.labels_csv import FIRST_ROWS, MAX_ROWS, decode_csv, first_rows_failure, parse_labels_csv
+from teachbox.data.labels_csv import (
+    BIDI_CONTROLS,
+    FIRST_ROWS,
+    MAX_ROWS,
+    check_label,
+    decode_csv,
+    first_rows_failure,
+    parse_labels_csv,
+)
 from teachbox.errors import TeachboxError
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
@@ -293,3 +301,22 @@ def test_first_rows_failing_for_another_one_reason_stop_with_its_message() -> No
 ])
 def test_scattered_or_few_failures_do_not_stop(codes: list[str], read: int) -> None:
     assert first_rows_failure(_reports(codes), read) is None
+
+
+@pytest.mark.parametrize("control", sorted(BIDI_CONTROLS))
+def test_labels_with_bidi_formatting_characters_are_refused(control: str) -> None:
+    """A right-to-left override makes `…\u202eevil` display as "live" and an invisible mark makes "cat" and
+    "cat\u200e" look alike: a label could pose as another, so none may hold one (in a CSV, or typed)."""
+    with pytest.raises(TeachboxError) as info:
+        check_label(f"cat{control}evil")
+    assert info.value.code == "bad_label"
+    assert f"U+{ord(control):04X}" in info.value.message and "display as another label" in info.value.message
+    assert control not in info.value.message  # the message quotes the label escaped, so it cannot pose either
+    parsed = parse_labels_csv(f"path,label\na.png,cat\nb.png,cat{control}\n", BASE)
+    assert [row.label for row in parsed.rows] == ["cat"]
+    assert [(e.line, e.code) for e in parsed.errors] == [(3, "bad_label")]
+
+
+def test_right_to_left_labels_need_no_formatting_characters() -> None:
+    for label in ("قطة", "חתול", "قطة cat 3", "cat (חתול)"):
+        assert check_label(label) == label

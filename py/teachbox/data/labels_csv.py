@@ -29,6 +29,11 @@ MAX_ERRORS_IN_SUMMARY = 50
 # from its images' folder would otherwise fetch every one of up to 100,000 missing files before saying anything.
 FIRST_ROWS = 50
 
+# Bidirectional formatting characters: an override or embedding reorders how the label is shown, even isolated
+# (`…\u202eevil` displays as "live"), and the invisible marks make two different labels look the same. Right-to-left
+# scripts are displayed correctly without any of them, so a label holding one is refused (docs/decisions.md).
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 
 
@@ -166,7 +171,8 @@ def _check_path(path: str, folder: str) -> str:
 
 
 def _check_label(label: str) -> None:
-    """Labels are kept exactly as written; only lengths and control characters that would break a UI are refused."""
+    """Labels are kept exactly as written; only lengths, control characters that would break a UI and bidirectional
+    formatting characters that would let a label pose as another are refused (docs/decisions.md)."""
     if len(label) > MAX_LABEL_LENGTH:
         raise _SkipRow(
             "bad_label",
@@ -175,6 +181,14 @@ def _check_label(label: str) -> None:
         )
     if any(unicodedata.category(ch) == "Cc" for ch in label):
         raise _SkipRow("bad_label", f"The label {_show(label)} contains control characters (tab, newline, ...).")
+    found = sorted({ch for ch in label if ch in BIDI_CONTROLS})
+    if found:
+        raise _SkipRow(
+            "bad_label",
+            f"The label {_show(label)} contains bidirectional formatting characters "
+            f"({', '.join(f'U+{ord(ch):04X}' for ch in found)}), which can make it display as another label; "
+            "remove them (right-to-left text needs none).",
+        )
 
 
 def _make_row(path: str, label: str, line: int, folder: str, first_by_url: dict[str, Row]) -> Row:
