@@ -29,6 +29,15 @@
       boot.log(`ready (base from ${info.base.source})`);
       settle.resolve(info);
     },
+    /** A synchronous window.teachbox method from a Python function that returns {value} or {error}: the Error is
+     *  thrown here, in JS, because an exception raised in Python reaches JS as a PythonError holding a traceback. */
+    syncMethod(call) {
+      return (...args) => {
+        const outcome = call(...args);
+        if (outcome.error) throw outcome.error;
+        return outcome.value;
+      };
+    },
     fail(message) {
       if (done) return;
       done = true;

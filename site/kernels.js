@@ -19,8 +19,8 @@
      * Each source's bytes as a Blob (a URL is fetched) and at least its first `headerBytes` bytes, for Python to
      * sniff.
      * One result per source: {kind: "blob", blob, header}, {kind: "http", status, statusText} (the server said
-     * no), {kind: "network", message} (no answer), {kind: "unreadable", message} (a File that cannot be read) or
-     * {kind: "pixels"} (not bytes: an <img>, <canvas>, … that Python reads itself).
+     * no), {kind: "redirected" | "network", message} (see failedFetch), {kind: "unreadable", message} (a File that
+     * cannot be read) or {kind: "pixels"} (not bytes: an <img>, <canvas>, … that Python reads itself).
      */
     async readAll(sources, headerBytes) {
       return Promise.all(sources.map(async (source) => {
@@ -30,7 +30,7 @@
           try {
             response = await fetch(source);
           } catch (error) {
-            return { kind: "network", message: message(error) };
+            return { kind: await kernels.failedFetch(source), message: message(error) };
           }
           if (!response.ok) return { kind: "http", status: response.status, statusText: response.statusText };
           try {
@@ -50,6 +50,18 @@
           return { kind: "unreadable", message: message(error) };
         }
       }));
+    },
+
+    /** Why a fetch of `url` that threw failed: "redirected" when the server answers it with a redirect the page
+     *  could not follow (to another origin, which the page's CSP forbids, or in a loop), else "network" (no answer).
+     *  A failed fetch says only "Failed to fetch"; asking again without following redirects tells the two apart. */
+    async failedFetch(url) {
+      try {
+        const probe = await fetch(url, { redirect: "manual" });
+        return probe.type === "opaqueredirect" ? "redirected" : "network";
+      } catch (error) {
+        return "network";
+      }
     },
 
     /** An ImageBitmap per Blob, downscaled while decoding to sizes[i] ([width, height]) where given:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from teachbox import __version__
+from teachbox import __version__, arguments
 from teachbox.browser import environment, js_api, net
 from teachbox.browser.boot import Boot
 from teachbox.browser.convert import blob_bytes, bytes_blob, is_nullish, js_type, to_js, to_py
@@ -61,32 +61,39 @@ class Api:
         """Switch base: an id from info().bases, or {url, cut} for any same-origin TF.js layers model."""
         choice = to_py(choice)
         if isinstance(choice, dict):
-            return await self.runtime.use_base(base=choice.get("id"), url=choice.get("url"), cut=choice.get("cut"))
+            given = _options(choice, "useBase", ("id", "url", "cut"))
+            return await self.runtime.use_base(
+                base=arguments.optional_text(given.get("id"), "useBase's id"),
+                url=arguments.optional_text(given.get("url"), "useBase's url"),
+                cut=arguments.optional_text(given.get("cut"), "useBase's cut"))
+        if choice is not None and not isinstance(choice, str):
+            raise arguments.bad("useBase's choice", "a base id or {url, cut}", choice)
         return await self.runtime.use_base(base=choice)
 
     async def load_dataset(self, csv_url: Any, options: Any = None) -> dict:
         if not isinstance(csv_url, str) or not csv_url:
-            raise TeachboxError("bad_option", "loadDataset needs the URL of a labels CSV.")
-        append = bool((to_py(options) or {}).get("append", False))
-        return await self.session.load_dataset(csv_url, append)
+            raise arguments.bad("loadDataset's csvUrl", "the URL of a labels CSV", csv_url)
+        given = _options(options, "loadDataset", ("append",))
+        return await self.session.load_dataset(csv_url, arguments.flag(given.get("append"), "append"))
 
     async def add_images(self, label: Any, files: Any) -> dict:
-        if is_nullish(files):
-            raise TeachboxError("bad_option", "addImages needs a list of image files.")
-        items = [files] if js_type(files) in ("Blob", "File") else list(files)
-        return await self.session.add_images(label if isinstance(label, str) else "", items)
+        label = arguments.text(label, "addImages's label")
+        items = [files] if _is_file(files) else _file_list(files)
+        if not items or not all(_is_file(item) for item in items):
+            raise arguments.bad("addImages's files", "a File or Blob, or a non-empty list of them", to_py(files))
+        return await self.session.add_images(label, items)
 
     async def train(self, options: Any = None) -> dict:
         given = to_py(options)
         if given is not None and not isinstance(given, dict):
             raise TeachboxError("bad_option", "train takes an options object, e.g. {epochs: 20}.")
-        return await self.session.train(given)
+        return await self.session.train(None if given is None else _without_nulls(given))
 
     def cancel(self) -> bool:
         return self.session.cancel()
 
     async def evaluate(self, csv_url: Any = None) -> dict:
-        return await self.session.evaluate(csv_url if isinstance(csv_url, str) and csv_url else None)
+        return await self.session.evaluate(arguments.optional_text(to_py(csv_url), "evaluate's csvUrl") or None)
 
     async def predict(self, image: Any) -> list[dict]:
         if is_nullish(image):
@@ -104,16 +111,17 @@ class Api:
         return await self.projects.list()
 
     async def new_project(self, name: Any = None) -> dict:
-        return await self.projects.create(name)
+        return await self.projects.create(arguments.optional_text(to_py(name), "newProject's name"))
 
     async def open_project(self, ident: Any) -> dict:
-        return await self.projects.open(_text(ident))
+        return await self.projects.open(arguments.text(ident, "openProject's id"))
 
     async def rename_project(self, ident: Any, name: Any) -> dict:
-        return await self.projects.rename(_text(ident), name)
+        return await self.projects.rename(arguments.text(ident, "renameProject's id"),
+                                          arguments.text(name, "renameProject's name"))
 
     async def delete_project(self, ident: Any) -> dict:
-        return await self.projects.delete(_text(ident))
+        return await self.projects.delete(arguments.text(ident, "deleteProject's id"))
 
     async def storage(self) -> dict:
         """Bytes used and allowed for this site, whether storage is persistent, and each project's size."""
@@ -132,47 +140,53 @@ class Api:
         return self.session.reset()
 
     def add_class(self, label: Any) -> dict:
-        return self.session.add_class(_text(label))
+        return self.session.add_class(arguments.text(label, "addClass's label"))
 
     def rename_class(self, old: Any, new: Any) -> dict:
-        return self.session.rename_class(_text(old), _text(new))
+        return self.session.rename_class(arguments.text(old, "renameClass's old label"),
+                                         arguments.text(new, "renameClass's new label"))
 
     def delete_class(self, label: Any) -> dict:
-        return self.session.delete_class(_text(label))
+        return self.session.delete_class(arguments.text(label, "deleteClass's label"))
 
     def remove_samples(self, uids: Any) -> dict:
-        return self.session.remove_samples(_texts(uids))
+        return self.session.remove_samples(arguments.texts(to_py(uids), "removeSamples's uids"))
 
     def relabel(self, uids: Any, label: Any) -> dict:
-        return self.session.relabel(_texts(uids), _text(label))
+        return self.session.relabel(arguments.texts(to_py(uids), "relabel's uids"),
+                                    arguments.text(label, "relabel's label"))
 
     def samples(self, options: Any = None) -> list[dict]:
-        given = to_py(options) or {}
-        return self.session.samples(given.get("label"), int(given.get("offset", 0)), int(given.get("limit", 100)))
+        given = _options(options, "samples", ("label", "offset", "limit"))
+        return self.session.samples(arguments.optional_text(given.get("label"), "samples's label"),
+                                    arguments.whole(given.get("offset", 0), "offset", 0, 2**53),
+                                    arguments.whole(given.get("limit", 100), "limit", 0, 2**53))
 
     def on(self, event: Any, callback: Any) -> Any:
-        remove = self.emitter.on(str(event), callback)
-        return js_api.once_function(remove)
+        event = arguments.text(event, "on's event")
+        if not callable(callback):
+            raise arguments.bad("on's callback", "a function", to_py(callback))
+        return js_api.once_function(self.emitter.on(event, callback))
 
     def exports(self) -> dict[str, Any]:
-        """JS-callable wrappers, by their JS names."""
-        promise, plain = js_api.promise_method, js_api.plain_method
-        return {
-            "info": plain(self.info), "memory": plain(self.memory), "project": plain(self.project),
-            "cancel": plain(self.cancel), "reset": plain(self.reset), "samples": plain(self.samples),
-            "addClass": plain(self.add_class), "renameClass": plain(self.rename_class),
-            "deleteClass": plain(self.delete_class), "removeSamples": plain(self.remove_samples),
-            "relabel": plain(self.relabel),
-            "on": js_api.handle_method(self.on),
-            "embed": promise(self.embed), "useBase": promise(self.use_base),
-            "loadDataset": promise(self.load_dataset), "addImages": promise(self.add_images),
-            "train": promise(self.train), "evaluate": promise(self.evaluate), "predict": promise(self.predict),
-            "exportModel": promise(self.export_model), "loadModel": promise(self.load_model),
-            "projects": promise(self.list_projects), "newProject": promise(self.new_project),
-            "openProject": promise(self.open_project), "renameProject": promise(self.rename_project),
-            "deleteProject": promise(self.delete_project), "storage": promise(self.storage),
-            "exportProject": promise(self.export_project), "importProject": promise(self.import_project),
+        """JS-callable wrappers, by their JS names: synchronous methods throw and async ones reject, both with a
+        coded Error (js_api.py)."""
+        plain = {
+            "info": self.info, "memory": self.memory, "project": self.project, "cancel": self.cancel,
+            "reset": self.reset, "samples": self.samples, "addClass": self.add_class, "renameClass": self.rename_class,
+            "deleteClass": self.delete_class, "removeSamples": self.remove_samples, "relabel": self.relabel,
+            "on": self.on,
         }
+        promised = {
+            "embed": self.embed, "useBase": self.use_base, "loadDataset": self.load_dataset,
+            "addImages": self.add_images, "train": self.train, "evaluate": self.evaluate, "predict": self.predict,
+            "exportModel": self.export_model, "loadModel": self.load_model, "projects": self.list_projects,
+            "newProject": self.new_project, "openProject": self.open_project, "renameProject": self.rename_project,
+            "deleteProject": self.delete_project, "storage": self.storage, "exportProject": self.export_project,
+            "importProject": self.import_project,
+        }
+        return ({name: js_api.plain_method(name, method) for name, method in plain.items()}
+                | {name: js_api.promise_method(name, method) for name, method in promised.items()})
 
 
 async def _zip_bytes(source: Any, needs: str) -> bytes:
@@ -186,15 +200,23 @@ async def _zip_bytes(source: Any, needs: str) -> bytes:
     return await blob_bytes(blob)
 
 
-def _text(value: Any) -> str:
-    """A JS argument that must be a string (a label); anything else becomes "" and fails validation clearly."""
-    return value if isinstance(value, str) else ""
+def _without_nulls(given: dict[str, Any]) -> dict[str, Any]:
+    """An options object without its null entries: JS null, like undefined, means "the default"."""
+    return {name: value for name, value in given.items() if not is_nullish(value)}
 
 
-def _texts(values: Any) -> list[str]:
-    items = to_py(values)
-    if isinstance(items, str):
-        return [items]
-    if not isinstance(items, list):
-        raise TeachboxError("bad_option", "Give a list of sample ids (uid values from samples()).")
-    return [item for item in items if isinstance(item, str)]
+def _options(value: Any, what: str, known: tuple[str, ...]) -> dict[str, Any]:
+    """A JS options object (or nothing) as a checked dict without null entries."""
+    return _without_nulls(arguments.options(to_py(value), what, known))
+
+
+def _is_file(value: Any) -> bool:
+    return js_type(value) in ("Blob", "File")
+
+
+def _file_list(value: Any) -> list[Any]:
+    """The items of an array or FileList (anything else: no items, refused by the caller)."""
+    items = to_py(value)
+    if isinstance(items, list):
+        return items
+    return list(value) if js_type(value) == "FileList" else []

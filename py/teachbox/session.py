@@ -17,7 +17,7 @@ from typing import Any
 from teachbox.browser import environment, net, tfjs
 from teachbox.data.geometry import auto_input_size
 from teachbox.data.image_reading import short_sides
-from teachbox.data.labels_csv import check_label, parse_labels_csv
+from teachbox.data.labels_csv import ParsedCSV, check_label, decode_csv, first_rows_failure, parse_labels_csv
 from teachbox.data.project import Project, Sample
 from teachbox.errors import TeachboxError
 from teachbox.events import Emitter
@@ -66,17 +66,24 @@ class Session:
     def _progress(self, payload: dict[str, Any]) -> None:
         self.emitter.emit("progress", payload)
 
-    async def _validate_images(self, samples: list[Sample],
-                               project_size: int | None) -> tuple[dict[str, TeachboxError], int]:
+    async def _validate_images(self, samples: list[Sample], project_size: int | None,
+                               from_csv: bool = False) -> tuple[dict[str, TeachboxError], int]:
         """Decode and embed new samples now: bad images are found at once, and training later starts instantly.
-        Returns the failures by uid and the input size the samples were read at."""
+        Returns the failures by uid and the input size the samples were read at. The rows of a CSV (`from_csv`)
+        are given up on when its first rows all fail the same way."""
         size = self.runtime.active().input_size(project_size)
         encoder = pooled_encoder(self.runtime.active(), replace(self.runtime.preprocessing, size=size))
         failures = await self.store.ensure(samples, encoder,
                                            lambda done, total: self._progress({"phase": "embedding", "done": done,
                                                                                "total": total}),
-                                           self._cancelled)
+                                           self._cancelled, self._stop_on_first_rows if from_csv else None)
         return failures, size
+
+    def _stop_on_first_rows(self, first: list[Sample], failures: dict[str, TeachboxError]) -> None:
+        """Raise when the first rows of a CSV all failed for one reason (labels_csv.first_rows_failure)."""
+        stop = first_rows_failure(self.errors(first, failures), len(first))
+        if stop is not None:
+            raise stop
 
     @staticmethod
     def errors(samples: list[Sample], failures: dict[str, TeachboxError]) -> list[dict[str, Any]]:
@@ -98,12 +105,10 @@ class Session:
         """Read a `path,label` CSV and its images; valid rows are kept, each bad row or image is reported."""
         self._start("loading a data set")
         try:
-            absolute = environment.page_url(csv_url)
-            text = await net.fetch_text(absolute)
-            parsed = parse_labels_csv(str(text), absolute)
+            parsed = await _fetch_csv(csv_url)
             samples = [Sample(row.label, row.url, row.path, line=row.line) for row in parsed.rows]
             project = self.project.copy() if append else Project()
-            failures, size = await self._validate_images(samples, project.input_size)
+            failures, size = await self._validate_images(samples, project.input_size, from_csv=True)
             good = [s for s in samples if s.uid not in failures]
             errors = [e.to_json() for e in parsed.errors] + self.errors(samples, failures)
             if not good:
@@ -337,8 +342,7 @@ class Session:
         self._start("evaluating")
         key = f"eval:{id(classifier)}"
         try:
-            absolute = environment.page_url(csv_url)
-            parsed = parse_labels_csv(await net.fetch_text(absolute), absolute)
+            parsed = await _fetch_csv(csv_url)
             errors = [e.to_json() for e in parsed.errors]
             samples = []
             for row in parsed.rows:
@@ -350,7 +354,7 @@ class Session:
             encoder = Encoder(key, classifier.runner, (len(classifier.labels),), False, classifier.preprocessing,
                               classifier.views)
             failures = await self.store.ensure(samples, encoder, lambda d, t: self._progress(
-                {"phase": "evaluating", "done": d, "total": t}), self._cancelled)
+                {"phase": "evaluating", "done": d, "total": t}), self._cancelled, self._stop_on_first_rows)
             good = [s for s in samples if s.uid not in failures]
             errors += self.errors(samples, failures)
             if not good:
@@ -376,3 +380,9 @@ class Session:
         self._replace_classifier(classifier)
         self.validation = []
         return {"labels": classifier.labels, "metadata": classifier.metadata}
+
+
+async def _fetch_csv(csv_url: str) -> ParsedCSV:
+    """The rows of the labels CSV at `csv_url` (relative to the page), read as strict UTF-8 (labels_csv.decode_csv)."""
+    absolute = environment.page_url(csv_url)
+    return parse_labels_csv(decode_csv(await net.fetch_bytes(absolute)), absolute)

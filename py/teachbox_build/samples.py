@@ -25,7 +25,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from teachbox.data.labels_csv import Row, RowError, parse_labels_csv
+from teachbox.data.labels_csv import Row, RowError, decode_csv, parse_labels_csv
 from teachbox.errors import TeachboxError
 from teachbox.data.image_header import JPEG_HEADER_BYTES, sniff
 from teachbox.data.sample_sets import INDEX_URL, SampleSet
@@ -82,9 +82,7 @@ def read_rows(arg: DatasetArg) -> tuple[Path, list[Row], list[RowError]]:
     if not source.is_file():
         raise _fail(arg, f"no {CSV_NAME} in {arg.folder}" if folder.is_dir() else "the folder does not exist")
     try:
-        parsed = parse_labels_csv(source.read_text(encoding="utf-8"), source.as_uri())
-    except UnicodeDecodeError as error:
-        raise _fail(arg, f"{CSV_NAME} is not UTF-8 text ({error.reason} at byte {error.start})") from error
+        parsed = parse_labels_csv(decode_csv(source.read_bytes()), source.as_uri())
     except TeachboxError as error:
         raise _fail(arg, error.message) from error
     return folder, parsed.rows, parsed.errors

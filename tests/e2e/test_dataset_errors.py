@@ -156,6 +156,122 @@ def test_headerless_csv_rejects_and_keeps_project(app, mixed, files) -> None:  #
     assert result["after"]["busy"] is None
 
 
+LOAD = """async ([url, options]) => {
+  const before = teachbox.project();
+  try { return {summary: await teachbox.loadDataset(url, options), before, after: teachbox.project()}; }
+  catch (e) { return {code: e.code, message: e.message, details: e.details, before, after: teachbox.project()}; }
+}"""
+
+
+def test_a_csv_that_is_not_utf8_is_refused_and_a_bom_is_not(app, mixed, files, scratch) -> None:  # noqa: ANN001
+    """Latin-1 label bytes are refused naming the line (never turned into U+FFFD labels); the same rows in UTF-8
+    with a byte-order mark load with their labels exact."""
+    used = {path for path, _ in files["good"]} | {files["hostile_image"]}
+    fresh = [path for path, _ in read_labels("malaria") if path not in used][:4]
+    rows = [(path, "Parasité" if i % 2 else "Uninfecté") for i, path in enumerate(fresh)]
+    text = "path,label\r\n" + "".join(f"{path},{label}\r\n" for path, label in rows)
+    (scratch / NAME / "latin1.csv").write_bytes(text.encode("latin-1"))
+    (scratch / NAME / "bom.csv").write_bytes(text.encode("utf-8-sig"))
+
+    refused = app.evaluate(LOAD, [f"{BASE}/latin1.csv", {"append": True}])
+    assert refused.get("code") == "csv_encoding", f"a Latin-1 CSV gave {refused}"
+    assert refused["message"].startswith("Line 2 of the CSV is not UTF-8") and "UTF-8" in refused["message"], \
+        refused["message"]
+    assert refused["details"]["line"] == 2
+    assert refused["after"]["counts"] == refused["before"]["counts"] == mixed["summary"]["counts"]
+
+    loaded = app.evaluate(LOAD, [f"{BASE}/bom.csv", {"append": True}])
+    assert "summary" in loaded, f"the UTF-8 CSV with a BOM was refused: {loaded}"
+    assert loaded["summary"]["error_count"] == 0, loaded["summary"]["errors"]
+    assert loaded["after"]["counts"]["Parasité"] == 2 and loaded["after"]["counts"]["Uninfecté"] == 2
+    assert not any("\ufffd" in label for label in loaded["after"]["classes"])
+
+
+def test_a_csv_away_from_its_images_stops_after_its_first_rows(app, mixed, scratch,  # noqa: ANN001
+                                                            module_context) -> None:  # noqa: ANN001
+    """2,000 rows that all point at missing files: loading stops once the first 50 are read (two batches of 32
+    requested, not 2,000), with one message that asks whether the CSV is in the images' folder."""
+    rows = [(f"photos/{i:05d}.png", "cat" if i % 2 else "dog") for i in range(2000)]
+    url = write_csv(scratch, NAME, rows, file_name="elsewhere.csv")
+    before = len(module_context.guard.urls)
+    result = app.evaluate(LOAD, [url, None])
+    requested = [u for u in module_context.guard.urls[before:] if "/photos/" in u]
+    assert result.get("code") == "first_rows_failed", f"2,000 missing rows gave {result}"
+    assert result["message"].startswith("None of the first 50 images exist next to the CSV"), result["message"]
+    assert "images' folder" in result["message"] and "line 2" in result["message"]
+    assert result["details"]["reason"] == "missing" and len(result["details"]["errors"]) == 50
+    print(f"\n2,000 missing rows: {len(requested)} requested before loading stopped")
+    assert 50 <= len(requested) <= 64, f"{len(requested)} images were requested before loading stopped"
+    assert result["after"]["counts"] == result["before"]["counts"] and result["after"]["busy"] is None
+
+
+def test_scattered_failures_are_still_reported_per_row(app, mixed, files, scratch) -> None:  # noqa: ANN001
+    """60 missing rows with two good ones among them (one within the first 50): everything is read, each missing
+    row is reported on its line, and the good ones are added."""
+    used = {path for path, _ in files["good"]} | {files["hostile_image"]}
+    fresh = [path for path, _ in read_labels("malaria") if path not in used][-2:]
+    rows = [(f"images/gone/{i:03d}.png", "Parasitized") for i in range(60)]
+    rows.insert(30, (fresh[0], "scattered"))
+    rows.insert(55, (fresh[1], "scattered"))
+    url = write_csv(scratch, NAME, rows, file_name="scattered.csv")
+    result = app.evaluate(LOAD, [url, {"append": True}])
+    assert "summary" in result, f"a CSV with scattered missing rows was refused: {result}"
+    summary = result["summary"]
+    assert summary["error_count"] == 60 and {e["code"] for e in summary["errors"]} == {"missing"}
+    lines = {e["line"] for e in summary["errors"]}
+    assert lines == {i + 2 for i, (path, _) in enumerate(rows) if path.startswith("images/gone/")}
+    assert result["after"]["counts"]["scattered"] == 2
+
+
+def test_a_redirect_off_the_site_is_named_and_one_on_it_is_followed(app, mixed, files, server,  # noqa: ANN001
+                                                                    module_context) -> None:  # noqa: ANN001
+    """A CSV or image URL the server redirects to another origin fails as `redirected`, saying so (the browser
+    itself only says "Failed to fetch"), and no request leaves the site: the page's CSP blocks the redirect (the
+    violations it reports are this test's, expected) and the module's guard sees no foreign request. A redirect
+    within the site is followed as before."""
+    away, here = f"{BASE}/away/", f"{BASE}/here/"
+    real = f"{BASE}/{files['good'][0][0]}"
+    app.route(f"**{away}**", lambda route: route.fulfill(status=302, headers={"Location": "http://elsewhere.test/x"}))
+    app.route(f"**{here}**", lambda route: route.fulfill(status=302, headers={"Location": server.url + real[1:]}))
+    try:
+        result = app.evaluate("""async ([away, here]) => {
+          const failure = async (call) => { try { await call(); return null; }
+                                            catch (e) { return {code: e.code, message: e.message}; } };
+          return {csv: await failure(() => teachbox.loadDataset(away + "labels.csv")),
+                  image: await failure(() => teachbox.embed(away + "cat.png")),
+                  followed: (await teachbox.embed(here + "cell.png")).length};
+        }""", [away, here])
+    finally:
+        app.unroute(f"**{away}**")
+        app.unroute(f"**{here}**")
+    guard = module_context.guard
+    blocked = [report for report in guard.policy if "http://elsewhere.test/x" in report]
+    assert blocked and all("connect-src" in report for report in blocked), guard.policy
+    guard.policy[:] = [report for report in guard.policy if report not in blocked]
+    for what in ("csv", "image"):
+        error = result[what]
+        assert error is not None and error["code"] == "redirected", f"{what} redirected off the site gave {error}"
+        assert "redirects it to another address" in error["message"] and away in error["message"], error["message"]
+        assert "Failed to fetch" not in error["message"]
+    assert result["followed"] == 256, "an image redirected within the site was not read"
+
+
+def test_labels_with_bidi_overrides_are_refused(app, mixed, files, scratch) -> None:  # noqa: ANN001
+    """A label holding a right-to-left override (`…\u202eevil` displays as "live") could pose as another: its row is
+    skipped with bad_label, as addClass refuses it; the other rows load."""
+    used = {path for path, _ in files["good"]} | {files["hostile_image"]}
+    fresh = [path for path, _ in read_labels("malaria") if path not in used][4:6]
+    url = write_csv(scratch, NAME, [(fresh[0], "Parasitized\u202eevil"), (fresh[1], "bidi-ok")], file_name="bidi.csv")
+    result = app.evaluate(LOAD, [url, {"append": True}])
+    assert "summary" in result, result
+    assert [(e["line"], e["code"]) for e in result["summary"]["errors"]] == [(2, "bad_label")]
+    assert "U+202E" in result["summary"]["errors"][0]["message"]
+    assert result["after"]["counts"]["bidi-ok"] == 1
+    assert not any("\u202e" in label for label in result["after"]["classes"])
+    thrown = app.evaluate("() => { try { teachbox.addClass('cat\u2067x'); } catch (e) { return e.code; } }")
+    assert thrown == "bad_label"
+
+
 def test_one_class_loads_but_cannot_train(app, files) -> None:  # noqa: ANN001
     """Loads another data set over the one `mixed` loaded, so it comes last: the tests before read the page as
     `mixed` left it."""

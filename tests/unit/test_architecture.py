@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "py" / "teachbox"
 BROWSER_MODULES = ("js", "pyodide", "pyscript")
 # Which layer each module is in; a module may import its own layer and the ones before it, never a later one.
 LAYERS = ("foundation", "browser", "data", "model", "store", "top", "ui", "app")
-FOUNDATION = {"teachbox", "teachbox.errors", "teachbox.events", "teachbox.backend_choice"}
+FOUNDATION = {"teachbox", "teachbox.errors", "teachbox.arguments", "teachbox.events", "teachbox.backend_choice"}
 TOP = {"teachbox.runtime", "teachbox.session", "teachbox.workspace", "teachbox.api"}
 APP = "teachbox.app"  # the composition root: starts the runtime, publishes the API, mounts the UI
 DOM_DOOR = "teachbox.ui.dom"

@@ -9,7 +9,15 @@ from urllib.request import url2pathname
 
 import pytest
 from teachbox.data.class_index import ClassIndex, check_trainable
-from teachbox.data.labels_csv import MAX_ROWS, parse_labels_csv
+from teachbox.data.labels_csv import (
+    BIDI_CONTROLS,
+    FIRST_ROWS,
+    MAX_ROWS,
+    check_label,
+    decode_csv,
+    first_rows_failure,
+    parse_labels_csv,
+)
 from teachbox.errors import TeachboxError
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
@@ -241,3 +249,74 @@ def test_class_index_and_trainability() -> None:
         check_trainable({"cat": 3, "dog": 0})
     assert "Class 'dog' has no usable images" in info.value.message
     assert info.value.details["empty"] == ["dog"]
+
+
+def test_utf8_with_or_without_bom_is_decoded_exactly() -> None:
+    text = "path,label\na.png,Parasité 🐱\nb.png,Katze ü\n"
+    assert decode_csv(text.encode("utf-8")) == text
+    with_bom = decode_csv(text.encode("utf-8-sig"))
+    assert [row.label for row in parse_labels_csv(with_bom, BASE).rows] == ["Parasité 🐱", "Katze ü"]
+
+
+@pytest.mark.parametrize(("data", "line", "found"), [
+    ("path,label\r\na.png,ok\r\nb.png,Parasité\r\n".encode("latin-1"), 3,
+     "not UTF-8 text: byte 0xE9 in 'b.png,Parasit\ufffd'"),
+    ("path,label\na.png,Ünicode\n".encode("cp1252"), 2, "byte 0xDC"),
+    ("path,label\na.png,x\n".encode("utf-16"), 1, "UTF-16 text"),
+    (b"path,label\na.png,cut \xe2\x82", 2, "byte 0xE2"),  # a multi-byte character cut off at the end
+])
+def test_a_csv_that_is_not_utf8_is_refused_naming_the_line(data: bytes, line: int, found: str) -> None:
+    with pytest.raises(TeachboxError) as info:
+        decode_csv(data)
+    error = info.value
+    assert error.code == "csv_encoding" and error.details["line"] == line
+    assert error.message.startswith(f"Line {line} of the CSV is ")
+    assert found in error.message
+    assert "Save the CSV as UTF-8" in error.message
+
+
+def _reports(codes: list[str]) -> list[dict]:
+    return [{"line": i + 2, "path": f"images/{i}.png", "code": code, "message": f"Could not load images/{i}.png."}
+            for i, code in enumerate(codes)]
+
+
+def test_first_rows_all_missing_stop_loading_with_one_message() -> None:
+    error = first_rows_failure(_reports(["missing"] * FIRST_ROWS), FIRST_ROWS)
+    assert error is not None and error.code == "first_rows_failed"
+    assert error.message.startswith(f"None of the first {FIRST_ROWS} images exist next to the CSV")
+    assert "'images/0.png' on line 2" in error.message and "images' folder" in error.message
+    assert error.details["reason"] == "missing" and len(error.details["errors"]) == FIRST_ROWS
+
+
+def test_first_rows_failing_for_another_one_reason_stop_with_its_message() -> None:
+    error = first_rows_failure(_reports(["not_an_image"] * FIRST_ROWS), FIRST_ROWS)
+    assert error is not None and error.details["reason"] == "not_an_image"
+    assert "all failed the same way, starting with line 2: Could not load images/0.png." in error.message
+
+
+@pytest.mark.parametrize(("codes", "read"), [
+    (["missing"] * (FIRST_ROWS - 1), FIRST_ROWS),                       # one of the first rows was usable
+    (["missing"] * (FIRST_ROWS - 1) + ["not_an_image"], FIRST_ROWS),    # two reasons: scattered problems
+    (["missing"] * (FIRST_ROWS - 1), FIRST_ROWS - 1),                   # too few rows to judge the folder by
+])
+def test_scattered_or_few_failures_do_not_stop(codes: list[str], read: int) -> None:
+    assert first_rows_failure(_reports(codes), read) is None
+
+
+@pytest.mark.parametrize("control", sorted(BIDI_CONTROLS))
+def test_labels_with_bidi_formatting_characters_are_refused(control: str) -> None:
+    """A right-to-left override makes `…\u202eevil` display as "live" and an invisible mark makes "cat" and
+    "cat\u200e" look alike: a label could pose as another, so none may hold one (in a CSV, or typed)."""
+    with pytest.raises(TeachboxError) as info:
+        check_label(f"cat{control}evil")
+    assert info.value.code == "bad_label"
+    assert f"U+{ord(control):04X}" in info.value.message and "display as another label" in info.value.message
+    assert control not in info.value.message  # the message quotes the label escaped, so it cannot pose either
+    parsed = parse_labels_csv(f"path,label\na.png,cat\nb.png,cat{control}\n", BASE)
+    assert [row.label for row in parsed.rows] == ["cat"]
+    assert [(e.line, e.code) for e in parsed.errors] == [(3, "bad_label")]
+
+
+def test_right_to_left_labels_need_no_formatting_characters() -> None:
+    for label in ("قطة", "חתול", "قطة cat 3", "cat (חתול)"):
+        assert check_label(label) == label

@@ -261,6 +261,12 @@ def test_bad_labels(labels: Any) -> None:
     assert _says(error, "at least two distinct, non-empty labels"), error.message
 
 
+def test_labels_with_bidi_overrides_are_refused() -> None:
+    metadata = _metadata(["cat", "dog\u202eevil"])
+    error = _refused(_zip(metadata=metadata))
+    assert _says(error, "metadata.json", "U+202E", "display as another label"), error.message
+
+
 @pytest.mark.parametrize("labels", [["a", "b", "c"], ["a", "b", "c", "d", "e"]])
 def test_label_count_must_match_output_units(labels: list[str]) -> None:
     error = _refused(_zip(metadata=_metadata(labels)))

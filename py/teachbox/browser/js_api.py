@@ -10,7 +10,8 @@ from typing import Any
 import js  # type: ignore[import-not-found]
 from pyodide.ffi import JsException, create_once_callable, create_proxy  # type: ignore[import-not-found]
 
-from teachbox.browser.convert import js_message, to_js
+from teachbox.arguments import check_call
+from teachbox.browser.convert import is_nullish, js_message, to_js
 from teachbox.errors import TeachboxError
 
 _pending: set[asyncio.Future] = set()  # strong references to running API calls (asyncio keeps only weak ones)
@@ -24,7 +25,23 @@ def js_error(error: TeachboxError) -> Any:
     return result
 
 
-def promise_method(method: Callable[..., Awaitable[Any]]) -> Any:
+def coded(error: Exception) -> TeachboxError:
+    """Any failure of an API call as the TeachboxError its caller sees. A browser exception or a bug still gets a
+    code and a sentence; its traceback goes to the developer console, never to the caller."""
+    if isinstance(error, TeachboxError):
+        return error
+    js.console.error(traceback.format_exc())
+    if isinstance(error, JsException):
+        return TeachboxError("browser_error", f"The browser reported: {js_message(error)}")
+    return TeachboxError("internal", f"Internal error: {type(error).__name__}: {error}")
+
+
+def _given(args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The arguments of a JS call, JS null as None like undefined: both mean "not given" to every method."""
+    return tuple(None if is_nullish(arg) else arg for arg in args)
+
+
+def promise_method(name: str, method: Callable[..., Awaitable[Any]]) -> Any:
     """Wrap an async Python method as a JS function returning a real Promise of a plain JSON-able value.
 
     Failures reject with a JS Error carrying the TeachboxError message and code, never a Python traceback.
@@ -34,15 +51,11 @@ def promise_method(method: Callable[..., Awaitable[Any]]) -> Any:
         def executor(resolve: Any, reject: Any) -> None:
             async def run() -> None:
                 try:
-                    resolve(to_js(await method(*args)))
-                except TeachboxError as error:
-                    reject(js_error(error))
-                except JsException as error:
-                    js.console.error(traceback.format_exc())
-                    reject(js_error(TeachboxError("browser_error", f"The browser reported: {js_message(error)}")))
-                except Exception as error:  # a bug: still answer the caller instead of leaving it hanging
-                    js.console.error(traceback.format_exc())
-                    reject(js_error(TeachboxError("internal", f"Internal error: {type(error).__name__}: {error}")))
+                    given = _given(args)
+                    check_call(name, method, given)
+                    resolve(to_js(await method(*given)))
+                except Exception as error:  # noqa: BLE001 - every failure answers the caller instead of hanging it
+                    reject(js_error(coded(error)))
 
             task = asyncio.ensure_future(run())
             _pending.add(task)
@@ -53,21 +66,22 @@ def promise_method(method: Callable[..., Awaitable[Any]]) -> Any:
     return create_proxy(call)
 
 
-def plain_method(method: Callable[..., Any]) -> Any:
-    """Wrap a synchronous Python method as a JS function returning a plain value (or throwing a clean JS Error)."""
+def plain_method(name: str, method: Callable[..., Any]) -> Any:
+    """Wrap a synchronous Python method as a JS function that returns its value as a JS value (plain objects; a JS
+    value such as a function is passed as is) or throws a coded JS Error.
+
+    The throw happens in JS (site/boot.js `syncMethod`): an exception raised in Python, even one holding a JS Error,
+    reaches JS as a PythonError whose message is the traceback. So Python returns {value} or {error}."""
 
     def call(*args: Any) -> Any:
         try:
-            return to_js(method(*args))
-        except TeachboxError as error:
-            raise js_error(error) from None  # a JS Error proxy propagates to JS as the original Error object
+            given = _given(args)
+            check_call(name, method, given)
+            return to_js({"value": method(*given)})
+        except Exception as error:  # noqa: BLE001 - every failure becomes the caller's coded Error
+            return to_js({"error": js_error(coded(error))})
 
-    return create_proxy(call)
-
-
-def handle_method(method: Callable[..., Any]) -> Any:
-    """Wrap a synchronous method whose result is already a JS value (a function, a Blob) and is passed as is."""
-    return create_proxy(method)
+    return js.window.teachboxBoot.syncMethod(create_proxy(call))
 
 
 def once_function(function: Callable[[], Any]) -> Any:

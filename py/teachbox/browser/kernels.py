@@ -46,6 +46,11 @@ async def read_all(sources: list[Any], header_bytes: int) -> list[Any]:
     return list(await js.teachboxKernels.readAll(to_js(sources), header_bytes))
 
 
+async def failed_fetch(url: str) -> str:
+    """Why a fetch of `url` that threw failed: "redirected" (a redirect the page could not follow) or "network"."""
+    return str(await js.teachboxKernels.failedFetch(url))
+
+
 async def decode_all(blobs: list[Any], sizes: list[tuple[int, int] | None]) -> list[Any]:
     """ImageBitmaps (downscaled while decoding where a size is given), off the main thread, in one call."""
     return list(await js.teachboxKernels.decodeAll(to_js(blobs), to_js([list(s) if s else None for s in sizes])))

@@ -101,8 +101,8 @@ async def checked_bytes(sample: Sample, read: Any) -> tuple[Any, ImageInfo | Non
         return None, None
     if kind == "http":
         raise net.http_error(str(sample.source), int(read.status), str(read.statusText))
-    if kind == "network":
-        raise net.network_error(str(sample.source), str(read.message))
+    if kind in ("redirected", "network"):
+        raise net.failed_fetch_error(str(sample.source), kind, str(read.message))
     if kind == "unreadable":
         raise TeachboxError("undecodable", f"{sample.name} could not be read: {read.message}")
     blob = read.blob

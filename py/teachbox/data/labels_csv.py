@@ -25,6 +25,15 @@ MAX_LABEL_LENGTH = 100
 # A UI lists the first problems; thousands of identical errors help nobody and bloat the JS boundary.
 MAX_ERRORS_IN_SUMMARY = 50
 
+# How many images of a CSV are read before a CSV whose images all fail the same way is given up on: a CSV away
+# from its images' folder would otherwise fetch every one of up to 100,000 missing files before saying anything.
+FIRST_ROWS = 50
+
+# Bidirectional formatting characters: an override or embedding reorders how the label is shown, even isolated
+# (`…\u202eevil` displays as "live"), and the invisible marks make two different labels look the same. Right-to-left
+# scripts are displayed correctly without any of them, so a label holding one is refused (docs/decisions.md).
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 
 
@@ -162,7 +171,8 @@ def _check_path(path: str, folder: str) -> str:
 
 
 def _check_label(label: str) -> None:
-    """Labels are kept exactly as written; only lengths and control characters that would break a UI are refused."""
+    """Labels are kept exactly as written; only lengths, control characters that would break a UI and bidirectional
+    formatting characters that would let a label pose as another are refused (docs/decisions.md)."""
     if len(label) > MAX_LABEL_LENGTH:
         raise _SkipRow(
             "bad_label",
@@ -171,6 +181,14 @@ def _check_label(label: str) -> None:
         )
     if any(unicodedata.category(ch) == "Cc" for ch in label):
         raise _SkipRow("bad_label", f"The label {_show(label)} contains control characters (tab, newline, ...).")
+    found = sorted({ch for ch in label if ch in BIDI_CONTROLS})
+    if found:
+        raise _SkipRow(
+            "bad_label",
+            f"The label {_show(label)} contains bidirectional formatting characters "
+            f"({', '.join(f'U+{ord(ch):04X}' for ch in found)}), which can make it display as another label; "
+            "remove them (right-to-left text needs none).",
+        )
 
 
 def _make_row(path: str, label: str, line: int, folder: str, first_by_url: dict[str, Row]) -> Row:
@@ -189,6 +207,30 @@ def _make_row(path: str, label: str, line: int, folder: str, first_by_url: dict[
             f"{first.line}; the first label is kept.",
         )
     return Row(path=path, label=label, url=url, line=line)
+
+
+def decode_csv(data: bytes) -> str:
+    """The text of a labels CSV, which must be UTF-8 (a byte-order mark is allowed; parse_labels_csv drops it).
+
+    Anything else is refused, naming the line, instead of being decoded with replacement characters: a Latin-1
+    `Parasité` would otherwise become the class `Parasit�`, silently another label than the one in the file."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+            found = "UTF-16 text"
+        else:
+            start = data.rfind(b"\n", 0, error.start) + 1
+            end = data.find(b"\n", error.start)
+            text = data[start:end if end >= 0 else len(data)].decode("utf-8", "replace").rstrip("\r")
+            found = f"not UTF-8 text: byte 0x{data[error.start]:02X} in {_show(text)} (Latin-1 or Windows-1252?)"
+        raise TeachboxError(
+            "csv_encoding",
+            f"Line {line} of the CSV is {found}. Save the CSV as UTF-8 (\"CSV UTF-8\" in a spreadsheet) and load it "
+            "again; nothing was loaded.",
+            {"line": line, "offset": error.start},
+        ) from None
 
 
 def parse_labels_csv(text: str, csv_url: str, *, max_rows: int = MAX_ROWS) -> ParsedCSV:
@@ -263,6 +305,25 @@ def parse_labels_csv(text: str, csv_url: str, *, max_rows: int = MAX_ROWS) -> Pa
             {"expected": ["path", "label"], "found": []},
         )
     return ParsedCSV(rows=rows, errors=errors)
+
+
+def first_rows_failure(reports: list[dict[str, Any]], read: int) -> TeachboxError | None:
+    """The one error that stops loading when the first `read` (at least FIRST_ROWS) images of a CSV all failed for
+    the same reason; `reports` are their per-row errors ({line, path, code, message}). None when some were usable or
+    the reasons differ: scattered failures stay per-row reports and loading goes on."""
+    codes = {report["code"] for report in reports}
+    if read < FIRST_ROWS or len(reports) < read or len(codes) != 1:
+        return None
+    first = reports[0]
+    if codes == {"missing"}:
+        problem = (f"None of the first {read} images exist next to the CSV (the server answered 404 for each, "
+                   f"starting with {_show(first['path'] or '')} on line {first['line']}): is the CSV in the "
+                   "images' folder, with paths relative to it?")
+    else:
+        problem = f"The first {read} images all failed the same way, starting with line {first['line']}: " \
+                  f"{first['message']}"
+    return TeachboxError("first_rows_failed", f"{problem} Loading stopped; nothing was changed.",
+                         {"reason": first["code"], "errors": reports})
 
 
 def check_label(label: str) -> str:

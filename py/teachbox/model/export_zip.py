@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from teachbox.data.geometry import CROP_MODES
+from teachbox.data.labels_csv import check_label
 from teachbox.errors import TeachboxError
 from teachbox.model.train_options import VIEWS
 
@@ -132,6 +133,11 @@ def check_model(files: ModelFiles) -> None:
     if not isinstance(labels, list) or len(labels) < 2 or not all(isinstance(x, str) and x for x in labels) \
             or len(set(labels)) != len(labels):
         raise _bad("metadata.json must list at least two distinct, non-empty labels.")
+    for label in labels:
+        try:
+            check_label(label)  # the rules of every other way a label comes in (no bidi overrides, no controls)
+        except TeachboxError as error:
+            raise _bad(f"metadata.json: {error.message}") from None
     preprocessing = metadata.get("preprocessing")
     size = preprocessing.get("size") if isinstance(preprocessing, dict) else None
     if not isinstance(preprocessing, dict) or preprocessing.get("mode") not in CROP_MODES \

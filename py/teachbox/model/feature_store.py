@@ -18,6 +18,7 @@ from typing import Any
 from teachbox.browser import net, tfjs
 from teachbox.data.geometry import Preprocessing
 from teachbox.data.image_reading import ChunkInputs, prepare_chunk
+from teachbox.data.labels_csv import FIRST_ROWS
 from teachbox.data.project import Sample
 from teachbox.errors import TeachboxError
 from teachbox.model.train_plan import view_key
@@ -101,8 +102,13 @@ class FeatureStore:
             del self._cache[entry]
 
     async def ensure(self, samples: list[Sample], encoder: Encoder, progress: Callable[[int, int], None],
-                     cancelled: Callable[[], bool]) -> dict[str, TeachboxError]:
-        """Compute missing features; returns the failures by sample uid (those samples get no features)."""
+                     cancelled: Callable[[], bool],
+                     first_rows: Callable[[list[Sample], dict[str, TeachboxError]], None] | None = None,
+                     ) -> dict[str, TeachboxError]:
+        """Compute missing features; returns the failures by sample uid (those samples get no features).
+
+        `first_rows`, when given, is shown the first FIRST_ROWS samples read and the failures so far as soon as
+        those samples are read (before they are embedded), once; it may raise to stop, like a cancel."""
         todo = [s for s in samples if not all(self.has(key, s.uid) for key in encoder.keys)]
         failures: dict[str, TeachboxError] = {}
         chunks = [todo[i:i + BATCH] for i in range(0, len(todo), BATCH)]
@@ -115,20 +121,26 @@ class FeatureStore:
         done = 0
         for index, chunk in enumerate(chunks):
             prepared = await pending.popleft()
+            failures.update(prepared.failures)
+            read = done + len(chunk)
+            try:  # before the next batch is requested: a stop then costs no more requests
+                if cancelled():
+                    raise Cancelled()
+                if first_rows is not None and done < FIRST_ROWS <= read:
+                    first_rows(todo[:FIRST_ROWS], failures)
+            except TeachboxError:
+                prepared.dispose()
+                for future in pending:
+                    (await future).dispose()
+                raise
             if index + AHEAD < len(chunks):
                 pending.append(asyncio.ensure_future(prepare_chunk(chunks[index + AHEAD], encoder.preprocessing)))
                 # Let that task issue its reads before predict() takes the main thread: Pyodide's loop has no eager
                 # task start, so without this yield the next batch was only requested after this one's predict,
                 # and reading and decoding never overlapped the model.
                 await asyncio.sleep(0)
-            if cancelled():
-                prepared.dispose()
-                for future in pending:
-                    (await future).dispose()
-                raise Cancelled()
-            failures.update(prepared.failures)
             await self._encode_chunk(prepared, encoder)
-            done += len(chunk)
+            done = read
             progress(done, len(todo))
         return failures
 

@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass, fields
 from typing import Any
 
+from teachbox.arguments import number, whole
 from teachbox.data.geometry import CROP_MODES, INPUT_SIZE, INPUT_SIZES
 from teachbox.errors import TeachboxError
 
@@ -82,23 +83,23 @@ class TrainOptions:
         return options
 
     def validate(self) -> None:
-        _int_in(self.epochs, "epochs", 1, 1000)
-        _int_in(self.batch_size, "batchSize", 1, 4096)
-        _int_in(self.hidden_units, "hiddenUnits", 0, 4096)
-        _int_in(self.patience, "patience", 0, 1000)
-        _int_in(self.fine_tune_layers, "fineTuneLayers", 0, 50)
-        _int_in(self.seed, "seed", -(2**31), 2**31 - 1)
-        _float_in(self.learning_rate, "learningRate", 1e-7, 1.0)
-        _float_in(self.validation_split, "validationSplit", 0.0, 0.9)
-        _float_in(self.dropout, "dropout", 0.0, 0.95)
-        _float_in(self.l2, "l2", 0.0, 1.0)
+        whole(self.epochs, "epochs", 1, 1000)
+        whole(self.batch_size, "batchSize", 1, 4096)
+        whole(self.hidden_units, "hiddenUnits", 0, 4096)
+        whole(self.patience, "patience", 0, 1000)
+        whole(self.fine_tune_layers, "fineTuneLayers", 0, 50)
+        whole(self.seed, "seed", -(2**31), 2**31 - 1)
+        number(self.learning_rate, "learningRate", 1e-7, 1.0)
+        number(self.validation_split, "validationSplit", 0.0, 0.9)
+        number(self.dropout, "dropout", 0.0, 0.95)
+        number(self.l2, "l2", 0.0, 1.0)
         if isinstance(self.views, bool) or self.views not in VIEW_SETS:
             raise TeachboxError("bad_option", f"views must be one of {', '.join(map(str, VIEW_SETS))}, "
                                               f"not {self.views!r}.")
         if self.tta != AUTO and (isinstance(self.tta, bool) or self.tta not in VIEW_SETS):
             raise TeachboxError("bad_option", f"tta must be \"auto\" or one of {', '.join(map(str, VIEW_SETS))}, "
                                               f"not {self.tta!r}.")
-        _int_in(self.depths, "depths", 1, 2)
+        whole(self.depths, "depths", 1, 2)
         if self.depths > 1 and self.fine_tune_layers > 0:
             raise TeachboxError("bad_option", "depths pools a layer below the fine-tuned ones; it cannot be combined "
                                               "with fineTuneLayers.")
@@ -128,18 +129,6 @@ class TrainOptions:
     def to_json(self) -> dict[str, Any]:
         reverse = {field: name for name, field in _API_NAMES.items()}
         return {reverse[f.name]: getattr(self, f.name) for f in fields(self)}
-
-
-def _int_in(value: Any, name: str, low: int, high: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) \
-            or (isinstance(value, float) and not value.is_integer()) or not low <= value <= high:
-        raise TeachboxError("bad_option", f"{name} must be a whole number from {low} to {high}, not {value!r}.")
-
-
-def _float_in(value: Any, name: str, low: float, high: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-            or not low <= value <= high:
-        raise TeachboxError("bad_option", f"{name} must be a number from {low} to {high}, not {value!r}.")
 
 
 @dataclass

@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from teachbox.api import Api
-from teachbox.data.labels_csv import parse_labels_csv
+from teachbox.browser.convert import blob_bytes
+from teachbox.data.labels_csv import decode_csv, parse_labels_csv
 from teachbox.errors import TeachboxError
 from teachbox.ui import dom
 from teachbox.ui.feedback import Feedback
@@ -91,7 +92,7 @@ class CsvImport:
                               "sub-folders.", [], 0)
             return
         csv = csv_files[0]
-        parsed = parse_labels_csv(str(await csv.text()), LOCAL_BASE)
+        parsed = parse_labels_csv(decode_csv(await blob_bytes(csv)), LOCAL_BASE)
         prefix = csv_folder_prefix(folder, str(csv.name), int(csv.size), lambda item: int(item.size))
         match = match_csv(parsed.rows, folder, prefix)
         errors = [error.to_json() for error in parsed.errors]
