@@ -51,6 +51,9 @@ HEADS: dict[str, dict[str, Any]] = {
     "depths 2": {"depths": 2},
     "views 4": {"views": 4},
     BEST: {"quality": "best"},
+    # Fine-tuning MobileNet v1's last depthwise-separable block; 10 epochs, as each costs the tail on every image.
+    "fineTuneLayers 2, epochs 10": {"fineTuneLayers": 2, "epochs": 10},
+    "fineTuneLayers 2, epochs 10, tta auto": {"fineTuneLayers": 2, "epochs": 10, "tta": "auto"},
 }
 QUICK_PER_CLASS = 30
 RESULTS = H.BENCH / "results" / "accuracy.json"

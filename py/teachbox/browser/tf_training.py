@@ -21,6 +21,7 @@ from teachbox.errors import TeachboxError
 tf = js.tf
 # Called after each epoch with (epoch index, logs); answers (keep these weights as the best, stop now).
 EpochHook = Callable[[int, dict[str, float]], tuple[bool, bool]]
+TAIL_POOL = "teachbox_tail_pool"
 
 
 def head_layers(classes: int, hidden_units: int, dropout: float, l2: float, seed: int) -> list[Any]:
@@ -143,26 +144,32 @@ class FoldedTail:
     def write_back(self) -> None:
         """Trained kernels → the base copy's convs (shaped as they were); each batch norm becomes `x + bias`."""
         for block, layer in zip(self.blocks, self.trained):
-            conv = self.copy.getLayer(block.conv)
-            kernel, bias = list(layer.getWeights())
-            shape = list(conv.getWeights()[0].shape)
+            self._write_block(block, layer)
 
-            def conv_weights() -> Any:
-                shaped = kernel.reshape(to_js(shape))
-                return to_js([shaped, bias.clone()] if len(conv.getWeights()) > 1 else [shaped])
+    def _write_block(self, block: Any, layer: Any) -> None:
+        conv = self.copy.getLayer(block.conv)
+        kernel, bias = list(layer.getWeights())
+        shape = list(conv.getWeights()[0].shape)
+        has_bias = len(conv.getWeights()) > 1
+        if block.norm is None and not has_bias:
+            raise TeachboxError("internal", f"{block.conv} has neither bias nor batch norm to hold a bias.")
+
+        def conv_weights() -> Any:
+            shaped = kernel.reshape(to_js(shape))
+            return to_js([shaped, bias.clone()] if has_bias else [shaped])
+
+        _set_weights(conv, tidy(conv_weights))
+        if block.norm is not None:
+            norm = self.copy.getLayer(block.norm)
+            epsilon = self._epsilon(block.norm)
 
             def norm_weights() -> Any:
-                norm = self.copy.getLayer(block.norm)
                 ones = tf.onesLike(bias)
-                parts = {"gamma": ones.mul(math.sqrt(1 + self._epsilon(block.norm))), "beta": bias.clone(),
+                parts = {"gamma": ones.mul(math.sqrt(1 + epsilon)), "beta": bias.clone(),
                          "moving_mean": tf.zerosLike(bias), "moving_variance": ones}
                 return to_js([parts[_weight_kind(w)] for w in norm.weights])
 
-            for target, build in ((conv, conv_weights), *(((self.copy.getLayer(block.norm), norm_weights),)
-                                                         if block.norm is not None else ())):
-                _set_weights(target, tidy(build))
-            if block.norm is None and len(conv.getWeights()) == 1:
-                raise TeachboxError("internal", f"{block.conv} has neither bias nor batch norm to hold a bias.")
+            _set_weights(norm, tidy(norm_weights))
 
     def _norm_parts(self, name: str) -> tuple[Any, Any, Any, Any]:
         norm = self.copy.getLayer(name)
@@ -191,12 +198,19 @@ def trainable_model(shape: tuple[int, ...], head: list[Any], tail: FoldedTail | 
     if tail is None:
         outputs = _apply(head, inputs)
     else:
-        pooled = tf.layers.globalAveragePooling2d(to_js({"name": "teachbox_tail_pool"}))
+        pooled = tf.layers.globalAveragePooling2d(to_js({"name": TAIL_POOL}))
         outputs = _apply(head, pooled.apply(tail.apply(inputs)))
     model = tf.model(to_js({"inputs": inputs, "outputs": outputs, "name": "teachbox_trainable"}))
     if tail is not None:
         tail.load_from_base()
     return model
+
+
+def tail_pooled(model: Any, features: Any, batch_size: int) -> Any:
+    """[N, C]: the pooled output of a trainable_model's tail for cached activations at the split (the base's own
+    pooled features while the tail is untouched)."""
+    pooled = tf.model(to_js({"inputs": model.inputs, "outputs": model.getLayer(TAIL_POOL).output}))
+    return pooled.predict(features, to_js({"batchSize": batch_size}))
 
 
 class Snapshot:
@@ -220,14 +234,18 @@ class Snapshot:
 
 
 async def fit(model: Any, data: tuple[Any, Any, Any, Any], epochs: int, batch_size: int, learning_rate: float,
-              seed: int, on_epoch: EpochHook) -> None:
+              seed: int, on_epoch: EpochHook, keep_start: bool = False) -> None:
     """Adam on categorical cross-entropy, one epoch at a time. Each epoch visits the rows in an order drawn from
     `seed` (TF.js's own shuffling uses Math.random, so two runs with one seed would differ). After each epoch
-    `on_epoch` says whether to keep these weights as the best (they are restored at the end) and whether to stop."""
+    `on_epoch` says whether to keep these weights as the best (they are restored at the end) and whether to stop.
+    `keep_start`: the weights it starts from count as kept until an epoch is better (a second training stage that
+    does not improve leaves the first stage's model)."""
     x, y, xv, yv = data
     model.compile(to_js({"optimizer": tf.train.adam(learning_rate), "loss": "categoricalCrossentropy",
                          "metrics": ["acc"]}))
     snapshot = Snapshot()
+    if keep_start:
+        snapshot.take(model)
     rows = int(x.shape[0])
     draw = random.Random(seed)
     try:

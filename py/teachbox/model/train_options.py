@@ -131,6 +131,12 @@ class TrainOptions:
         return {reverse[f.name]: getattr(self, f.name) for f in fields(self)}
 
 
+# Fine-tuning's second stage (tail + head from the trained head): at most this many epochs, at this fraction of the
+# learning rate. Each epoch runs the tail on every training image, so it costs far more than a head epoch.
+FINE_TUNE_EPOCHS = 10
+FINE_TUNE_RATE = 0.1
+
+
 @dataclass
 class EpochTracker:
     """Which epoch to keep and when to stop: lowest validation loss wins; `patience` epochs without gain stop."""
@@ -139,6 +145,11 @@ class EpochTracker:
     best_epoch: int = -1
     best_loss: float = math.inf
     history: list[dict[str, float]] | None = None
+
+    stage_start: int = 0  # patience counts from here too: a new stage gets its own epochs to improve
+
+    def next_stage(self, first_epoch: int) -> None:
+        self.stage_start = first_epoch
 
     def update(self, epoch: int, logs: dict[str, float]) -> tuple[bool, bool]:
         """Record an epoch; returns (is_new_best, should_stop)."""
@@ -149,7 +160,7 @@ class EpochTracker:
         if math.isfinite(loss) and loss < self.best_loss - 1e-7:
             self.best_loss, self.best_epoch = loss, epoch
             return True, False
-        stop = self.patience > 0 and epoch - self.best_epoch >= self.patience
+        stop = self.patience > 0 and epoch - max(self.best_epoch, self.stage_start - 1) >= self.patience
         return False, stop
 
     def best_logs(self) -> dict[str, float]:

@@ -2,8 +2,11 @@
 
 Frozen base (fineTuneLayers = 0): cached pooled embeddings → standardise → dense(relu, L2) → dropout → softmax,
 with the standardisation folded into the first dense layer afterwards so the exported model needs no extra step.
-Fine-tuning (K > 0): a private copy of the base is split; the frozen part's activations are cached once and each
-epoch trains only the last K weighted layers + the head. The page's shared base is never modified.
+Fine-tuning (K > 0): a private copy of the base is split; the frozen part's activations are cached once. The head is
+first trained as above on the untouched tail's pooled output; then the last K weighted layers and the head train
+together from there, at a tenth of the learning rate, for at most FINE_TUNE_EPOCHS epochs (the usual two-stage
+recipe: a fresh head's first gradients would otherwise wreck the pretrained layers). The page's shared base is never
+modified.
 This module runs a run; model/train_plan.py decides its parts and browser/tf_training.py does the TF.js work.
 """
 
@@ -24,7 +27,15 @@ from teachbox.model.extractor import FeatureExtractor
 from teachbox.model.feature_store import Encoder, FeatureStore
 from teachbox.model.finetune_plan import FineTunePlan, plan_fine_tuning
 from teachbox.model.topology import layer_infos
-from teachbox.model.train_options import VIEW_SETS, EpochTracker, TrainOptions, eta_seconds, summary
+from teachbox.model.train_options import (
+    FINE_TUNE_EPOCHS,
+    FINE_TUNE_RATE,
+    VIEW_SETS,
+    EpochTracker,
+    TrainOptions,
+    eta_seconds,
+    summary,
+)
 from teachbox.model.train_plan import classifier_metadata, feature_key, skipped_report, split_samples, view_key
 
 Progress = Callable[[dict[str, Any]], None]
@@ -79,37 +90,60 @@ async def train(project: Project, store: FeatureStore, prepared: Prepared, optio
     y = tf_training.one_hot(project.label_indices(train_set) * len(encoder.views), classes)
     xv = store.matrix(val_set, encoder.key, encoder.shape) if val_set else None
     yv = tf_training.one_hot(project.label_indices(val_set), classes) if val_set else None
-    standardizer = tf_training.Standardizer(x) if encoder.pooled else None
-    trainable = None
+    tail = None if encoder.pooled else tf_training.FoldedTail(prepared.copy, prepared.plan.blocks)
+    tuned_epochs = 0 if tail is None else min(options.epochs, FINE_TUNE_EPOCHS)
     tracker = EpochTracker(patience=options.patience if xv is not None else 0)
+    owned: list[Any] = [x, y, xv, yv]
+    trainable = head_model = None
+    first = 0  # the first fine-tuning epoch's index
     try:
-        if standardizer is not None:
-            x = _replace(x, standardizer.apply(x))
-            xv = _replace(xv, standardizer.apply(xv)) if xv is not None else None
-        tail = None if encoder.pooled else tf_training.FoldedTail(prepared.copy, prepared.plan.blocks)
-        trainable = tf_training.trainable_model(encoder.shape, head, tail)
-        await tf_training.fit(trainable, (x, y, xv, yv), options.epochs, options.batch_size, options.learning_rate,
-                              options.seed, _epoch_hook(tracker, options.epochs, progress, cancelled))
-        if standardizer is not None:
+        # Stage 1, the head on pooled features: the cached embeddings, or (fine-tuning) the untouched tail's
+        # pooled output, which is the same thing computed from the cached activations at the split.
+        if tail is None:
+            pooled, pooled_val = x, xv
+        else:
+            trainable = tf_training.trainable_model(encoder.shape, head, tail)
+            pooled = tf_training.tail_pooled(trainable, x, options.batch_size)
+            pooled_val = tf_training.tail_pooled(trainable, xv, options.batch_size) if xv is not None else None
+            owned += [pooled, pooled_val]
+        standardizer = tf_training.Standardizer(pooled)
+        owned += [standardizer.apply(pooled), standardizer.apply(pooled_val) if pooled_val is not None else None]
+        head_model = tf_training.trainable_model(tuple(tfjs.shape(pooled)[1:]), head, None)
+        try:
+            await tf_training.fit(head_model, (owned[-2], y, owned[-1], yv), options.epochs, options.batch_size,
+                                  options.learning_rate, options.seed,
+                                  _epoch_hook(tracker, options.epochs + tuned_epochs, progress, cancelled))
             standardizer.fold_into(head[0])
+        finally:
+            standardizer.dispose()
+        # Stage 2 (fine-tuning): tail and head together from there, at a tenth of the rate, so the head's first
+        # gradients do not wreck the pretrained tail; an epoch that does not beat stage 1 is not kept.
+        if tail is not None and not cancelled():
+            first = len(tracker.history or [])
+            tracker.next_stage(first)
+            await tf_training.fit(trainable, (x, y, xv, yv), tuned_epochs, options.batch_size,
+                                  options.learning_rate * FINE_TUNE_RATE, options.seed + 1,
+                                  _epoch_hook(tracker, first + tuned_epochs, progress, cancelled, first),
+                                  keep_start=True)
         if tail is not None:
             tail.write_back()
-        views = await _chosen_views(store, val_set, encoder, trainable, project, options)
+        features_model = head_model if tail is None else trainable
+        views = await _chosen_views(store, val_set, encoder, features_model, project, options)
     except BaseException:
         tfjs.dispose_layers([*head, *(tfjs.model_layers(trainable) if trainable is not None else [])])
         raise
     finally:
-        for tensor in (x, y, xv, yv):
+        for tensor in owned:
             if tensor is not None:
                 tensor.dispose()
-        if standardizer is not None:
-            standardizer.dispose()
     result = summary(options, tracker, time.monotonic() - started, cancelled())
     result["fit_seconds"] = round(time.monotonic() - fit_started, 2)
     result["train_count"], result["val_count"] = len(train_set), len(val_set)
     result["skipped"] = skipped_report(project, failures)
     result["tta"] = len(views)
-    classifier = _classifier(prepared, trainable, head, project.classes.labels, options, result, views)
+    if tail is not None:
+        result["fine_tune_from_epoch"] = first + 1 if len(tracker.history or []) > first else None
+    classifier = _classifier(prepared, features_model, head, project.classes.labels, options, result, views)
     return classifier, result, {"train": train_set, "val": val_set}
 
 
@@ -153,20 +187,16 @@ async def _embed_test_views(store: FeatureStore, samples: list[Sample], encoder:
         await store.ensure(samples, replace(encoder, views=missing), lambda done, total: None, cancelled)
 
 
-def _replace(old: Any, new: Any) -> Any:
-    old.dispose()
-    return new
-
-
-def _epoch_hook(tracker: EpochTracker, epochs: int, progress: Progress,
-                cancelled: Callable[[], bool]) -> tf_training.EpochHook:
-    """Records each epoch, reports it with the time left, and says whether to keep it and whether to stop."""
+def _epoch_hook(tracker: EpochTracker, epochs: int, progress: Progress, cancelled: Callable[[], bool],
+                offset: int = 0) -> tf_training.EpochHook:
+    """Records each epoch (numbered from `offset`: a second stage continues the first's count), reports it with the
+    time left, and says whether to keep it and whether to stop."""
     started = time.monotonic()
 
     def on_epoch(epoch: int, logs: dict[str, float]) -> tuple[bool, bool]:
-        best, stop = tracker.update(epoch, logs)
-        progress({"phase": "training", "epoch": epoch + 1, "epochs": epochs, **logs,
-                  "eta_s": eta_seconds(epoch + 1, epochs, time.monotonic() - started)})
+        best, stop = tracker.update(offset + epoch, logs)
+        progress({"phase": "training", "epoch": offset + epoch + 1, "epochs": epochs, **logs,
+                  "eta_s": eta_seconds(epoch + 1, epochs - offset, time.monotonic() - started)})
         return best, stop or cancelled()
 
     return on_epoch
