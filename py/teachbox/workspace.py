@@ -28,6 +28,7 @@ class Workspace:
 
     def __init__(self, session: Session) -> None:
         self.session = session
+        self._heard: set[str] = set()  # projects another tab changed while they were not open here
 
     @property
     def db(self) -> ProjectDB:
@@ -72,6 +73,7 @@ class Workspace:
 
     async def open(self, ident: str) -> dict[str, Any]:
         await self._switching()
+        self._heard.discard(ident)
         record, blobs, rows, model_blob = await self.db.load(ident)
         samples = [Sample(s.label, blobs[s.uid], s.name, uid=s.uid, line=s.line)
                    for s in record.samples if s.uid in blobs]
@@ -84,6 +86,8 @@ class Workspace:
         saved = Saved({s.uid for s in samples}, {(key, uid) for key, uid, _ in rows}, classifier)
         await self.db.mark_last(ident)
         self.session.adopt(record, saved, Project.restored(record.classes, samples, record.input_size), classifier)
+        if ident in self._heard:  # another tab saved it after it was read above
+            self.session.request_refresh()
         return self.session.describe()
 
     async def rename(self, ident: str, name: Any) -> dict[str, Any]:
@@ -118,6 +122,8 @@ class Workspace:
     def _changed_elsewhere(self, ident: str) -> None:
         if ident == self.session.record.id:
             self.session.request_refresh()
+        else:
+            self._heard.add(ident)
 
     async def _open_other(self, ident: str) -> None:
         """Open the most recently changed project other than `ident`, or a new empty one."""
