@@ -82,13 +82,17 @@ async def write(db: Any, ops: list[Op]) -> None:
     """Apply all ops in one readwrite transaction (issued synchronously: nothing awaits inside it); a failed commit
     raises StorageFailed and nothing of it is stored."""
     tx = db.transaction(to_js(sorted({op[0] for op in ops})), "readwrite")
+    _issue(tx, ops)
+    await settled(tx, "complete")
+
+
+def _issue(tx: Any, ops: list[Op]) -> None:
     for store, kind, key, value in ops:
         target = tx.objectStore(store)
         if kind == "put":
             target.put(value, _key(key))
         else:
             target.delete(_key(key))
-    await settled(tx, "complete")
 
 
 async def update(db: Any, ops: list[Op], store: str, key: Any, change: Callable[[Any], Any]) -> None:
@@ -99,12 +103,7 @@ async def update(db: Any, ops: list[Op], store: str, key: Any, change: Callable[
     commit before the write). An exception from `change` aborts the transaction and is raised here; a failed commit
     raises StorageFailed. Nothing of an aborted transaction is stored."""
     tx = db.transaction(to_js(sorted({store} | {op[0] for op in ops})), "readwrite")
-    for name, kind, op_key, value in ops:
-        target = tx.objectStore(name)
-        if kind == "put":
-            target.put(value, _key(op_key))
-        else:
-            target.delete(_key(op_key))
+    _issue(tx, ops)
     request = tx.objectStore(store).get(_key(key))
     refused: list[Exception] = []
 
