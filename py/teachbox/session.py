@@ -6,15 +6,22 @@ data set; a cancelled or failed training keeps the previous model). The API (api
 The open project is saved to IndexedDB (project_db.py) after every change. Additions, training and model imports are
 saved before they are adopted, so a full disk (quota_exceeded) leaves memory and storage as they were; small edits
 (rename, relabel, delete) are adopted at once and saved in the background, a failure reported as a `storage` event.
+
+Other tabs may have the same project open. A save merges this tab's changes into what is stored (store/merge.py),
+so `base` keeps the manifest this tab's memory was last reconciled with; when another tab changed the project, this
+one reads it back (`refresh`), but never while an operation runs (it works on a copy taken from memory, and its save
+must diff against the same `base`): the refresh waits for the operation to end.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
 from teachbox.browser import environment, net, tfjs
+from teachbox.browser.convert import blob_bytes
 from teachbox.data.geometry import auto_input_size
 from teachbox.data.image_reading import short_sides
 from teachbox.data.labels_csv import ParsedCSV, check_label, decode_csv, first_rows_failure, parse_labels_csv
@@ -28,7 +35,8 @@ from teachbox.model.train_options import BEST_BASES, TrainOptions
 from teachbox.model.train_plan import view_key
 from teachbox.model.trainer import pooled_encoder, prepare, train
 from teachbox.runtime import Runtime
-from teachbox.store.manifest import DEFAULT_NAME, ProjectRecord, Saved
+from teachbox.store.manifest import DEFAULT_NAME, ProjectRecord, Saved, memory_record
+from teachbox.store.merge import Renames, merge, same_content
 from teachbox.store.project_db import ProjectDB
 
 
@@ -45,15 +53,27 @@ class Session:
         self.busy: str | None = None
         self._cancel = False
         self.db: ProjectDB | None = None  # set once storage is open; None: nothing is saved (no IndexedDB)
-        self.record = ProjectRecord.new(DEFAULT_NAME)
+        self.record = ProjectRecord.new(DEFAULT_NAME)  # id, name and settings as this tab has them now
+        self.base: ProjectRecord | None = None  # the stored manifest memory was last reconciled with (merge.py)
+        self.renames: Renames = []  # class renames since `base`, in order: a save replays them on storage
         self.saved = Saved()
         self._save_lock = asyncio.Lock()
         self._background: set[asyncio.Future] = set()
+        # Reads another tab's changes back (Workspace.refresh, which also handles a project deleted elsewhere).
+        self.refresher: Callable[[], Awaitable[None]] | None = None
+        self._stale = False  # another tab changed the open project and this tab has not read it back yet
+        self._refreshing: asyncio.Future | None = None
 
     # -- helpers -------------------------------------------------------------------------------------------------
     def _start(self, what: str) -> None:
         self.idle()
         self.busy, self._cancel = what, False
+
+    def _finish(self) -> None:
+        """The operation ended: a refresh it held back runs now."""
+        self.busy = None
+        if self._stale:
+            self.request_refresh()
 
     def _cancelled(self) -> bool:
         return self._cancel
@@ -98,7 +118,7 @@ class Session:
         try:
             return await self._validate_images(samples, size)
         finally:
-            self.busy = None
+            self._finish()
 
     # -- data ----------------------------------------------------------------------------------------------------
     async def load_dataset(self, csv_url: str, append: bool = False) -> dict[str, Any]:
@@ -119,7 +139,7 @@ class Session:
             await self._save_or_forget(project, self.classifier, good)
             self.project = project
         finally:
-            self.busy = None
+            self._finish()
         summary = {**project.to_json(), "errors": errors, "error_count": len(errors), "rows": len(parsed.rows)}
         self.emitter.emit("dataset", project.to_json())
         return summary
@@ -140,7 +160,7 @@ class Session:
             await self._save_or_forget(project, self.classifier, good)
             self.project = project
         finally:
-            self.busy = None
+            self._finish()
         self.emitter.emit("dataset", self.project.to_json())
         return {**self.project.to_json(), "added": len(good), "errors": self.errors(samples, failures)}
 
@@ -157,6 +177,7 @@ class Session:
     def rename_class(self, old: str, new: str) -> dict[str, Any]:
         self.idle()
         self.project.rename_class(old, check_label(new))
+        self.renames.append((old, new))
         return self._changed()
 
     def delete_class(self, label: str) -> dict[str, Any]:
@@ -193,7 +214,16 @@ class Session:
         if self.db is None:
             return
         async with self._save_lock:
-            self.record, self.saved = await self.db.save(self.record, self.saved, project, self.store, classifier)
+            replayed = len(self.renames)
+            written, self.saved, merged = await self.db.save(self.base, self.record, self.saved, project, self.store,
+                                                             classifier, self.renames[:replayed])
+            del self.renames[:replayed]
+            # The base is what this tab wrote of its memory, not the merge: another tab's additions are not in
+            # memory yet, and a base holding them would make the next save read them as removed here.
+            self.base = written
+            self.record = replace(written, name=self.record.name, settings=self.record.settings)
+        if not same_content(merged, written):
+            self.request_refresh()
 
     async def _save_or_forget(self, project: Project, classifier: Classifier | None, added: list[Sample]) -> None:
         """Save a tentative addition; if that fails, the new samples' features are dropped again (not adopted)."""
@@ -224,13 +254,97 @@ class Session:
             pass
 
     def adopt(self, record: ProjectRecord, saved: Saved, project: Project, classifier: Classifier | None) -> None:
-        """Make another (restored, imported or new) project the open one; the previous one's memory is released."""
+        """Make another (restored, imported or new) project the open one, as stored in `record`; the previous one's
+        memory is released."""
         self.store.forget({s.uid for s in self.project.samples} - {s.uid for s in project.samples})
-        self.record, self.saved, self.project = record, saved, project
+        # Two objects: edits to this tab's name and settings must not change the base they are diffed against.
+        self.record, self.base, self.renames, self.saved, self.project = replace(record), record, [], saved, project
+        self._stale = False
         self._replace_classifier(classifier)
         self.validation = []
         self.emitter.emit("project", self.describe())
         self.emitter.emit("dataset", project.to_json())
+
+    # -- other tabs ------------------------------------------------------------------------------------------------
+    def request_refresh(self) -> None:
+        """Another tab changed the open project: read it back soon (after the running operation, if any). Requests
+        that arrive while one is pending are served by it."""
+        self._stale = True
+        if self.busy is None and self.refresher is not None \
+                and (self._refreshing is None or self._refreshing.done()):
+            self._refreshing = asyncio.ensure_future(self._refresh_while_stale())
+
+    async def _refresh_while_stale(self) -> None:
+        while self._stale and self.busy is None and self.refresher is not None:
+            self._stale = False
+            try:
+                await self.refresher()
+            except TeachboxError as error:
+                self.emitter.emit("storage", {"error": error.to_json()})
+
+    async def refresh(self) -> None:
+        """Read the open project back from storage and merge it into memory: other tabs' samples (with their images
+        and embeddings), classes, name, settings and model appear here, and this tab's edits not saved yet stay.
+        Raises project_deleted when another tab deleted the project."""
+        if self.db is None:
+            return
+        async with self._save_lock:
+            ident, base = self.record.id, self.base
+            stored = await self.db.manifest(ident)
+            if stored is None:
+                raise TeachboxError("project_deleted", "This project was deleted in another tab.")
+            known = {s.uid for s in self.project.samples}
+            blobs, rows = await self.db.parts(ident, [s.uid for s in stored.samples if s.uid not in known])
+            loaded = None
+            if stored.model is not None and stored.model != (base.model if base is not None else None):
+                blob = await self.db.model_blob(ident)  # another tab trained or imported a model
+                loaded = await classifier_from_zip(await blob_bytes(blob)) if blob is not None else None
+            if self.busy is not None or self.record.id != ident:  # an operation or a switch began meanwhile
+                if loaded is not None:
+                    loaded.dispose()
+                self._stale = True
+                return
+            self._merge_stored(stored, blobs, rows, loaded)
+
+    def _merge_stored(self, stored: ProjectRecord, blobs: dict[str, Any], rows: list[tuple[str, str, Any]],
+                      loaded: Classifier | None) -> None:
+        """Adopt `stored` (read by refresh) merged with memory, and `loaded` (the stored model, when it is not the
+        one `base` names) if the merge keeps storage's model; synchronous, so no edit can come in between."""
+        base_model = self.base.model if self.base is not None else None
+        mine = memory_record(self.record, self.project, {}, 0, 0,
+                             base_model if self.classifier is not None else None, stored.updated)
+        merged = merge(self.base, mine, stored, self.renames, stored.updated)
+        by_uid = {s.uid: s for s in self.project.samples}
+        samples = []
+        for entry in merged.samples:
+            sample = by_uid.get(entry.uid)
+            if sample is None and entry.uid in blobs:
+                sample = Sample(entry.label, blobs[entry.uid], entry.name, uid=entry.uid, line=entry.line)
+            if sample is not None:  # else: removed in storage after its manifest was read
+                sample.label = entry.label
+                samples.append(sample)
+        kept = {s.uid for s in samples}
+        gone = set(by_uid) - kept
+        self.store.forget(gone)
+        for key, uid, row in rows:
+            self.store.put(key, uid, row)
+        model_changed = merged.model != base_model and merged.model == stored.model
+        self.saved = Saved((self.saved.uids - gone) | set(blobs),
+                           {f for f in self.saved.features if f[1] not in gone} | {(key, uid) for key, uid, _ in rows},
+                           loaded if model_changed else self.saved.model)
+        renamed = (merged.name, merged.settings) != (self.record.name, self.record.settings)
+        self.base = stored
+        self.record = replace(stored, name=merged.name, settings=merged.settings)
+        self.project = Project.restored(merged.classes, samples, merged.input_size)
+        self.validation = [s for s in self.validation if s.uid in kept]
+        if model_changed:
+            self._replace_classifier(loaded)
+            self.validation = []
+        elif loaded is not None:
+            loaded.dispose()
+        if renamed or model_changed:  # the panels that show the name, the settings or the model follow
+            self.emitter.emit("project", self.describe())
+        self.emitter.emit("dataset", self.project.to_json())
 
     def reset(self) -> dict[str, Any]:
         """Forget the data set (cached features included) and the trained model."""
@@ -290,7 +404,7 @@ class Session:
                 self.emitter.emit("cancelled", {"operation": "training"})
             raise
         finally:
-            self.busy = None
+            self._finish()
         if prepared.copy is None:  # built on the page's shared base: keep that base alive while the model lives
             classifier.on_dispose = self.runtime.acquire()
         self._replace_classifier(classifier)
@@ -363,7 +477,7 @@ class Session:
         finally:
             for view in classifier.views:
                 self.store.forget_key(view_key(key, view))
-            self.busy = None
+            self._finish()
         true = [classifier.labels.index(s.label) for s in good]
         return {**evaluate_predictions(true, probs, classifier.labels, [s.name for s in good]), "errors": errors}
 

@@ -28,6 +28,7 @@ class Workspace:
 
     def __init__(self, session: Session) -> None:
         self.session = session
+        self._heard: set[str] = set()  # projects another tab changed while they were not open here
 
     @property
     def db(self) -> ProjectDB:
@@ -41,6 +42,8 @@ class Workspace:
         began = environment.now_ms()
         try:
             self.session.db = await ProjectDB.open()
+            self.db.listen(self._changed_elsewhere)
+            self.session.refresher = self.refresh
             last = await self.db.last()
             if last is not None:
                 await self.open(last)
@@ -64,12 +67,13 @@ class Workspace:
         record = ProjectRecord.new(name if isinstance(name, str) and name.strip() else DEFAULT_NAME)
         record.name = unique_name(record.name, [r.name for r in await self.db.records()])
         await self._switching()
-        await self.db.put_record(record)
+        await self.db.create(record)
         self.session.adopt(record, Saved(), Project(), None)
         return self.session.describe()
 
     async def open(self, ident: str) -> dict[str, Any]:
         await self._switching()
+        self._heard.discard(ident)
         record, blobs, rows, model_blob = await self.db.load(ident)
         samples = [Sample(s.label, blobs[s.uid], s.name, uid=s.uid, line=s.line)
                    for s in record.samples if s.uid in blobs]
@@ -80,8 +84,10 @@ class Workspace:
         for key, uid, row in rows:
             store.put(key, uid, row)
         saved = Saved({s.uid for s in samples}, {(key, uid) for key, uid, _ in rows}, classifier)
-        await self.db.put_record(record)  # now the last open one
+        await self.db.mark_last(ident)
         self.session.adopt(record, saved, Project.restored(record.classes, samples, record.input_size), classifier)
+        if ident in self._heard:  # another tab saved it after it was read above
+            self.session.request_refresh()
         return self.session.describe()
 
     async def rename(self, ident: str, name: Any) -> dict[str, Any]:
@@ -91,12 +97,7 @@ class Workspace:
             await self.session.save(self.session.project, self.session.classifier)
             self.session.emitter.emit("project", self.session.describe())
         else:
-            record = next((r for r in await self.db.records() if r.id == ident), None)
-            if record is None:
-                raise TeachboxError("unknown_project", "There is no saved project with that id.")
-            record.name = name
-            await self.db.put_record(record)
-            await self.db.put_record(self.session.record)  # keep the open project the last one
+            await self.db.rename(ident, name)
         return {"id": ident, "name": name}
 
     async def delete(self, ident: str) -> dict[str, Any]:
@@ -104,10 +105,30 @@ class Workspace:
         (or a new empty project)."""
         if ident == self.session.record.id:
             await self._switching()
-            others = [r for r in await self.db.records() if r.id != ident]
-            await (self.open(others[0].id) if others else self.create())
+            await self._open_other(ident)
         await self.db.delete(ident)
         return await self.storage()
+
+    async def refresh(self) -> None:
+        """Another tab changed the open project: read it back (Session.refresh); if that tab deleted it, open the
+        most recent other project, as deleting it here would."""
+        try:
+            await self.session.refresh()
+        except TeachboxError as error:
+            if error.code != "project_deleted":
+                raise
+            await self._open_other(self.session.record.id)
+
+    def _changed_elsewhere(self, ident: str) -> None:
+        if ident == self.session.record.id:
+            self.session.request_refresh()
+        else:
+            self._heard.add(ident)
+
+    async def _open_other(self, ident: str) -> None:
+        """Open the most recently changed project other than `ident`, or a new empty one."""
+        others = [r for r in await self.db.records() if r.id != ident]
+        await (self.open(others[0].id) if others else self.create())
 
     async def export(self) -> bytes:
         """The open project as a zip (see archive.py)."""
@@ -144,7 +165,7 @@ class Workspace:
         record.settings = files.settings
         project = Project.restored(files.classes, good, size if good else None)
         try:
-            record, saved = await self.db.save(record, Saved(), project, session.store, classifier)
+            record, saved, _merged = await self.db.save(None, record, Saved(), project, session.store, classifier, [])
         except TeachboxError:
             session.store.forget({s.uid for s in samples})
             raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import js  # type: ignore[import-not-found]
@@ -81,13 +82,49 @@ async def write(db: Any, ops: list[Op]) -> None:
     """Apply all ops in one readwrite transaction (issued synchronously: nothing awaits inside it); a failed commit
     raises StorageFailed and nothing of it is stored."""
     tx = db.transaction(to_js(sorted({op[0] for op in ops})), "readwrite")
+    _issue(tx, ops)
+    await settled(tx, "complete")
+
+
+def _issue(tx: Any, ops: list[Op]) -> None:
     for store, kind, key, value in ops:
         target = tx.objectStore(store)
         if kind == "put":
             target.put(value, _key(key))
         else:
             target.delete(_key(key))
-    await settled(tx, "complete")
+
+
+async def update(db: Any, ops: list[Op], store: str, key: Any, change: Callable[[Any], Any]) -> None:
+    """Apply `ops`, then replace the value under `key` with `change(value)` (None when absent), all in one readwrite
+    transaction. `change` runs in the success handler of the read, while the transaction is still active, so the
+    read and the write are one step: IndexedDB runs readwrite transactions on the same store one after the other,
+    and no other tab's write can come between them (awaiting the read in Python first would let the transaction
+    commit before the write). An exception from `change` aborts the transaction and is raised here; a failed commit
+    raises StorageFailed. Nothing of an aborted transaction is stored."""
+    tx = db.transaction(to_js(sorted({store} | {op[0] for op in ops})), "readwrite")
+    _issue(tx, ops)
+    request = tx.objectStore(store).get(_key(key))
+    refused: list[Exception] = []
+
+    def write(_event: Any) -> None:
+        try:
+            tx.objectStore(store).put(change(None if is_nullish(request.result) else request.result), _key(key))
+        except Exception as error:  # noqa: BLE001 - any failure of `change` must abort, then surface in the caller
+            refused.append(error)
+            tx.abort()
+
+    proxy = create_proxy(write)
+    request.addEventListener("success", proxy)
+    try:
+        await settled(tx, "complete")
+    except StorageFailed:
+        if refused:
+            raise refused[0] from None
+        raise
+    finally:
+        request.removeEventListener("success", proxy)
+        proxy.destroy()
 
 
 async def read(db: Any, requests: list[tuple[str, str, Any]]) -> list[Any]:

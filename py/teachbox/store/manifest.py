@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from teachbox.data.geometry import INPUT_SIZE, INPUT_SIZES
+from teachbox.data.project import Project
 from teachbox.errors import TeachboxError
 
 SCHEMA = 1
 MAX_NAME = 80
 DEFAULT_NAME = "My project"
 POOLED_SUFFIX = "|pooled"  # only the pooled embeddings are kept: fine-tuning activations are ~50× bigger
+LEGACY_MODEL = "saved"  # the model token of a manifest written before tokens existed
 
 
 @dataclass
@@ -58,6 +60,9 @@ class ProjectRecord:
     feature_bytes: int = 0
     model_bytes: int = 0
     input_size: int | None = None  # Project.input_size
+    # Which model is stored (a random token, new with each saved model; None: none). Tabs compare it to know when
+    # another tab's training or import replaced the model, without reading the model itself.
+    model: str | None = None
 
     @classmethod
     def new(cls, name: str) -> ProjectRecord:
@@ -79,7 +84,7 @@ class ProjectRecord:
         return {"schema": SCHEMA, "id": self.id, "name": self.name, "created": self.created, "updated": self.updated,
                 "classes": list(self.classes), "samples": [s.to_json() for s in self.samples],
                 "settings": self.settings, "featureBytes": self.feature_bytes, "modelBytes": self.model_bytes,
-                "inputSize": self.input_size}
+                "inputSize": self.input_size, "model": self.model}
 
     @classmethod
     def from_json(cls, value: Any) -> ProjectRecord:
@@ -101,8 +106,21 @@ class ProjectRecord:
         input_size = value.get("inputSize", INPUT_SIZE if samples else None)
         if input_size is not None and (isinstance(input_size, bool) or input_size not in INPUT_SIZES):
             raise _bad("its manifest is malformed")
+        # Manifests written before the model token have none: any fixed token names the model they hold.
+        model = value.get("model", LEGACY_MODEL if numbers[3] else None)
+        if model is not None and not isinstance(model, str):
+            raise _bad("its manifest is malformed")
         return cls(ident, name, float(numbers[0]), float(numbers[1]), list(classes), samples, value["settings"],
-                   int(numbers[2]), int(numbers[3]), input_size)
+                   int(numbers[2]), int(numbers[3]), input_size, model)
+
+
+def memory_record(record: ProjectRecord, project: Project, sizes: dict[str, int], feature_bytes: int,
+                  model_bytes: int, model: str | None, updated: float) -> ProjectRecord:
+    """The manifest of a project as a tab holds it in memory: `record` for its id, name, creation and settings,
+    `project` for its classes, samples and input size; the sizes and the model token are what storage holds for it."""
+    samples = [SampleRecord(s.uid, s.label, s.name, s.line, sizes.get(s.uid, 0)) for s in project.samples]
+    return ProjectRecord(record.id, record.name, record.created, updated, project.classes.labels, samples,
+                         record.settings, feature_bytes, model_bytes, project.input_size, model)
 
 
 def new_id() -> str:

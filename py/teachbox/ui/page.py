@@ -44,6 +44,7 @@ class Page:
         self.projects = ProjectBar(api, self.feedback, self.confirm, self._project_switched)
         self.train.show_project(api.project())
         self.classes.ensure_defaults()
+        self.shown_id = api.project()["id"]
         dom.by_id("app").hidden = False
 
     async def _trained(self, _result: dict[str, Any]) -> None:
@@ -53,11 +54,17 @@ class Page:
         await self.results.evaluate()
 
     def _project_switched(self) -> None:
-        """Another project is open: the panels that show the model follow it (the class list follows its data)."""
+        """Another project is open, or the open one changed its name, settings or model (here or in another tab):
+        the panels that show the model follow it (the class list follows its data). Only a project just opened gets
+        the example classes when it has none: one that another tab emptied stays as that tab left it (adding them
+        here would be saved and reach that tab too)."""
+        project = self.api.project()
         self.preview.refresh()
         self.export.refresh()
-        self.train.show_project(self.api.project())
-        self.classes.ensure_defaults()
+        self.train.show_project(project)
+        if project["id"] != self.shown_id:
+            self.shown_id = project["id"]
+            self.classes.ensure_defaults()
 
     def _model_imported(self, _result: dict[str, Any]) -> None:
         self.preview.refresh()
