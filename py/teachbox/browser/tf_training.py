@@ -25,22 +25,24 @@ TAIL_POOL = "teachbox_tail_pool"
 
 
 def head_layers(classes: int, hidden_units: int, dropout: float, l2: float, seed: int) -> list[Any]:
-    """dense(relu, L2) → dropout → dense(softmax); initialisers and dropout seeded, so two runs with one seed start
-    alike (and `fit` draws the batches' order from the seed too)."""
+    """dense(relu, L2) → dropout → dense(softmax), or with no hidden units dense(softmax, L2): a regularised linear
+    model on the features. Initialisers and dropout seeded, so two runs with one seed start alike (and `fit` draws
+    the batches' order from the seed too)."""
 
     def init(offset: int) -> Any:
         return tf.initializers.glorotNormal(to_js({"seed": seed + offset}))
 
+    regularizer = tf.regularizers.l2(to_js({"l2": l2})) if l2 > 0 else None
     layers = []
     if hidden_units > 0:
-        regularizer = tf.regularizers.l2(to_js({"l2": l2})) if l2 > 0 else None
         layers.append(tf.layers.dense(to_js({"units": hidden_units, "activation": "relu",
                                              "kernelRegularizer": regularizer, "kernelInitializer": init(1),
                                              "name": "teachbox_hidden"})))
         if dropout > 0:
             layers.append(tf.layers.dropout(to_js({"rate": dropout, "seed": seed + 2, "name": "teachbox_dropout"})))
-    layers.append(tf.layers.dense(to_js({"units": classes, "activation": "softmax",
-                                         "kernelInitializer": init(3), "name": "teachbox_output"})))
+    layers.append(tf.layers.dense(to_js({"units": classes, "activation": "softmax", "kernelInitializer": init(3),
+                                         "kernelRegularizer": None if hidden_units > 0 else regularizer,
+                                         "name": "teachbox_output"})))
     return layers
 
 
