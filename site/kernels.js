@@ -116,6 +116,42 @@
     },
 
     /**
+     * Grad-CAM of a Teachbox image model (base → teachbox_pool → head): the base's last feature map A for one image,
+     * weighted per channel by the mean gradient of log p(class `index`) over A, summed over channels, ReLU'd and
+     * scaled to [0, 1]. Only the head is differentiated (pooling and dense layers: every backend has their
+     * gradients); a two-depth model keeps its earlier depth's pooled features fixed. Resolves to {map: h × w rows,
+     * peak: the largest value before scaling}.
+     */
+    async explain(model, image, box, size, index) {
+      const layerNamed = (name) => model.layers.find((layer) => layer.name === name);
+      const head = ["teachbox_hidden", "teachbox_dropout", "teachbox_output"].map(layerNamed).filter(Boolean);
+      const joined = layerNamed("teachbox_depths");
+      const taps = [model.getLayer("teachbox_pool").input];
+      if (joined) taps.push(model.getLayer("teachbox_pool_earlier").input);
+      const [cam, peak] = tf.tidy(() => {
+        const parts = tf.model({inputs: model.inputs, outputs: taps}).predict(kernels.toInput(image, box, size));
+        const [maps, earlier] = Array.isArray(parts) ? parts : [parts];
+        const score = (features) => {
+          let x = tf.mean(features, [1, 2]);
+          if (joined) x = tf.concat([tf.mean(earlier, [1, 2]), x], 1);
+          for (const layer of head) x = layer.apply(x);
+          // a one-hot product, not gather: gather's gradient (UnsortedSegmentSum) has no wasm kernel
+          return tf.log(tf.sum(x.mul(tf.oneHot(tf.tensor1d([index], "int32"), x.shape[1])), 1).add(1e-12)).sum();
+        };
+        const weights = tf.mean(tf.grad(score)(maps), [1, 2]).reshape([1, 1, 1, -1]);
+        const raw = tf.relu(tf.sum(maps.mul(weights), -1)).squeeze([0]);
+        const top = raw.max();
+        return [raw.div(top.add(1e-12)), top];
+      });
+      try {
+        return {map: await cam.array(), peak: (await peak.data())[0]};
+      } finally {
+        cam.dispose();
+        peak.dispose();
+      }
+    },
+
+    /**
      * A frozen model run as the fused ops of `plan` (py/teachbox/model/fusion_plan.py): each batch-norm folded into its
      * convolution's kernel and bias here, once, and each convolution or dense layer run with its bias and activation
      * in one op.

@@ -100,6 +100,11 @@ class Api:
             raise TeachboxError("bad_source", "predict needs an image: a URL, File, Blob, <img>, <canvas> or <video>.")
         return await self.session.predict(image)
 
+    async def explain(self, image: Any, label: Any = None) -> dict:
+        if is_nullish(image):
+            raise TeachboxError("bad_source", "explain needs an image: a URL, File, Blob, <img>, <canvas> or <video>.")
+        return await self.session.explain(image, arguments.optional_text(to_py(label), "explain's label"))
+
     async def export_model(self) -> Any:
         return bytes_blob(await self.session.export_model(), "application/zip")
 
@@ -180,7 +185,8 @@ class Api:
         promised = {
             "embed": self.embed, "useBase": self.use_base, "loadDataset": self.load_dataset,
             "addImages": self.add_images, "train": self.train, "evaluate": self.evaluate, "predict": self.predict,
-            "exportModel": self.export_model, "loadModel": self.load_model, "projects": self.list_projects,
+            "explain": self.explain, "exportModel": self.export_model, "loadModel": self.load_model,
+            "projects": self.list_projects,
             "newProject": self.new_project, "openProject": self.open_project, "renameProject": self.rename_project,
             "deleteProject": self.delete_project, "storage": self.storage, "exportProject": self.export_project,
             "importProject": self.import_project,

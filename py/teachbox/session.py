@@ -433,6 +433,9 @@ class Session:
     async def predict(self, source: Any) -> list[dict[str, Any]]:
         return await self._trained().predict(source)
 
+    async def explain(self, source: Any, label: str | None = None) -> dict[str, Any]:
+        return await self._trained().explain(source, label)
+
     async def evaluate(self, csv_url: str | None = None) -> dict[str, Any]:
         """Metrics on the validation split of the last training, or on any labelled CSV."""
         classifier = self._trained()

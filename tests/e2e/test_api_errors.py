@@ -48,6 +48,8 @@ BAD_VALUES = """(ctx) => ({
   embed: [[[ctx.missingImage], "missing"], [[{}], "bad_source"], [[new Blob(["not an image"])], "not_an_image"],
           [[], "bad_option"]],
   predict: [[[ctx.missingImage], "missing"], [[{}], "bad_source"], [[], "bad_option"]],
+  explain: [[[ctx.missingImage], "missing"], [[{}], "bad_source"], [[ctx.image, "no such class"], "unknown_label"],
+            [[ctx.image, 5], "bad_option"], [[], "bad_option"]],
   useBase: [[["no-such-base"], "unknown_base"], [[{cut: 5}], "bad_option"], [[{ids: "x"}], "bad_option"]],
   loadDataset: [[[ctx.missingCsv], "missing"], [[ctx.csv, {append: "yes"}], "bad_option"],
                 [[ctx.csv, {apend: true}], "bad_option"], [[""], "bad_option"], [[], "bad_option"]],
@@ -116,7 +118,7 @@ def setup(module_context, server, scratch):  # noqa: ANN001, ANN201
     ctx = {"id": page.evaluate("() => teachbox.project().id"),
            "uid": page.evaluate("() => teachbox.samples({limit: 1})[0].uid"),
            "csv": csv, "missingCsv": f"/scratch/{NAME}/no-such.csv",
-           "missingImage": f"/scratch/{NAME}/images/no-such.png"}
+           "missingImage": f"/scratch/{NAME}/images/no-such.png", "image": f"/scratch/{NAME}/{rows[0][0]}"}
     return page, ctx
 
 

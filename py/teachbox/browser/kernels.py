@@ -27,6 +27,13 @@ def fused_ops(model: Any, plan: dict) -> Any:
     return js.teachboxKernels.fused(model, to_js(plan))
 
 
+async def explain(model: Any, image: Any, box: Box, size: int, index: int) -> tuple[list[list[float]], float]:
+    """Grad-CAM of class `index` for one image: (the base's last feature map's h × w weights in [0, 1], the peak
+    before scaling), from kernels.js."""
+    result = (await js.teachboxKernels.explain(model, image, to_js(list(box)), size, index)).to_py()
+    return [[float(v) for v in row] for row in result["map"]], float(result["peak"])
+
+
 def trainable_depthwise(kernel_size: int, name: str) -> Any:
     """A layer standing in for a depthwise conv in the fine-tuning tail, trainable on every backend (kernels.js)."""
     return js.teachboxKernels.trainableDepthwise(to_js({"kernelSize": kernel_size, "name": name}))

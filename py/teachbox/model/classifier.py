@@ -53,6 +53,27 @@ class Classifier:
         ranked = sorted(zip(self.labels, values), key=lambda pair: -pair[1])
         return [{"label": label, "probability": float(p)} for label, p in ranked]
 
+    async def explain(self, source: Any, label: str | None = None) -> dict[str, Any]:
+        """Where in the image the model looked for `label` (default: the most likely one): Grad-CAM on the base's
+        last feature map, as h × w weights in [0, 1] over the crop `box` ([y1, x1, y2, x2], fractions of the
+        image) the model saw. One view (the image as it is), even when predictions average several."""
+        if label is not None and label not in self.labels:
+            raise TeachboxError("unknown_label", f"This model has no class {label!r}; its classes are "
+                                                 f"{', '.join(self.labels)}.", {"labels": self.labels})
+        image = await image_reading.decode_one(source)
+        try:
+            width, height = image_sources.pixel_size(image)
+            box = crop_box(width, height, self.preprocessing.mode)
+            values = await kernels.classify(self.runner, image, box, self.preprocessing.size, self.views)
+            chosen = label if label is not None else self.labels[max(range(len(values)), key=values.__getitem__)]
+            index = self.labels.index(chosen)
+            heat, peak = await kernels.explain(self.model, image, box, self.preprocessing.size, index)
+        finally:
+            if image is not source:
+                image.close()
+        return {"label": chosen, "probability": float(values[index]), "map": heat, "peak": peak,
+                "box": list(box), "width": width, "height": height}
+
     def dispose(self) -> None:
         if self.runner is not self.model:
             self.runner.dispose()
