@@ -38,7 +38,7 @@ class Camera:
         self._starting = False
         self.watchers: list[Callable[[bool], None]] = []
         self._capture_canvas = dom.document.createElement("canvas")
-        self.listeners = dom.Listeners()
+        self.listeners = feedback.listeners_for_actions()
         self.listeners.on(self.toggle, "click", lambda _e: self.stop() if self.running else self.start())
         self.listeners.on(self.select, "change", lambda _e: self.start(str(self.select.value) or None))
         self.listeners.on(self.mirror, "change", lambda _e: self.video.classList.toggle("mirrored",

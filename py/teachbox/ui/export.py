@@ -113,7 +113,7 @@ class ExportPanel:
         self.snippet = dom.by_id("snippet")
         self.import_input = dom.by_id("import-model")
         self.snippet.textContent = snippet()
-        self.listeners = dom.Listeners()
+        self.listeners = feedback.listeners_for_actions()
         self.listeners.on(self.download, "click", lambda _e: self.export())
         self.listeners.on(dom.by_id("snippet-copy"), "click", lambda _e: self.copy())
         self.listeners.on(dom.by_id("import-model-choose"), "click", lambda _e: self.import_input.click())
