@@ -35,7 +35,7 @@ class SampleSet:
     def describe(self) -> str:
         """A one-line summary for a menu: classes, images and download size."""
         classes = len(self.counts)
-        return (f"{self.name} — {classes} class{'' if classes == 1 else 'es'}, {self.images} images, "
+        return (f"{self.name} — {classes} class{'' if classes == 1 else 'es'}, {self.images} image{'' if self.images == 1 else 's'}, "
                 f"{format_bytes(self.bytes)}")
 
 

@@ -117,7 +117,7 @@ class Camera:
         out_w, out_h = max(1, round(width * scale)), max(1, round(height * scale))
         if int(canvas.width) != out_w or int(canvas.height) != out_h:
             canvas.width, canvas.height = out_w, out_h
-        context = canvas.getContext("2d")
+        context = dom.context_2d(canvas, read_back=True)  # the preview's frames are read back by predict
         context.save()
         if self.mirrored:
             context.translate(out_w, 0)

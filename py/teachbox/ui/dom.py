@@ -160,6 +160,12 @@ def next_frame() -> Any:
     return js.Promise.new(create_once_callable(lambda resolve, _reject: js.requestAnimationFrame(resolve)))
 
 
+def context_2d(canvas: Node, read_back: bool = False) -> Any:
+    """A canvas's 2D context. `read_back`: its pixels are read often (TF.js reads a canvas with getImageData), which
+    a CPU-backed canvas does fast and without Chrome's warning; it only counts on the canvas's first getContext."""
+    return canvas.getContext("2d", to_js({"willReadFrequently": read_back}))
+
+
 def canvas_to_blob(canvas: Node, mime: str = "image/jpeg", quality: float = 0.9) -> Any:
     """canvas.toBlob as a promise (toBlob only takes a callback)."""
 

@@ -23,7 +23,10 @@ def quoted(label: str) -> str:
 
 
 def plural(count: int, word: str) -> str:
-    return f"{count} {word}" + ("" if count == 1 else "s")
+    """`1 image`, `3 images`, `2 classes`: English plurals of the nouns the UI counts."""
+    if count == 1:
+        return f"{count} {word}"
+    return f"{count} {word}{'es' if word.endswith(('s', 'x', 'ch', 'sh')) else 's'}"
 
 
 class DataOps:

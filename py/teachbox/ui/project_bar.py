@@ -33,7 +33,15 @@ def storage_text(storage: dict[str, Any]) -> str:
     mine = f"This project: {megabytes(current['bytes'])}" if current else "This project is not saved yet"
     kept = "kept" if storage["persisted"] else "may be cleared by the browser when space runs low"
     return (f"{mine} · site storage {megabytes(storage['usage'])} of {megabytes(storage['quota'])} "
-            f"({len(storage['projects'])} project{'s' if len(storage['projects']) != 1 else ''}; {kept}).")
+            f"({plural(len(storage['projects']), 'project')}; {kept}).")
+
+
+def project_contents(project: dict[str, Any]) -> str:
+    """What deleting a project throws away, as the delete question names it (only what it has)."""
+    parts = [f"its {plural(project['samples'], 'image')}"] if project["samples"] else []
+    if project["trained"]:
+        parts.append("its model")
+    return f"with {' and '.join(parts)} " if parts else ""
 
 
 class ProjectBar:
@@ -42,6 +50,7 @@ class ProjectBar:
     def __init__(self, api: Api, feedback: Feedback, export_feedback: Feedback, confirm: ConfirmDialog,
                  switched: Callable[[], None]) -> None:
         self.api, self.feedback, self.confirm, self.switched = api, feedback, confirm, switched
+        self.export_feedback = export_feedback
         self.select = dom.by_id("project-select")
         self.form = dom.by_id("project-form")
         self.name_input = dom.by_id("project-name")
@@ -50,7 +59,6 @@ class ProjectBar:
         self.import_input = dom.by_id("project-import")
         self.link = DownloadLink(dom.by_id("project-export-link"))
         self._mode = "new"
-        self.export_feedback = export_feedback
         listen = dom.Listeners()
         listen.on(self.select, "change", lambda _e: self.open(str(self.select.value)))
         listen.on(dom.by_id("project-new"), "click", lambda _e: self._ask_name("new"))
@@ -118,8 +126,8 @@ class ProjectBar:
 
     async def delete(self) -> None:
         project = self.api.project()
-        question = (f"Delete the project “{project['name']}” with its {project['samples']} images and its model "
-                    "from this browser? Export it first to keep a copy.")
+        question = f"Delete the project “{project['name']}” {project_contents(project)}from this browser? Export it " \
+                   "first to keep a copy."
         if not await self.confirm.ask("Delete this project?", question):
             return
         await self.api.delete_project(project["id"])
