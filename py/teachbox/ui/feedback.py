@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import traceback
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from teachbox.browser.convert import JsException, js_message
 from teachbox.errors import TeachboxError
 from teachbox.ui import dom
+
+if TYPE_CHECKING:
+    from teachbox.api import Api
 
 
 class Feedback:
@@ -45,6 +49,11 @@ class Feedback:
     def listeners_for_actions(self) -> dom.Listeners:
         """Listeners whose handlers' failures are shown here."""
         return dom.Listeners(self.failure)
+
+    def follow(self, api: Api, event: str, handler: Callable[[Any], Any]) -> None:
+        """Subscribe to an API event with failures shown here. The API calls its listeners inside the operation
+        that emits (a training, opening a project), which a failing panel must not fail."""
+        api.on(event, lambda payload: dom.call_handler(handler, payload, report=self.failure))
 
     def error(self, message: str) -> None:
         """Show a failure. The text is replaced (not appended) so screen readers announce the new message."""

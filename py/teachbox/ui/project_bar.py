@@ -71,7 +71,7 @@ class ProjectBar:
         in_export.on(dom.by_id("project-import-choose"), "click", lambda _e: self.import_input.click())
         in_export.on(self.import_input, "change", lambda _e: self.import_file())
         self.listeners = (listen, in_export)
-        api.on("project", lambda _p: self._changed())
+        feedback.follow(api, "project", lambda _p: self._changed())
         api.on("dataset", lambda _p: dom.spawn(self.refresh()))
         api.on("trained", lambda _p: dom.spawn(self.refresh()))
         api.on("storage", lambda payload: feedback.error(str(payload.error.message)))

@@ -41,8 +41,8 @@ class Results:
         self.shown = False
         self._editing = False
         self._targets: list[tuple[Any, str]] = []  # (Move button or option, class it moves to)
-        api.on("trained", lambda _p: dom.spawn(self.evaluate(), self.feedback.failure))
-        api.on("dataset", lambda _p: self._data_changed())
+        feedback.follow(api, "trained", lambda _p: self.evaluate())  # a coroutine: call_handler runs it after
+        feedback.follow(api, "dataset", lambda _p: self._data_changed())
 
     def _data_changed(self) -> None:
         if not self._editing:

@@ -17,7 +17,7 @@ from typing import Any
 
 from teachbox.api import Api
 from teachbox.browser.convert import to_py
-from teachbox.data.geometry import INPUT_SIZES
+from teachbox.data.geometry import CROP_MODES, INPUT_SIZES
 from teachbox.errors import TeachboxError
 from teachbox.model.train_options import AUTO, TrainOptions
 from teachbox.ui import dom
@@ -105,10 +105,10 @@ class TrainPanel:
         self.listeners.on(self.stop_button, "click", lambda _e: self.stop())
         self.listeners.on(dom.by_id("train-reset"), "click", lambda _e: self.reset_settings())
         self.listeners.on(dom.window, "resize", lambda _e: self.draw())
-        api.on("progress", self._progress)
-        api.on("trained", self._trained)
-        api.on("cancelled", lambda _p: self._cancelled())
-        api.on("settings", lambda payload: self.show_settings(to_py(payload)["settings"]))
+        feedback.follow(api, "progress", self._progress)
+        feedback.follow(api, "trained", self._trained)
+        feedback.follow(api, "cancelled", lambda _p: self._cancelled())
+        feedback.follow(api, "settings", lambda payload: self.show_settings(to_py(payload)["settings"]))
         self._fill_bases()
 
     def _fill_bases(self) -> None:
@@ -136,16 +136,20 @@ class TrainPanel:
                         force=True)
 
     def show_settings(self, settings: dict[str, Any]) -> None:
-        """Every field from the project's settings; what they do not name shows the core's default."""
-        values = DEFAULTS | settings
+        """Every field from the project's settings; what they do not name shows the core's default. A value a field
+        cannot show (a project zip's settings are not checked on import) shows the default too."""
         for element_id, (option, kind, _name) in FIELDS.items():
-            value = values[option]
+            value = settings.get(option)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                value = DEFAULTS[option]
             dom.by_id(element_id).value = f"{value * 100:g}" if kind == "percent" else f"{value:g}"
-        self.crop.value = str(values["crop"])
-        self.best.checked = values["quality"] == "best"
-        size = values["inputSize"]
+        crop = settings.get("crop")
+        self.crop.value = crop if crop in CROP_MODES else DEFAULTS["crop"]
+        self.best.checked = settings.get("quality") == "best"
+        size = settings.get("inputSize")
         self.size.value = str(size if size in INPUT_SIZES or size == AUTO else DEFAULTS["inputSize"])
-        self.base.value = str(values["base"] or self.api.info()["defaultBase"])
+        base = settings.get("base")
+        self.base.value = base if isinstance(base, str) else self.api.info()["base"]["id"]  # train's default
 
     def reset_settings(self) -> None:
         """Back to the core's defaults: saved as empty settings, so the project follows the defaults from now on."""
