@@ -190,8 +190,9 @@ def test_the_console_has_the_js_names_and_plurals_are_english(app) -> None:
     assert "loadDataset" in output and "setSettings" in output and "newProject" in output, output
     output = run("teachbox.load_dataset")
     assert "AttributeError" in output and "loadDataset" in output, output
-    output = run("from teachbox.ui.intake import plural\n[plural(1, 'class'), plural(3, 'class'), plural(2, 'image')]")
-    assert "['1 class', '3 classes', '2 images']" in output, output
+    output = run("from teachbox.ui.intake import plural\n"
+                 "[plural(1, 'class'), plural(3, 'class'), plural(2, 'image'), plural(12, 'epoch')]")
+    assert "['1 class', '3 classes', '2 images', '12 epochs']" in output, output
 
 
 def test_live_preview_reads_its_canvas_without_a_warning(app) -> None:

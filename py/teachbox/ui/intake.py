@@ -23,10 +23,11 @@ def quoted(label: str) -> str:
 
 
 def plural(count: int, word: str) -> str:
-    """`1 image`, `3 images`, `2 classes`: English plurals of the nouns the UI counts."""
+    """`1 image`, `3 images`, `2 classes`, `5 epochs`: the plurals of the nouns the UI counts (a sibilant end takes
+    -es; no counted noun ends in a soft "ch", which "epoch" would get wrong)."""
     if count == 1:
         return f"{count} {word}"
-    return f"{count} {word}{'es' if word.endswith(('s', 'x', 'ch', 'sh')) else 's'}"
+    return f"{count} {word}{'es' if word.endswith(('s', 'x', 'sh')) else 's'}"
 
 
 class DataOps:

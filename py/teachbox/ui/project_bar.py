@@ -126,8 +126,8 @@ class ProjectBar:
 
     async def delete(self) -> None:
         project = self.api.project()
-        question = f"Delete the project “{project['name']}” {project_contents(project)}from this browser? Export it " \
-                   "first to keep a copy."
+        question = (f"Delete the project “{project['name']}” {project_contents(project)}from this browser? "
+                    "Export it first to keep a copy.")
         if not await self.confirm.ask("Delete this project?", question):
             return
         await self.api.delete_project(project["id"])

@@ -15,7 +15,7 @@ from teachbox.browser.convert import is_nullish
 from teachbox.errors import TeachboxError
 from teachbox.ui import dom, thumbs
 from teachbox.ui.feedback import Feedback
-from teachbox.ui.intake import quoted
+from teachbox.ui.intake import plural, quoted
 
 MAX_MISTAKES = 60
 BUTTONS_UP_TO = 4  # with more classes, "Move to" is a picker instead of one button per class
@@ -98,8 +98,8 @@ class Results:
         self._targets = []
         dom.clear(self.body)
         labels: list[str] = result["labels"]
-        self.note.textContent = (f"Validation accuracy {pct(result['accuracy'])} on {result['count']} validation "
-                                 "images (images held out from training).")
+        self.note.textContent = (f"Validation accuracy {pct(result['accuracy'])} on "
+                                 f"{plural(result['count'], 'validation image')} (images held out from training).")
         self.body.append(self._per_class(result))
         self.body.append(self._confusion(labels, result["confusion"], result["count"]))
         self.body.append(self._mistakes(labels, result["misclassified"]))
@@ -153,7 +153,8 @@ class Results:
         lookup = SampleLookup(self.api)
         for mistake in mistakes[:MAX_MISTAKES]:
             listing.append(self._mistake(labels, mistake, lookup))
-        more = (dom.el("p", f"The {len(mistakes) - MAX_MISTAKES} less confident mistakes are not listed.",
+        hidden = len(mistakes) - MAX_MISTAKES
+        more = (dom.el("p", f"The {plural(hidden, 'less confident mistake')} {'is' if hidden == 1 else 'are'} not listed.",
                        cls="muted small") if len(mistakes) > MAX_MISTAKES else None)
         return dom.el("div", title, dom.el("p", "Most confident mistakes first. Mislabelled? Move the image to its "
                                                 "class, or delete it.", cls="small muted"),

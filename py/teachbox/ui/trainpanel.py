@@ -254,7 +254,7 @@ class TrainPanel:
         else:
             done, total = int(event.get("done", 0)), int(event.get("total", 0))
             self.progress.max, self.progress.value = max(1, total), done
-            self._set_phase(f"{name}: {done} of {total} images{time_left(event.get('eta_s'))}",
+            self._set_phase(f"{name}: {done} of {plural(total, 'image')}{time_left(event.get('eta_s'))}",
                             force=done == total)
 
     def _trained(self, payload: Any) -> None:
@@ -306,12 +306,12 @@ class TrainPanel:
         self.acc_chart.draw([Series("training", TRAIN_COLOUR, column["acc"]),
                              Series("validation", VALIDATION_COLOUR, column["val_acc"], dashed=True)],
                             epochs, self.best_epoch, ratio)
-        last = self.history[-1]
+        last, count = self.history[-1], plural(len(self.history), "epoch")
         self.loss_canvas.setAttribute(
-            "aria-label", f"Loss chart, {len(self.history)} epochs: training loss {_num(last.get('loss'))}, "
+            "aria-label", f"Loss chart, {count}: training loss {_num(last.get('loss'))}, "
                           f"validation loss {_num(last.get('val_loss'))} at the last epoch.")
         self.acc_canvas.setAttribute(
-            "aria-label", f"Accuracy chart, {len(self.history)} epochs: training accuracy {percent(last.get('acc'))}, "
+            "aria-label", f"Accuracy chart, {count}: training accuracy {percent(last.get('acc'))}, "
                           f"validation accuracy {percent(last.get('val_acc'))} at the last epoch. "
                           "The table “Training history per epoch” has every value.")
 
