@@ -7,6 +7,8 @@ Documented in docs/api.md.
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from typing import Any
 
 from teachbox import __version__, arguments
@@ -88,6 +90,14 @@ class Api:
         if given is not None and not isinstance(given, dict):
             raise TeachboxError("bad_option", "train takes an options object, e.g. {epochs: 20}.")
         return await self.session.train(None if given is None else _without_nulls(given))
+
+    def set_settings(self, settings: Any = None) -> dict:
+        """Store the open project's training settings (what its Train panel shows and trains with); {} or nothing:
+        every default. train(options) neither reads nor writes them."""
+        given = to_py(settings)
+        if given is not None and not isinstance(given, dict):
+            raise TeachboxError("bad_option", "setSettings takes a settings object, e.g. {epochs: 20}.")
+        return self.session.set_settings(_without_nulls(given or {}))
 
     def cancel(self) -> bool:
         return self.session.cancel()
@@ -173,26 +183,27 @@ class Api:
             raise arguments.bad("on's callback", "a function", to_py(callback))
         return js_api.once_function(self.emitter.on(event, callback))
 
+    def methods(self) -> dict[str, Callable[..., Any]]:
+        """Every method by its public (JS) name: the one list both window.teachbox and the Python console's
+        `teachbox` are made from, so the two always offer the same names."""
+        return {
+            "info": self.info, "memory": self.memory, "project": self.project, "embed": self.embed,
+            "useBase": self.use_base, "loadDataset": self.load_dataset, "addImages": self.add_images,
+            "samples": self.samples, "addClass": self.add_class, "renameClass": self.rename_class,
+            "deleteClass": self.delete_class, "removeSamples": self.remove_samples, "relabel": self.relabel,
+            "reset": self.reset, "setSettings": self.set_settings, "train": self.train, "cancel": self.cancel,
+            "evaluate": self.evaluate, "predict": self.predict, "explain": self.explain, "exportModel": self.export_model,
+            "loadModel": self.load_model, "projects": self.list_projects, "newProject": self.new_project,
+            "openProject": self.open_project, "renameProject": self.rename_project,
+            "deleteProject": self.delete_project, "storage": self.storage, "exportProject": self.export_project,
+            "importProject": self.import_project, "on": self.on,
+        }
+
     def exports(self) -> dict[str, Any]:
         """JS-callable wrappers, by their JS names: synchronous methods throw and async ones reject, both with a
         coded Error (js_api.py)."""
-        plain = {
-            "info": self.info, "memory": self.memory, "project": self.project, "cancel": self.cancel,
-            "reset": self.reset, "samples": self.samples, "addClass": self.add_class, "renameClass": self.rename_class,
-            "deleteClass": self.delete_class, "removeSamples": self.remove_samples, "relabel": self.relabel,
-            "on": self.on,
-        }
-        promised = {
-            "embed": self.embed, "useBase": self.use_base, "loadDataset": self.load_dataset,
-            "addImages": self.add_images, "train": self.train, "evaluate": self.evaluate, "predict": self.predict,
-            "explain": self.explain, "exportModel": self.export_model, "loadModel": self.load_model,
-            "projects": self.list_projects,
-            "newProject": self.new_project, "openProject": self.open_project, "renameProject": self.rename_project,
-            "deleteProject": self.delete_project, "storage": self.storage, "exportProject": self.export_project,
-            "importProject": self.import_project,
-        }
-        return ({name: js_api.plain_method(name, method) for name, method in plain.items()}
-                | {name: js_api.promise_method(name, method) for name, method in promised.items()})
+        return {name: (js_api.promise_method if inspect.iscoroutinefunction(method) else js_api.plain_method)(
+                    name, method) for name, method in self.methods().items()}
 
 
 async def _zip_bytes(source: Any, needs: str) -> bytes:

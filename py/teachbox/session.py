@@ -356,6 +356,16 @@ class Session:
         self.save_later()
         return self.describe()
 
+    def set_settings(self, settings: dict[str, Any]) -> dict[str, Any]:
+        """The project's own training settings (its Train panel's), checked as train() checks options. A training
+        never writes them: a script's options are that run's, not the project's (docs/decisions.md, 2026-12-02)."""
+        TrainOptions.from_api(settings)
+        self.idle()
+        self.record.settings = dict(settings)
+        self.emitter.emit("settings", {"settings": self.record.settings})
+        self.save_later()
+        return self.describe()
+
     def describe(self) -> dict[str, Any]:
         model = None
         if self.classifier is not None:
@@ -387,13 +397,12 @@ class Session:
                 raise Cancelled()
             result["inputSize"] = size  # the project() key's spelling
             result["input_size"] = size  # deprecated spelling of inputSize, kept for one release (docs/api.md)
-            previous_settings, previous_size = self.record.settings, self.project.input_size
-            self.record.settings = result["options"]
+            previous_size = self.project.input_size
             self.project.input_size = size  # the size trained at becomes the project's: images added later use it
             try:
                 await self.save(self.project, classifier)  # saved before adopted: a full disk keeps the old model
             except TeachboxError:
-                self.record.settings, self.project.input_size = previous_settings, previous_size
+                self.project.input_size = previous_size
                 raise
         except BaseException:
             if classifier is not None:

@@ -56,6 +56,8 @@ BAD_VALUES = """(ctx) => ({
   addImages: [[["", [new Blob(["x"])]], "blank_label"], [["x", []], "bad_option"], [["x", [5]], "bad_option"],
               [["x"], "bad_option"]],
   train: [[[{epochs: 0}], "bad_option"], [[{nope: 1}], "bad_option"], [[{crop: "zoom"}], "bad_option"]],
+  setSettings: [[[{epochs: 0}], "bad_option"], [[{nope: 1}], "bad_option"], [["fast"], "bad_option"],
+                [[[20]], "bad_option"]],
   evaluate: [[[ctx.missingCsv], "missing"], [[{}], "bad_option"]],
   loadModel: [[[new Blob(["not a zip"])], "bad_model_file"], [[{}], "bad_option"], [[], "bad_option"]],
   importProject: [[[new Blob(["not a zip"])], "bad_project_file"], [[{}], "bad_option"]],

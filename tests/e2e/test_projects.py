@@ -291,7 +291,8 @@ def test_quota_error_is_explained_and_nothing_saved_is_lost(browser, server) -> 
         # The UI says it in plain words too (a class's file picker goes through the same call).
         page.locator(".class-card").first.locator("input[type=file]").set_input_files(
             [str(SHARED / "datasets" / "malaria" / path) for path, _ in big])
-        page.wait_for_function("() => document.getElementById('alert').textContent.includes('storage for this site')")
+        page.wait_for_function("() => document.querySelector('#data-messages [role=alert]').textContent"
+                               ".includes('storage for this site')")
         _reload(page)
         assert page.evaluate("() => teachbox.project()")["counts"] == saved["counts"], "what was saved survived"
         cdp.send("Storage.overrideQuotaForOrigin", {"origin": origin})

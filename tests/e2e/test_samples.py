@@ -65,17 +65,17 @@ def choose_sample(page) -> None:  # noqa: ANN001
     assert page.evaluate("() => document.activeElement.id") == "sample-load"
     page.keyboard.press("Enter")
     asked = page.wait_for_function("""() => document.querySelector('#confirm-dialog').open ? 'asked'
-      : document.querySelector('#notice').textContent.includes('the sample') ? 'loading' : null""")
+      : document.querySelector('#import-messages').textContent.includes('the sample') ? 'loading' : null""")
     if asked.json_value() == "asked":
         assert "Replace your classes" in page.locator("#confirm-title").text_content()
         page.locator("#confirm-ok").click()
     try:
-        page.wait_for_function("(text) => document.querySelector('#notice').textContent.startsWith(text)",
-                               arg=LOADED, timeout=120_000)
+        page.wait_for_function("(text) => document.querySelector('#import-messages .panel-notice').textContent"
+                               ".startsWith(text)", arg=LOADED, timeout=120_000)
     except Exception as error:
-        raise AssertionError(f"the sample did not load: notice {page.locator('#notice').text_content()!r}, "
+        raise AssertionError(f"the sample did not load: {page.locator('#import-messages').text_content()!r}, "
                              f"alert {page.locator('#alert').text_content()!r}") from error
-    assert page.locator("#alert-box").is_hidden(), page.locator("#alert").text_content()
+    assert page.locator("#import-messages .panel-alert").is_hidden(), page.locator("#import-messages").text_content()
 
 
 CARDS = """() => Object.fromEntries([...document.querySelectorAll('.class-card')].map(
@@ -130,7 +130,7 @@ def test_try_a_sample_loads_it_and_trains(site, online: OnlineVisit) -> None:  #
     page.locator("#train-start").click()
     page.wait_for_function("() => document.querySelector('#train-summary').textContent.length > 0", timeout=120_000)
     page.wait_for_selector("#confusion-table", timeout=60_000)
-    assert page.locator("#alert-box").is_hidden(), page.locator("#alert").text_content()
+    assert page.locator("#train-messages .panel-alert").is_hidden(), page.locator("#train-messages").text_content()
     summary = page.locator("#train-summary").text_content()
     print(f"\nsample: {sample['images']} images, {sample['bytes']:,} bytes; {summary}")
     assert page.evaluate("() => teachbox.project().trained")

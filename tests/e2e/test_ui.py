@@ -128,11 +128,19 @@ def wait_count(page, label: str, predicate, timeout_s: float = 30) -> int:  # no
             return value
         page.wait_for_timeout(150)
     raise AssertionError(f"count of {label!r} never satisfied the condition: {counts(page)}; "
-                         f"alert: {page.locator('#alert').text_content()!r}")
+                         f"alerts: {alert_text(page)!r}")
 
 
-def alert_text(page) -> str:  # noqa: ANN001
-    return page.locator("#alert").text_content() or ""
+def alert_text(page, *panels: str) -> str:  # noqa: ANN001
+    """The failures shown: the page's alert and each panel's own (or those of `panels` only)."""
+    where = ", ".join(f"#{panel}-messages [role=alert]" for panel in panels) or ".panel-alert [role=alert]"
+    return page.evaluate("(where) => [...document.querySelectorAll(`#alert, ${where}`)].map((el) => el.textContent)"
+                         ".join('')", where)
+
+
+def said(page, panel: str) -> str:  # noqa: ANN001
+    """What a panel's own status line says (ui/feedback.py)."""
+    return page.locator(f"#{panel}-messages .panel-notice").text_content() or ""
 
 
 def tab_to(page, js_predicate: str, shift: bool = False, limit: int = 400) -> int:  # noqa: ANN001
@@ -305,7 +313,7 @@ def test_drop_folder_and_files(app) -> None:  # noqa: ANN001
     assert app.evaluate(FOLDER_DROP, {"urls": rps, "folder": "Dropped folder", "selector": ".panel-head h2"}) is False
     wait_count(app, "Dropped folder", lambda n: n == 6)
     assert card(app, "Dropped folder").locator(".count").text_content() == "6 images"
-    assert "not images were left out" in (app.locator("#notice").text_content() or "")
+    assert "Left out 1 file that is not an image." in said(app, "data")
 
     extra = [_url(p) for p in _pngs(MALARIA / "Uninfected", 3, skip=40)]
     before = counts(app)["Class 2"]
@@ -403,8 +411,8 @@ def test_preview_test_image_and_live_camera(app) -> None:  # noqa: ANN001
     assert app.locator("#test-bars .bar-row.top .bar-value").text_content().endswith("%")
     dropped = _pngs(MALARIA / "Uninfected", 1, skip=100)[0]
     app.evaluate(FILES_DROP, {"urls": [_url(dropped)], "selector": "#test-drop"})
-    app.wait_for_function("(name) => document.querySelector('#notice').textContent.startsWith(name)",
-                          arg=dropped.name)
+    app.wait_for_function("(name) => document.querySelector('#preview-messages .panel-notice').textContent"
+                          ".startsWith(name)", arg=dropped.name)
 
     before = app.evaluate("() => teachbox.memory().numTensors")
     app.locator("#live-toggle").click()
@@ -432,8 +440,8 @@ def test_hostile_label_is_text(app) -> None:  # noqa: ANN001
     assert card(app, HOSTILE).locator("h3").text_content() == HOSTILE
     assert app.locator("img").count() == 0, "a label became markup"
     assert app.dialogs == []
-    # The label shows as text wherever it appears: the notice, the Move buttons' names, the console.
-    assert HOSTILE in app.locator("#notice").text_content()
+    # The label shows as text wherever it appears: the Classes panel's message, the Move buttons' names, the console.
+    assert HOSTILE in said(app, "data")
 
 
 @pytest.mark.usefixtures("trained")
@@ -462,12 +470,17 @@ def test_export_download_and_import(app, tmp_path, scratch, server) -> None:  # 
     snippet = app.locator("#snippet").text_content()
     assert "tf.loadLayersModel" in snippet and "cropAndResize" in snippet and "127.5" in snippet
     app.locator("#snippet-copy").click()
-    app.wait_for_function("() => /clipboard|selected/.test(document.querySelector('#notice').textContent)")
+    app.wait_for_function("() => /clipboard|selected/.test(document.querySelector('#export-messages').textContent)")
     _snippet_matches_teachbox(app, snippet, path, scratch, server)
 
+    # The model's classes are the project's unless test_hostile_label_is_text renamed one after training: then the
+    # Export panel says so (and changes nothing).
+    project = app.evaluate("() => teachbox.project()")
+    renamed = set(project["classes"]) != set(project["model"]["labels"])
     app.locator("#import-model").set_input_files(path)
-    app.wait_for_function("() => document.querySelector('#notice').textContent.startsWith('Imported')")
-    assert alert_text(app) == ""
+    app.wait_for_function("() => document.querySelector('#export-messages').textContent.startsWith('Imported')")
+    assert ("are not this project's" in alert_text(app)) == renamed, alert_text(app)
+    assert app.evaluate("() => teachbox.project().classes") == project["classes"]
 
 
 def _snippet_matches_teachbox(app, snippet: str, zip_path: Path, scratch: Path, server) -> None:  # noqa: ANN001
@@ -538,7 +551,7 @@ def test_load_csv_by_address_and_from_a_folder(app, scratch) -> None:  # noqa: A
     app.locator("#csv-import").click()
     app.wait_for_function("() => document.querySelector('#import-report').textContent.startsWith('Imported')")
     assert counts(app) == {"Parasitized": 5, "Uninfected": 5, "Parasitized cell": 5, "Uninfected cell": 1}, counts(app)
-    assert alert_text(app) == ""
+    assert alert_text(app, "data", "import") == ""  # (the Export panel still says its model is for other classes)
 
 
 def test_clear_a_class(app) -> None:  # noqa: ANN001

@@ -35,8 +35,8 @@ class SampleSet:
     def describe(self) -> str:
         """A one-line summary for a menu: classes, images and download size."""
         classes = len(self.counts)
-        return (f"{self.name} — {classes} class{'' if classes == 1 else 'es'}, {self.images} images, "
-                f"{format_bytes(self.bytes)}")
+        images = f"{self.images} image{'' if self.images == 1 else 's'}"
+        return f"{self.name} — {classes} class{'' if classes == 1 else 'es'}, {images}, {format_bytes(self.bytes)}"
 
 
 def format_bytes(size: int) -> str:

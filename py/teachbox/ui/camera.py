@@ -38,7 +38,7 @@ class Camera:
         self._starting = False
         self.watchers: list[Callable[[bool], None]] = []
         self._capture_canvas = dom.document.createElement("canvas")
-        self.listeners = dom.Listeners()
+        self.listeners = feedback.listeners_for_actions()
         self.listeners.on(self.toggle, "click", lambda _e: self.stop() if self.running else self.start())
         self.listeners.on(self.select, "change", lambda _e: self.start(str(self.select.value) or None))
         self.listeners.on(self.mirror, "change", lambda _e: self.video.classList.toggle("mirrored",
@@ -117,7 +117,7 @@ class Camera:
         out_w, out_h = max(1, round(width * scale)), max(1, round(height * scale))
         if int(canvas.width) != out_w or int(canvas.height) != out_h:
             canvas.width, canvas.height = out_w, out_h
-        context = canvas.getContext("2d")
+        context = dom.context_2d(canvas, read_back=True)  # the preview's frames are read back by predict
         context.save()
         if self.mirrored:
             context.translate(out_w, 0)

@@ -63,6 +63,10 @@ class LineChart:
         self.canvas = canvas
         self.percent = percent
 
+    def clear(self) -> None:
+        """Blank the canvas (another project is open: the previous one's curves are not this one's)."""
+        self.canvas.getContext("2d").clearRect(0, 0, int(self.canvas.width), int(self.canvas.height))
+
     def draw(self, series: list[Series], epochs: int, best_epoch: int | None, pixel_ratio: float) -> None:
         canvas = self.canvas
         width_css, height_css = int(canvas.clientWidth), int(canvas.clientHeight)
@@ -104,7 +108,9 @@ class LineChart:
             ctx.fillText(f"{tick * 100:.0f}%" if self.percent else f"{tick:g}", left - 6, y)
         ctx.textAlign, ctx.textBaseline = "center", "top"
         for tick in epoch_ticks(max(1, epochs)):
-            ctx.fillText(str(tick), x_of(tick), top + plot_h + 6)
+            half = float(ctx.measureText(str(tick)).width) / 2
+            # The last epoch's label sits on the plot's right edge: kept whole inside the canvas, not cut in half.
+            ctx.fillText(str(tick), min(x_of(tick), width_css - half - 1), top + plot_h + 6)
         ctx.strokeStyle = AXIS_COLOUR
         _line(ctx, left + 0.5, top, left + 0.5, top + plot_h)
         _line(ctx, left, top + plot_h + 0.5, left + plot_w, top + plot_h + 0.5)

@@ -39,7 +39,7 @@ class ClassList:
         self.cards: dict[str, ClassCard] = {}
         self._by_id: dict[str, ClassCard] = {}
         self._refresh_queued = False
-        self.listeners = dom.Listeners()
+        self.listeners = feedback.listeners_for_actions()
         self.listeners.on(self.add_button, "click", lambda _e: self.add_class())
         api.on("dataset", lambda _payload: self.schedule_refresh())
         camera.watchers.append(self._camera_changed)
@@ -63,7 +63,7 @@ class ClassList:
         """Coalesce bursts of dataset events (a CSV load, several edits) into one refresh."""
         if not self._refresh_queued:
             self._refresh_queued = True
-            dom.spawn(self._refresh_soon())
+            dom.spawn(self._refresh_soon(), self.feedback.failure)
 
     async def _refresh_soon(self) -> None:
         await asyncio.sleep(0)
@@ -118,7 +118,7 @@ class ClassCard:
         self.card_id = str(next(_card_ids))
         self._shown: list[str] = []
         self._generation = 0
-        self.listeners = dom.Listeners()
+        self.listeners = owner.feedback.listeners_for_actions()
         self.renaming = False
 
         self.name = dom.el("span", cls="class-name-text", text=label)
@@ -130,8 +130,9 @@ class ClassCard:
         self.file_input = dom.el("input", type="file", multiple=True, accept="image/*", hidden=True,
                                  cls="class-files")
         self.add_button = dom.el("button", "Add images…", type="button", cls="add-images")
-        self.recorder = HoldToRecord(owner.camera, lambda: self.label, owner.data.add, owner.feedback,
-                                     self.listeners)
+        self.recorder = HoldToRecord(owner.camera, lambda: self.label,
+                                     lambda label, frames: owner.data.add(label, frames, owner.feedback),
+                                     owner.feedback, self.listeners)
         self.thumbs = dom.el("ul", cls="thumbs")
         self.prev_button = dom.el("button", "‹ Prev", type="button", cls="small-button")
         self.next_button = dom.el("button", "Next ›", type="button", cls="small-button")
@@ -213,7 +214,7 @@ class ClassCard:
     async def _files_chosen(self) -> None:
         files = dom.js_list(self.file_input.files)
         self.file_input.value = ""  # choosing the same files again must fire `change` again
-        await self.owner.data.add(self.label, files)
+        await self.owner.data.add(self.label, files, self.owner.feedback)
 
     def _page(self, step: int) -> None:
         self.offset = max(0, self.offset + step * PAGE_SIZE)
@@ -276,7 +277,7 @@ class ClassCard:
         self.renaming = True
         field = dom.el("input", type="text", cls="rename-input", value=self.label, maxlength="100",
                        aria_label=f"New name for class {self.label}", spellcheck="false", autocomplete="off")
-        field_listeners = dom.Listeners()
+        field_listeners = self.owner.feedback.listeners_for_actions()
 
         def finish(save: bool, keep_open_on_error: bool = True) -> None:
             if not self.renaming:

@@ -36,7 +36,7 @@ class CsvImport:
         self.folder = dom.by_id("csv-folder")
         self.chosen = dom.by_id("csv-chosen")
         self.report = dom.by_id("import-report")
-        self.listeners = dom.Listeners()
+        self.listeners = feedback.listeners_for_actions()
         self.listeners.on(dom.by_id("csv-url-form"), "submit", self._submit)
         self.listeners.on(dom.by_id("csv-file-choose"), "click", lambda _e: self.csv_file.click())
         self.listeners.on(dom.by_id("csv-folder-choose"), "click", lambda _e: self.folder.click())
@@ -87,7 +87,7 @@ class CsvImport:
         replace = not bool(self.append.checked)
         if not csv_files:
             plan = plan_folders([folder])
-            await self.data.add_plan(plan, replace=replace)
+            await self.data.add_plan(plan, self.feedback, replace=replace)
             self._show_report(f"Imported the folder {folder.name}: {plural(len(plan.classes), 'class')} from its "
                               "sub-folders.", [], 0)
             return
@@ -102,8 +102,12 @@ class CsvImport:
             self._show_report("Nothing was imported.", errors, len(errors))
             raise TeachboxError("empty_dataset", f"None of the CSV's images were found in the folder {folder.name}. "
                                                  "Choose the folder that the CSV's paths start in.")
-        await self.data.add_plan(match.plan, replace=replace)
+        await self.data.add_plan(match.plan, self.feedback, replace=replace)
         self._show_report(f"Imported {plural(match.plan.count, 'image')} listed in {csv.name}.", errors, len(errors))
+
+    def clear_report(self) -> None:
+        """Another project is open: a report about the previous one's import would mislead."""
+        dom.clear(self.report)
 
     def _show_report(self, headline: str, errors: list[dict[str, Any]], error_count: int) -> None:
         """The result, and the first problems with their CSV line numbers, as plain text."""

@@ -95,8 +95,12 @@ def js_list(array_like: Any) -> list[Any]:
     return list(getattr(js.Array, "from")(array_like))
 
 
-def spawn(awaitable: Awaitable[Any]) -> asyncio.Future:
-    """Run a coroutine in the background; its failure is reported to the person instead of being lost."""
+Report = Callable[[BaseException], None]
+
+
+def spawn(awaitable: Awaitable[Any], report: Report | None = None) -> asyncio.Future:
+    """Run a coroutine in the background; its failure is reported to the person instead of being lost: to
+    `report` (the panel it was started from), else to the page's `reporter`."""
 
     async def guarded() -> Any:
         try:
@@ -104,7 +108,7 @@ def spawn(awaitable: Awaitable[Any]) -> asyncio.Future:
         except asyncio.CancelledError:
             raise
         except BaseException as error:  # noqa: BLE001 - every failure must reach the person, not the void
-            reporter(error)
+            (report or reporter)(error)
             return None
 
     task = asyncio.ensure_future(guarded())
@@ -113,28 +117,30 @@ def spawn(awaitable: Awaitable[Any]) -> asyncio.Future:
     return task
 
 
-def call_handler(handler: Callable[..., Any], *args: Any) -> Any:
+def call_handler(handler: Callable[..., Any], *args: Any, report: Report | None = None) -> Any:
     """Call an event handler; a coroutine it returns runs in the background (after the synchronous part, which is
-    where an event's data must be read and preventDefault called)."""
+    where an event's data must be read and preventDefault called). Failures go to `report` (see `spawn`)."""
     try:
         result = handler(*args)
     except BaseException as error:  # noqa: BLE001
-        reporter(error)
+        (report or reporter)(error)
         return None
     if inspect.isawaitable(result):
-        spawn(result)
+        spawn(result, report)
         return None
     return result
 
 
 class Listeners:
-    """Event listeners owned by one view. `clear()` removes them and destroys their proxies (no leak)."""
+    """Event listeners owned by one view. `clear()` removes them and destroys their proxies (no leak). A handler's
+    failure goes to `report`: the panel the person acted in says what went wrong, next to where they acted."""
 
-    def __init__(self) -> None:
+    def __init__(self, report: Report | None = None) -> None:
         self._bound: list[tuple[Any, str, Any]] = []
+        self.report = report
 
     def on(self, target: Node, event: str, handler: Callable[[Any], Any]) -> None:
-        proxy = create_proxy(lambda e: call_handler(handler, e))
+        proxy = create_proxy(lambda e: call_handler(handler, e, report=self.report))
         target.addEventListener(event, proxy)
         self._bound.append((target, event, proxy))
 
@@ -152,6 +158,12 @@ class Listeners:
 def next_frame() -> Any:
     """A promise of the next animation frame (paces loops with the display, pauses with a hidden tab)."""
     return js.Promise.new(create_once_callable(lambda resolve, _reject: js.requestAnimationFrame(resolve)))
+
+
+def context_2d(canvas: Node, read_back: bool = False) -> Any:
+    """A canvas's 2D context. `read_back`: its pixels are read often (TF.js reads a canvas with getImageData), which
+    a CPU-backed canvas does fast and without Chrome's warning; it only counts on the canvas's first getContext."""
+    return canvas.getContext("2d", to_js({"willReadFrequently": read_back}))
 
 
 def canvas_to_blob(canvas: Node, mime: str = "image/jpeg", quality: float = 0.9) -> Any:

@@ -26,14 +26,15 @@ class DropZones:
     """Document-level drag and drop; the target element decides what a drop does."""
 
     def __init__(self, classes: ClassList, data: DataOps, feedback: Feedback,
-                 classify: Callable[[Any], Awaitable[Any]]) -> None:
+                 classify: Callable[[Any], Awaitable[Any]], preview_feedback: Feedback) -> None:
         self.classes = classes
         self.data = data
-        self.feedback = feedback
+        self.feedback = feedback  # the Classes panel's: most drops add images
         self.classify = classify
+        self.preview_feedback = preview_feedback
         self.test_zone = dom.by_id("test-drop")
         self._highlighted: Any = None
-        self.listeners = dom.Listeners()
+        self.listeners = feedback.listeners_for_actions()
         self.listeners.on(dom.document, "dragover", self._over)
         self.listeners.on(dom.document, "dragleave", self._leave)
         self.listeners.on(dom.document, "drop", self._drop)
@@ -90,6 +91,9 @@ class DropZones:
                     loose.append(file)
             else:
                 entries.append(entry)
+        if target is not None and target.isSameNode(self.test_zone):  # the Preview panel's own drop zone
+            dom.spawn(self._handle(target, entries, loose), self.preview_feedback.failure)
+            return None
         return self._handle(target, entries, loose)
 
     async def _handle(self, target: Any, entries: list[Any], loose_files: list[Any]) -> None:
@@ -111,13 +115,13 @@ class DropZones:
         card = self.classes.card_for(target) if target is not None else None
         if card is not None:
             plan = plan_into(card.label, folders, loose)
-            await self.data.add_plan(plan)
+            await self.data.add_plan(plan, self.feedback)
             return
         if loose and not folders:
             raise TeachboxError("drop_on_class", "Drop image files onto a class to add them to it. A folder "
                                                  "dropped anywhere on the page becomes a class named after it.")
         plan = plan_folders(folders)
-        await self.data.add_plan(plan)
+        await self.data.add_plan(plan, self.feedback)
         if loose:
             self.feedback.error(f"{len(loose)} loose file(s) were not added: drop files onto a class to add them "
                                 "there.")

@@ -15,6 +15,7 @@ from teachbox.browser.convert import JsException
 from teachbox.data.geometry import EDGE_INSET
 from teachbox.ui import dom
 from teachbox.ui.feedback import Feedback
+from teachbox.ui.intake import quoted
 
 ZIP_NAME = "teachbox-model.zip"
 
@@ -81,6 +82,10 @@ async function classify({{model, metadata}}, image) {{
 """
 
 
+def listed(labels: list[str]) -> str:
+    return ", ".join(quoted(label) for label in labels)
+
+
 class DownloadLink:
     """A visible "download again" link for a Blob made in the page; one object URL at a time (the old one is freed)."""
 
@@ -113,7 +118,7 @@ class ExportPanel:
         self.snippet = dom.by_id("snippet")
         self.import_input = dom.by_id("import-model")
         self.snippet.textContent = snippet()
-        self.listeners = dom.Listeners()
+        self.listeners = feedback.listeners_for_actions()
         self.listeners.on(self.download, "click", lambda _e: self.export())
         self.listeners.on(dom.by_id("snippet-copy"), "click", lambda _e: self.copy())
         self.listeners.on(dom.by_id("import-model-choose"), "click", lambda _e: self.import_input.click())
@@ -144,7 +149,12 @@ class ExportPanel:
         if not files:
             return
         result = await self.api.load_model(files[0])
-        labels = ", ".join(f"“{label}”" for label in result["labels"])
-        self.feedback.say(f"Imported {files[0].name}: a model for {labels}. Preview uses it now.")
+        self.feedback.say(f"Imported {files[0].name}: a model for {listed(result['labels'])}. Preview uses it now.")
+        classes = self.api.project()["classes"]
+        if classes and set(classes) != set(result["labels"]):
+            self.feedback.error(
+                f"The imported model's classes ({listed(result['labels'])}) are not this project's "
+                f"({listed(classes)}): Preview answers with the model's classes. Your images and classes are "
+                "unchanged; training here makes a model for your classes again.")
         self.refresh()
         self.imported(result)

@@ -1,31 +1,59 @@
-"""What the person is told: one alert region for failures, one status line for progress, one confirm dialog.
+"""What the person is told, where they acted: each panel has its own status line (polite) and error line
+(assertive), the page's header one pair for global events (projects, storage), and one confirm dialog.
 
-Every failure of an action ends here as a sentence. TeachboxError carries a message written for people, so it is
-shown as it is; anything else is a bug or a browser refusal, shown as a short line (the traceback goes to the
-developer console only). Keeping it in one place means no panel can forget to catch, and no traceback ever reaches
-the page.
+Every failure of an action ends in a `Feedback` as a sentence. TeachboxError carries a message written for people,
+so it is shown as it is; anything else is a bug or a browser refusal, shown as a short line (the traceback goes to
+the developer console only). Keeping it in one class means no panel can forget to catch, and no traceback ever
+reaches the page. A message in the panel acted on is seen where the eyes are, which a line at the top of the page
+is not once the person has scrolled to the Train or Results panel.
 """
 
 from __future__ import annotations
 
 import asyncio
 import traceback
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from teachbox.browser.convert import JsException, js_message
 from teachbox.errors import TeachboxError
 from teachbox.ui import dom
 
+if TYPE_CHECKING:
+    from teachbox.api import Api
+
 
 class Feedback:
-    """The alert region (role=alert, for failures) and the notice line (role=status, for progress and results)."""
+    """One place's status line (aria-live polite: progress and results) and error line (role=alert, assertive)."""
 
-    def __init__(self) -> None:
-        self.box = dom.by_id("alert-box")
-        self.alert = dom.by_id("alert")
-        self.notice = dom.by_id("notice")
+    def __init__(self, notice: dom.Node, alert: dom.Node, box: dom.Node, dismiss: dom.Node) -> None:
+        self.notice, self.alert, self.box = notice, alert, box
         self.listeners = dom.Listeners()
-        self.listeners.on(dom.by_id("alert-dismiss"), "click", lambda _e: self.clear_error())
+        self.listeners.on(dismiss, "click", lambda _e: self.clear_error())
+
+    @classmethod
+    def page(cls) -> Feedback:
+        """The header's notice and alert: for global events, and failures no panel owns."""
+        return cls(dom.by_id("notice"), dom.by_id("alert"), dom.by_id("alert-box"), dom.by_id("alert-dismiss"))
+
+    @classmethod
+    def panel(cls, holder_id: str) -> Feedback:
+        """A panel's own lines, built inside its `<div class="panel-messages" id=…>` (index.html places it)."""
+        notice = dom.el("p", cls="panel-notice", aria_live="polite")
+        alert = dom.el("p", role="alert", aria_live="assertive")
+        dismiss = dom.el("button", "×", type="button", cls="icon-button", aria_label="Dismiss the message")
+        box = dom.el("div", alert, dismiss, cls="panel-alert", hidden=True)
+        dom.append(dom.by_id(holder_id), notice, box)
+        return cls(notice, alert, box, dismiss)
+
+    def listeners_for_actions(self) -> dom.Listeners:
+        """Listeners whose handlers' failures are shown here."""
+        return dom.Listeners(self.failure)
+
+    def follow(self, api: Api, event: str, handler: Callable[[Any], Any]) -> None:
+        """Subscribe to an API event with failures shown here. The API calls its listeners inside the operation
+        that emits (a training, opening a project), which a failing panel must not fail."""
+        api.on(event, lambda payload: dom.call_handler(handler, payload, report=self.failure))
 
     def error(self, message: str) -> None:
         """Show a failure. The text is replaced (not appended) so screen readers announce the new message."""
@@ -37,8 +65,15 @@ class Feedback:
         self.box.hidden = True
 
     def say(self, message: str) -> None:
-        """A polite status update: what just happened or what is going on."""
+        """A polite status update: what just happened or what is going on. It replaces an earlier failure here: the
+        person has moved on."""
+        self.clear_error()
         self.notice.textContent = message
+
+    def clear(self) -> None:
+        """Forget both lines (another project is open: what was said was about the previous one)."""
+        self.clear_error()
+        self.notice.textContent = ""
 
     def failure(self, error: BaseException) -> None:
         """Turn any exception from an action into a sentence for the person."""

@@ -2,7 +2,8 @@
 
 Why a queue: the core refuses a second data operation while one runs ("busy"), which is right for scripts but
 wrong for a person who drops a second folder while the first is still being read. UI additions therefore wait
-their turn on one lock, and the person is told what was added and what could not be used.
+their turn on one lock, and the person is told what was added and what could not be used, in the `Feedback` of the
+place they added from (a class card, the import form).
 """
 
 from __future__ import annotations
@@ -22,28 +23,31 @@ def quoted(label: str) -> str:
 
 
 def plural(count: int, word: str) -> str:
-    return f"{count} {word}" + ("" if count == 1 else "s")
+    """`1 image`, `3 images`, `2 classes`, `5 epochs`: the plurals of the nouns the UI counts (a sibilant end takes
+    -es; no counted noun ends in a soft "ch", which "epoch" would get wrong)."""
+    if count == 1:
+        return f"{count} {word}"
+    return f"{count} {word}{'es' if word.endswith(('s', 'x', 'sh')) else 's'}"
 
 
 class DataOps:
     """Serialised image additions with person-readable reports."""
 
-    def __init__(self, api: Api, feedback: Feedback) -> None:
+    def __init__(self, api: Api) -> None:
         self.api = api
-        self.feedback = feedback
         self.lock = asyncio.Lock()
 
-    async def add(self, label: str, files: list[Any]) -> dict[str, Any] | None:
+    async def add(self, label: str, files: list[Any], feedback: Feedback) -> dict[str, Any] | None:
         """Add files to one class (created if new); report what happened."""
         if not files:
             return None
         async with self.lock:
-            self.feedback.say(f"Reading {plural(len(files), 'image')} for {quoted(label)}…")
+            feedback.say(f"Reading {plural(len(files), 'image')} for {quoted(label)}…")
             result = await self.api.add_images(label, files)
-        self._report({label: result["added"]}, result["errors"])
+        _report(feedback, {label: result["added"]}, result["errors"])
         return result
 
-    async def add_plan(self, plan: Plan, replace: bool = False) -> None:
+    async def add_plan(self, plan: Plan, feedback: Feedback, replace: bool = False) -> None:
         """Add files to several classes; `replace` first removes the current classes (only once the files are
         known to be there, so a failed pick never empties the project)."""
         if not plan.classes:
@@ -55,26 +59,31 @@ class DataOps:
                 for label in self.api.project()["classes"]:
                     self.api.delete_class(label)
             for label, files in plan.classes.items():
-                self.feedback.say(f"Reading {plural(len(files), 'image')} for {quoted(label)}…")
+                feedback.say(f"Reading {plural(len(files), 'image')} for {quoted(label)}…")
                 result = await self.api.add_images(label, files)
                 added[label] = result["added"]
                 errors += result["errors"]
-        self._report(added, errors, plan.skipped)
+        _report(feedback, added, errors, plan.skipped)
 
-    def _report(self, added: dict[str, int], errors: list[dict[str, Any]], skipped: int = 0) -> None:
-        parts = [f"{plural(count, 'image')} to {quoted(label)}" for label, count in added.items()]
-        message = "Added " + ", ".join(parts) + "." if parts else "No image was added."
-        if skipped:
-            message += f" {plural(skipped, 'file')} that were not images were left out."
-        self.feedback.say(message)
-        if errors:
-            first = "; ".join(str(error["message"]) for error in errors[:3])
-            more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
-            self.feedback.error(f"{plural(len(errors), 'file')} could not be used: {first}{more}")
+
+def _report(feedback: Feedback, added: dict[str, int], errors: list[dict[str, Any]], skipped: int = 0) -> None:
+    parts = [f"{plural(count, 'image')} to {quoted(label)}" for label, count in added.items()]
+    message = "Added " + ", ".join(parts) + "." if parts else "No image was added."
+    if skipped:
+        message += f" Left out {not_images(skipped)}."
+    feedback.say(message)
+    if errors:
+        first = "; ".join(str(error["message"]) for error in errors[:3])
+        more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+        feedback.error(f"{plural(len(errors), 'file')} could not be used: {first}{more}")
+
+
+def not_images(count: int) -> str:
+    return f"{plural(count, 'file')} that {'is not an image' if count == 1 else 'are not images'}"
 
 
 def raise_empty(plan: Plan) -> None:
     """Nothing usable was picked or dropped: say why instead of silently doing nothing."""
-    hint = f" ({plural(plan.skipped, 'file')} were not images)" if plan.skipped else ""
+    hint = f" (only {not_images(plan.skipped)})" if plan.skipped else ""
     raise TeachboxError("no_images", f"No image files were found{hint}. Teachbox reads PNG, JPEG, GIF, WebP, BMP "
                                      "and AVIF files.")

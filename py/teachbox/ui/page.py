@@ -21,50 +21,54 @@ from teachbox.ui.results import Results
 from teachbox.ui.sample_menu import SampleMenu
 from teachbox.ui.trainpanel import TrainPanel
 
+# The panels with their own message lines (index.html's `<div class="panel-messages" id="NAME-messages">`).
+PANELS = ("data", "import", "camera", "train", "results", "preview", "export")
+
 
 class Page:
     """Every panel of the app, bound to one Api."""
 
     def __init__(self, api: Api) -> None:
         self.api = api
-        self.feedback = Feedback()
+        self.feedback = Feedback.page()
         dom.reporter = self.feedback.failure
+        said = {name: Feedback.panel(f"{name}-messages") for name in PANELS}
+        self.said = said
         self.confirm = ConfirmDialog()
-        self.data = DataOps(api, self.feedback)
-        self.camera = Camera(self.feedback)
-        self.classes = ClassList(api, self.feedback, self.data, self.camera, self.confirm)
-        self.importer = CsvImport(api, self.feedback, self.data)
+        self.data = DataOps(api)
+        self.camera = Camera(said["camera"])
+        self.classes = ClassList(api, said["data"], self.data, self.camera, self.confirm)
+        self.importer = CsvImport(api, said["import"], self.data)
         self.sample_menu = SampleMenu(api, self.importer, self.confirm)
-        self.results = Results(api, self.feedback)
-        self.preview = Preview(api, self.camera, self.feedback)
-        self.export = ExportPanel(api, self.feedback, self._model_imported)
-        self.train = TrainPanel(api, self.feedback, self._trained)
+        self.results = Results(api, said["results"])
+        self.preview = Preview(api, self.camera, said["preview"])
+        self.export = ExportPanel(api, said["export"], self._model_imported)
+        self.train = TrainPanel(api, said["train"])
         self.console = ConsolePanel(api)
-        self.drops = DropZones(self.classes, self.data, self.feedback, self.preview.classify)
-        self.projects = ProjectBar(api, self.feedback, self.confirm, self._project_switched)
+        self.drops = DropZones(self.classes, self.data, said["data"], self.preview.classify, said["preview"])
+        self.projects = ProjectBar(api, self.feedback, said["export"], self.confirm, self._project_changed)
+        self.project_id = api.project()["id"]
         self.train.show_project(api.project())
         self.classes.ensure_defaults()
-        self.shown_id = api.project()["id"]
         dom.by_id("app").hidden = False
 
-    async def _trained(self, _result: dict[str, Any]) -> None:
-        """After a training started here: the new model's results, and preview/export become available."""
-        self.preview.refresh()
-        self.export.refresh()
-        await self.results.evaluate()
-
-    def _project_switched(self) -> None:
-        """Another project is open, or the open one changed its name, settings or model (here or in another tab):
-        the panels that show the model follow it (the class list follows its data). Only a project just opened gets
-        the example classes when it has none: one that another tab emptied stays as that tab left it (adding them
-        here would be saved and reach that tab too)."""
+    def _project_changed(self) -> None:
+        """The `project` event: another project is open, or the open one was renamed or changed its settings or
+        model (here or in another tab). The panels that show the model follow it. Only a project just opened clears
+        what the panels said about the previous one and gets the example classes when it has none: one that another
+        tab emptied stays as that tab left it (adding them here would be saved and reach that tab too)."""
         project = self.api.project()
         self.preview.refresh()
         self.export.refresh()
         self.train.show_project(project)
-        if project["id"] != self.shown_id:
-            self.shown_id = project["id"]
-            self.classes.ensure_defaults()
+        if project["id"] == self.project_id:
+            return
+        self.project_id = project["id"]
+        for feedback in self.said.values():  # what was said was about the previous project
+            feedback.clear()
+        self.importer.clear_report()
+        self.results.project_opened()
+        self.classes.ensure_defaults()
 
     def _model_imported(self, _result: dict[str, Any]) -> None:
         self.preview.refresh()

@@ -73,7 +73,7 @@ class Preview:
         self.live = False
         self.frames = 0
         self._canvas = dom.document.createElement("canvas")
-        self.listeners = dom.Listeners()
+        self.listeners = feedback.listeners_for_actions()
         self.listeners.on(self.live_button, "click", lambda _e: self.toggle_live())
         self.listeners.on(self.test_button, "click", lambda _e: self.test_input.click())
         self.listeners.on(self.test_input, "change", lambda _e: self._file_chosen())

@@ -1,5 +1,6 @@
 """The project bar: which project is open, switch, new, rename, delete (confirmed), storage used; project export
-and import in the Export panel.
+and import in the Export panel. What the header's controls do is said in the page's notice (another project is a
+global event); export and import answer in the Export panel, where the person pressed them.
 
 Everything goes through the API (the same calls a script makes). Names come from people and from imported files,
 so they are only ever set as text (option labels, textContent). Storage numbers come from storage(), which asks
@@ -16,6 +17,7 @@ from teachbox.store.archive import export_name
 from teachbox.ui import dom
 from teachbox.ui.export import DownloadLink
 from teachbox.ui.feedback import ConfirmDialog, Feedback
+from teachbox.ui.intake import plural
 
 
 def megabytes(count: int) -> str:
@@ -31,14 +33,24 @@ def storage_text(storage: dict[str, Any]) -> str:
     mine = f"This project: {megabytes(current['bytes'])}" if current else "This project is not saved yet"
     kept = "kept" if storage["persisted"] else "may be cleared by the browser when space runs low"
     return (f"{mine} · site storage {megabytes(storage['usage'])} of {megabytes(storage['quota'])} "
-            f"({len(storage['projects'])} project{'s' if len(storage['projects']) != 1 else ''}; {kept}).")
+            f"({plural(len(storage['projects']), 'project')}; {kept}).")
+
+
+def project_contents(project: dict[str, Any]) -> str:
+    """What deleting a project throws away, as the delete question names it (only what it has)."""
+    parts = [f"its {plural(project['samples'], 'image')}"] if project["samples"] else []
+    if project["trained"]:
+        parts.append("its model")
+    return f"with {' and '.join(parts)} " if parts else ""
 
 
 class ProjectBar:
     """The header's project controls and the Export panel's project export/import."""
 
-    def __init__(self, api: Api, feedback: Feedback, confirm: ConfirmDialog, switched: Callable[[], None]) -> None:
+    def __init__(self, api: Api, feedback: Feedback, export_feedback: Feedback, confirm: ConfirmDialog,
+                 switched: Callable[[], None]) -> None:
         self.api, self.feedback, self.confirm, self.switched = api, feedback, confirm, switched
+        self.export_feedback = export_feedback
         self.select = dom.by_id("project-select")
         self.form = dom.by_id("project-form")
         self.name_input = dom.by_id("project-name")
@@ -54,11 +66,12 @@ class ProjectBar:
         listen.on(dom.by_id("project-delete"), "click", lambda _e: self.delete())
         listen.on(self.form, "submit", self._submit)
         listen.on(dom.by_id("project-form-cancel"), "click", lambda _e: self._close_form())
-        listen.on(dom.by_id("project-export"), "click", lambda _e: self.export())
-        listen.on(dom.by_id("project-import-choose"), "click", lambda _e: self.import_input.click())
-        listen.on(self.import_input, "change", lambda _e: self.import_file())
-        self.listeners = listen
-        api.on("project", lambda _p: self._changed())
+        in_export = export_feedback.listeners_for_actions()
+        in_export.on(dom.by_id("project-export"), "click", lambda _e: self.export())
+        in_export.on(dom.by_id("project-import-choose"), "click", lambda _e: self.import_input.click())
+        in_export.on(self.import_input, "change", lambda _e: self.import_file())
+        self.listeners = (listen, in_export)
+        feedback.follow(api, "project", lambda _p: self._changed())
         api.on("dataset", lambda _p: dom.spawn(self.refresh()))
         api.on("trained", lambda _p: dom.spawn(self.refresh()))
         api.on("storage", lambda payload: feedback.error(str(payload.error.message)))
@@ -70,7 +83,7 @@ class ProjectBar:
         storage = await self.api.storage()
         dom.clear(self.select)
         for project in storage["projects"]:
-            label = f"{project['name']} ({project['samples']} images)"
+            label = f"{project['name']} ({plural(project['samples'], 'image')})"
             self.select.appendChild(dom.el("option", text=label, value=project["id"], selected=project["open"]))
         if not any(p["open"] for p in storage["projects"]):  # a new page's project before its first save
             self.select.appendChild(dom.el("option", text=self.api.project()["name"], value="", selected=True))
@@ -83,7 +96,7 @@ class ProjectBar:
     async def open(self, ident: str) -> None:
         if ident and ident != self.api.project()["id"]:
             project = await self.api.open_project(ident)
-            self.feedback.say(f"Opened the project “{project['name']}”: {project['samples']} images.")
+            self.feedback.say(f"Opened the project “{project['name']}”: {plural(project['samples'], 'image')}.")
 
     def _ask_name(self, mode: str) -> None:
         self._mode = mode
@@ -113,8 +126,8 @@ class ProjectBar:
 
     async def delete(self) -> None:
         project = self.api.project()
-        question = (f"Delete the project “{project['name']}” with its {project['samples']} images and its model "
-                    "from this browser? Export it first to keep a copy.")
+        question = (f"Delete the project “{project['name']}” {project_contents(project)}from this browser? "
+                    "Export it first to keep a copy.")
         if not await self.confirm.ask("Delete this project?", question):
             return
         await self.api.delete_project(project["id"])
@@ -123,14 +136,15 @@ class ProjectBar:
     async def export(self) -> None:
         name = self.api.project()["name"]
         self.link.offer(await self.api.export_project(), export_name(name))
-        self.feedback.say(f"The project “{name}” was exported.")
+        self.export_feedback.say(f"The project “{name}” was exported.")
 
     async def import_file(self) -> None:
         files = dom.js_list(self.import_input.files)
         self.import_input.value = ""
         if not files:
             return
-        self.feedback.say(f"Importing {files[0].name}…")
+        self.export_feedback.say(f"Importing {files[0].name}…")
         result = await self.api.import_project(files[0])
-        skipped = f" ({len(result['errors'])} unusable images skipped)" if result["errors"] else ""
-        self.feedback.say(f"Imported the project “{result['name']}”: {result['samples']} images{skipped}.")
+        skipped = f" ({plural(len(result['errors']), 'unusable image')} skipped)" if result["errors"] else ""
+        self.export_feedback.say(f"Imported the project “{result['name']}”: "
+                                 f"{plural(result['samples'], 'image')}{skipped}.")

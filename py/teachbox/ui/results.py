@@ -2,7 +2,8 @@
 
 The mistakes are where a person finds mislabelled images, so each one offers the fix in place: move it to the
 class the model (or the person) thinks is right, or delete it. Those edits change the data, not these numbers: the
-panel then says the results are from before the change, until the next training.
+panel then says the results are from before the change, until the next training. A training that ends, whoever
+started it (the Train button, the console, a script), is evaluated at once, so these numbers are the model's.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from teachbox.browser.convert import is_nullish
 from teachbox.errors import TeachboxError
 from teachbox.ui import dom, thumbs
 from teachbox.ui.feedback import Feedback
-from teachbox.ui.intake import quoted
+from teachbox.ui.intake import plural, quoted
 
 MAX_MISTAKES = 60
 BUTTONS_UP_TO = 4  # with more classes, "Move to" is a picker instead of one button per class
+UNTRAINED_NOTE = "Train a model to see how well it does on the validation images."
 
 
 def pct(value: float) -> str:
@@ -33,15 +35,14 @@ class Results:
         self.body = dom.by_id("results-body")
         self.note = dom.by_id("results-note")
         self.evaluate_button = dom.by_id("results-evaluate")
-        self.listeners = dom.Listeners()
-        self.item_listeners = dom.Listeners()
+        self.listeners = feedback.listeners_for_actions()
+        self.item_listeners = feedback.listeners_for_actions()
         self.listeners.on(self.evaluate_button, "click", lambda _e: self.evaluate())
         self.shown = False
         self._editing = False
         self._targets: list[tuple[Any, str]] = []  # (Move button or option, class it moves to)
-        api.on("trained", lambda _p: self._stale("A new model was trained: press Evaluate again to see its "
-                                                  "results."))
-        api.on("dataset", lambda _p: self._data_changed())
+        feedback.follow(api, "trained", lambda _p: self.evaluate())  # a coroutine: call_handler runs it after
+        feedback.follow(api, "dataset", lambda _p: self._data_changed())
 
     def _data_changed(self) -> None:
         if not self._editing:
@@ -62,18 +63,32 @@ class Results:
 
     def model_loaded(self) -> None:
         """An imported model has no validation split of this project: there is nothing to evaluate."""
+        self._empty("The imported model came without validation images; train here to see results for your "
+                    "classes.")
+        self.evaluate_button.disabled = True
+
+    def project_opened(self) -> None:
+        """Another project is open: the previous one's results go (its model has no validation split here until
+        it is trained again)."""
+        self._empty(UNTRAINED_NOTE)
+        self.evaluate_button.disabled = not self.api.project()["trained"]
+
+    def _empty(self, note: str) -> None:
         self.item_listeners.clear()
         self._targets = []
         dom.clear(self.body)
         self.shown = False
-        self.evaluate_button.disabled = True
-        self.note.textContent = ("The imported model came without validation images; train here to see results "
-                                 "for your classes.")
+        self.note.textContent = note
 
     async def evaluate(self) -> None:
         self.evaluate_button.disabled = True
         try:
             result = await self.api.evaluate()
+        except TeachboxError as error:
+            if error.code != "no_validation":
+                raise
+            self._empty(error.message)  # not a failure of the person's: a model without validation images
+            return
         finally:
             self.evaluate_button.disabled = not self.api.project()["trained"]
         self.render(result)
@@ -83,8 +98,8 @@ class Results:
         self._targets = []
         dom.clear(self.body)
         labels: list[str] = result["labels"]
-        self.note.textContent = (f"Validation accuracy {pct(result['accuracy'])} on {result['count']} validation "
-                                 "images (images held out from training).")
+        self.note.textContent = (f"Validation accuracy {pct(result['accuracy'])} on "
+                                 f"{plural(result['count'], 'validation image')} (images held out from training).")
         self.body.append(self._per_class(result))
         self.body.append(self._confusion(labels, result["confusion"], result["count"]))
         self.body.append(self._mistakes(labels, result["misclassified"]))
@@ -138,7 +153,8 @@ class Results:
         lookup = SampleLookup(self.api)
         for mistake in mistakes[:MAX_MISTAKES]:
             listing.append(self._mistake(labels, mistake, lookup))
-        more = (dom.el("p", f"The {len(mistakes) - MAX_MISTAKES} less confident mistakes are not listed.",
+        hidden = len(mistakes) - MAX_MISTAKES
+        more = (dom.el("p", f"The {plural(hidden, 'less confident mistake')} {'is' if hidden == 1 else 'are'} not listed.",
                        cls="muted small") if len(mistakes) > MAX_MISTAKES else None)
         return dom.el("div", title, dom.el("p", "Most confident mistakes first. Mislabelled? Move the image to its "
                                                 "class, or delete it.", cls="small muted"),

@@ -28,7 +28,7 @@ class SampleMenu:
         self.select = dom.by_id("sample-select")
         self.button = dom.by_id("sample-load")
         self.sets: list[SampleSet] = []
-        self.listeners = dom.Listeners()
+        self.listeners = importer.feedback.listeners_for_actions()
         self.listeners.on(self.button, "click", lambda _e: self.load())
         dom.spawn(self.refresh())
 

@@ -1,25 +1,29 @@
-"""The Train panel: options, Train/Stop, progress with time left, and loss/accuracy charts per epoch.
+"""The Train panel: the open project's settings, Train/Stop, progress with time left, and loss/accuracy charts.
 
-Progress comes from the API's `progress` event, not from this panel's own call, so the bar and the charts also
-follow a training started from the console or by a script. The options are the API's camelCase training options;
-out-of-range values are refused by the core with a sentence naming the option, shown as it is.
+The fields show the project's settings (`project().settings`, stored with the project): a new project starts at the
+core's defaults, "Reset to defaults" goes back to them, and the Train button saves what it trains with before it
+starts. A script's or the console's `train(options)` runs with its own options and leaves the settings alone
+(docs/decisions.md, 2026-12-02); the panel still shows that run: progress, charts and the end come from the API's
+`progress`, `trained` and `cancelled` events, not from this panel's own call. The options are the API's camelCase
+training options; out-of-range values are refused by the core with a sentence naming the option, shown as it is.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from teachbox.api import Api
 from teachbox.browser.convert import to_py
-from teachbox.data.geometry import INPUT_SIZES
+from teachbox.data.geometry import CROP_MODES, INPUT_SIZES
 from teachbox.errors import TeachboxError
-from teachbox.model.train_options import AUTO
+from teachbox.model.train_options import AUTO, TrainOptions
 from teachbox.ui import dom
 from teachbox.ui.charts import TRAIN_COLOUR, VALIDATION_COLOUR, LineChart, Series
 from teachbox.ui.feedback import Feedback
+from teachbox.ui.intake import plural
 
 # input id → (API option, kind, what the person calls it)
 FIELDS = {
@@ -34,6 +38,8 @@ FIELDS = {
 PHASES = {"embedding": "Reading images", "training": "Training", "evaluating": "Evaluating"}
 ANNOUNCE_EVERY_S = 2.0  # screen readers hear the progress line at most this often
 DRAW_EVERY_S = 0.1  # epochs of a small head take milliseconds: redraw the charts at most ~10 times a second
+WATCH_EVERY_S = 0.25  # how often the end of a training started elsewhere is checked for (it may fail silently)
+DEFAULTS = TrainOptions().to_json()  # what a field shows when the project's settings do not name its option
 
 
 def parse_option(text: str, kind: Any, name: str) -> Any:
@@ -69,10 +75,9 @@ def percent(value: float | None) -> str:
 class TrainPanel:
     """Options, Train/Stop, progress and charts."""
 
-    def __init__(self, api: Api, feedback: Feedback, after_training: Callable[[dict], Awaitable[None]]) -> None:
+    def __init__(self, api: Api, feedback: Feedback) -> None:
         self.api = api
         self.feedback = feedback
-        self.after_training = after_training
         self.start_button = dom.by_id("train-start")
         self.stop_button = dom.by_id("train-stop")
         self.progress = dom.by_id("train-progress")
@@ -93,12 +98,17 @@ class TrainPanel:
         self.best_epoch: int | None = None
         self._announced = 0.0
         self._drawn = 0.0
-        self.listeners = dom.Listeners()
+        self._following = False  # a training is shown as running (this panel's, or one started elsewhere)
+        self._ended = False  # the followed training ended with a `trained` or `cancelled` event
+        self.listeners = feedback.listeners_for_actions()
         self.listeners.on(self.start_button, "click", lambda _e: self.train())
         self.listeners.on(self.stop_button, "click", lambda _e: self.stop())
+        self.listeners.on(dom.by_id("train-reset"), "click", lambda _e: self.reset_settings())
         self.listeners.on(dom.window, "resize", lambda _e: self.draw())
-        api.on("progress", self._progress)
-        api.on("trained", self._trained)
+        feedback.follow(api, "progress", self._progress)
+        feedback.follow(api, "trained", self._trained)
+        feedback.follow(api, "cancelled", lambda _p: self._cancelled())
+        feedback.follow(api, "settings", lambda payload: self.show_settings(to_py(payload)["settings"]))
         self._fill_bases()
 
     def _fill_bases(self) -> None:
@@ -111,20 +121,40 @@ class TrainPanel:
         self.base.disabled = len(info["bases"]) < 2
 
     def show_project(self, project: dict[str, Any]) -> None:
-        """An opened (or restored) project: its last training options fill the fields, so it trains as it did, and
-        the status line says whether it brought a model along."""
-        settings = project["settings"]
-        self.phase.textContent = "The project's saved model is loaded." if project["trained"] else "Not trained yet."
+        """An opened (or restored, new, imported) project: its settings fill the fields, the previous project's
+        run leaves the charts, and the status line says whether this one brought a model along."""
+        self.show_settings(project["settings"])
+        self.history, self.epochs, self.best_epoch = [], 0, None
+        self.loss_chart.clear()
+        self.acc_chart.clear()
+        self.loss_canvas.setAttribute("aria-label", "Loss chart: no training yet")
+        self.acc_canvas.setAttribute("aria-label", "Accuracy chart: no training yet")
+        dom.clear(self.history_body)
+        self.summary.textContent = ""
+        self.progress.value = 0
+        self._set_phase("The project's saved model is loaded." if project["trained"] else "Not trained yet.",
+                        force=True)
+
+    def show_settings(self, settings: dict[str, Any]) -> None:
+        """Every field from the project's settings; what they do not name shows the core's default. A value a field
+        cannot show (a project zip's settings are not checked on import) shows the default too."""
         for element_id, (option, kind, _name) in FIELDS.items():
             value = settings.get(option)
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                dom.by_id(element_id).value = f"{value * 100:g}" if kind == "percent" else f"{value:g}"
-        if isinstance(settings.get("crop"), str):
-            self.crop.value = settings["crop"]
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                value = DEFAULTS[option]
+            dom.by_id(element_id).value = f"{value * 100:g}" if kind == "percent" else f"{value:g}"
+        crop = settings.get("crop")
+        self.crop.value = crop if crop in CROP_MODES else DEFAULTS["crop"]
         self.best.checked = settings.get("quality") == "best"
         size = settings.get("inputSize")
-        if size in INPUT_SIZES or size == AUTO:
-            self.size.value = str(size)
+        self.size.value = str(size if size in INPUT_SIZES or size == AUTO else DEFAULTS["inputSize"])
+        base = settings.get("base")
+        self.base.value = base if isinstance(base, str) else self.api.info()["base"]["id"]  # train's default
+
+    def reset_settings(self) -> None:
+        """Back to the core's defaults: saved as empty settings, so the project follows the defaults from now on."""
+        self.api.set_settings({})
+        self.feedback.say("The settings are back to their defaults.")
 
     def options(self) -> dict[str, Any]:
         """The training options as the API takes them (camelCase; empty fields use the core's defaults)."""
@@ -142,54 +172,69 @@ class TrainPanel:
         return chosen
 
     async def train(self) -> None:
+        """The Train button: these settings become the project's, then a training runs with them (its end is
+        shown by `_trained`, as for any training)."""
         options = self.options()
-        self.feedback.clear_error()
-        self._running(True)
-        self.summary.textContent = ""
+        self.api.set_settings(options)
+        self._begin(focus=True)
         self.feedback.say("Training started.")
         try:
-            result = await self.api.train(options)
+            await self.api.train(options)
         except TeachboxError as error:
-            if error.code == "cancelled":
-                self._set_phase("Stopped. The previous model (if any) is kept.", force=True)
-                self.progress.value = 0
-            else:
+            if error.code != "cancelled":
                 self._set_phase("Training did not run.", force=True)
             raise
         finally:
-            self._running(False)
-        self.history = list(result["history"])
-        self.epochs = max(int(result["epochs"]), len(self.history))
-        self.best_epoch = int(result["best_epoch"]) or None
-        self.draw()
-        self._fill_table()
-        stopped_early = " (stopped early: no more improvement)" if result["epochs"] < options.get("epochs", 50) else ""
-        self.summary.textContent = (
-            f"Trained {result['epochs']} epochs in {result['seconds']:.1f} s{stopped_early}; kept epoch "
-            f"{result['best_epoch']}: validation accuracy {percent(result['val_accuracy'])}, training accuracy "
-            f"{percent(result['accuracy'])} ({result['train_count']} training and {result['val_count']} validation "
-            "images).")
-        self._set_phase("Done.", force=True)
-        self.progress.value = self.progress.max
-        self.feedback.say(f"Training done: validation accuracy {percent(result['val_accuracy'])}.")
-        await self.after_training(result)
+            self._end(focus=True)
 
     def stop(self) -> None:
         if self.api.cancel():
             self._set_phase("Stopping after this epoch…", force=True)
 
-    def _running(self, running: bool) -> None:
+    def _begin(self, focus: bool) -> None:
+        self._following, self._ended = True, False
+        self.summary.textContent = ""
+        self._running(True, focus)
+
+    def _end(self, focus: bool) -> None:
+        self._following = False
+        self._running(False, focus)
+
+    def _running(self, running: bool, focus: bool) -> None:
+        """Train/Stop for a running training. Focus moves only for the person's own run: a script's run must not
+        pull the keyboard focus away from where the person is."""
         self.start_button.disabled = running
         self.stop_button.disabled = not running
+        if not focus:
+            return
         if running:
             self.stop_button.focus()
         elif dom.document.activeElement.isSameNode(self.stop_button):
             self.start_button.focus()
 
+    async def _follow(self) -> None:
+        """A training started elsewhere (console, script): shown as running, with Stop, until the core is idle.
+        One that fails sends no event, so its end is found by looking."""
+        self._begin(focus=False)
+        self.feedback.say("A training started from a script or the console is running.")
+        try:
+            while not self._ended and self.api.project()["busy"] == "training":
+                await asyncio.sleep(WATCH_EVERY_S)
+        finally:
+            self._end(focus=False)
+        if not self._ended:
+            self._set_phase("The training started from a script or the console ended without a new model.",
+                            force=True)
+
     # -- progress events (from this panel's training, the console, or any script) --------------------------------
     def _progress(self, payload: Any) -> None:
         event = to_py(payload)
         phase = str(event.get("phase", ""))
+        # An epoch nobody here asked for: a script's training. (Only epochs are checked: project() counts every
+        # image, too much for each batch of a big import.)
+        if phase == "training" and not self._following and self.api.project()["busy"] == "training":
+            self._following = True  # before the task starts: the next event must not start a second one
+            dom.spawn(self._follow(), self.feedback.failure)
         name = PHASES.get(phase, phase)
         if phase == "training":
             epoch, epochs = int(event["epoch"]), int(event["epochs"])
@@ -209,14 +254,33 @@ class TrainPanel:
         else:
             done, total = int(event.get("done", 0)), int(event.get("total", 0))
             self.progress.max, self.progress.value = max(1, total), done
-            self._set_phase(f"{name}: {done} of {total} images{time_left(event.get('eta_s'))}",
+            self._set_phase(f"{name}: {done} of {plural(total, 'image')}{time_left(event.get('eta_s'))}",
                             force=done == total)
 
     def _trained(self, payload: Any) -> None:
-        """Any training that ended (here or from a script): mark the kept epoch and draw the last epochs too."""
-        best = to_py(payload).get("best_epoch")
-        self.best_epoch = int(best) if best else None
+        """Any training that ended with a model (here or from a script): the last epochs, the kept one, the
+        summary. Its options are the run's own, which for a script's run may differ from the fields."""
+        result = to_py(payload)
+        self._ended = True
+        self.best_epoch = int(result["best_epoch"]) or None
+        self.epochs = max(int(result["epochs"]), len(self.history))
         self.draw()
+        self._fill_table()
+        asked = int(result["options"]["epochs"])
+        stopped_early = " (stopped early: no more improvement)" if result["epochs"] < asked else ""
+        self.summary.textContent = (
+            f"Trained {plural(result['epochs'], 'epoch')} in {result['seconds']:.1f} s{stopped_early}; kept epoch "
+            f"{result['best_epoch']}: validation accuracy {percent(result['val_accuracy'])}, training accuracy "
+            f"{percent(result['accuracy'])} ({result['train_count']} training and {result['val_count']} validation "
+            f"{'image' if result['val_count'] == 1 else 'images'}).")
+        self._set_phase("Done.", force=True)
+        self.progress.value = self.progress.max
+        self.feedback.say(f"Training done: validation accuracy {percent(result['val_accuracy'])}.")
+
+    def _cancelled(self) -> None:
+        self._ended = True
+        self._set_phase("Stopped. The previous model (if any) is kept.", force=True)
+        self.progress.value = 0
 
     def _set_phase(self, text: str, force: bool = False) -> None:
         """Show the progress line. The live region gets it at most every few seconds: a screen reader reading
@@ -242,12 +306,12 @@ class TrainPanel:
         self.acc_chart.draw([Series("training", TRAIN_COLOUR, column["acc"]),
                              Series("validation", VALIDATION_COLOUR, column["val_acc"], dashed=True)],
                             epochs, self.best_epoch, ratio)
-        last = self.history[-1]
+        last, count = self.history[-1], plural(len(self.history), "epoch")
         self.loss_canvas.setAttribute(
-            "aria-label", f"Loss chart, {len(self.history)} epochs: training loss {_num(last.get('loss'))}, "
+            "aria-label", f"Loss chart, {count}: training loss {_num(last.get('loss'))}, "
                           f"validation loss {_num(last.get('val_loss'))} at the last epoch.")
         self.acc_canvas.setAttribute(
-            "aria-label", f"Accuracy chart, {len(self.history)} epochs: training accuracy {percent(last.get('acc'))}, "
+            "aria-label", f"Accuracy chart, {count}: training accuracy {percent(last.get('acc'))}, "
                           f"validation accuracy {percent(last.get('val_acc'))} at the last epoch. "
                           "The table “Training history per epoch” has every value.")
 
