@@ -88,3 +88,28 @@ def test_greying_the_hottest_region_costs_more_than_the_coldest(trained) -> None
     assert hot > cold, f"greying the hottest region cost {hot:.3f}, the coldest {cold:.3f}: the map is not where " \
                        "the model looks"
     assert wins >= len(drops) // 2, drops
+
+
+CANVAS_SUM = """(id) => {
+  const canvas = document.getElementById(id);
+  const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+  let red = 0, blue = 0;
+  for (let k = 0; k < data.length; k += 4) { red += data[k]; blue += data[k + 2]; }
+  return {red, blue};
+}"""
+
+
+def test_the_preview_overlays_where_the_model_looked(trained, shared_dir) -> None:  # noqa: ANN001
+    page, split = trained
+    path = shared_dir / "datasets" / "malaria" / split["test_rows"][0][0]
+    page.set_input_files("#test-file", str(path))
+    page.wait_for_function("() => document.querySelectorAll('#test-bars li').length > 0")
+    plain = page.evaluate(CANVAS_SUM, "test-canvas")
+    assert page.is_enabled("#explain-toggle")
+    page.check("#explain-toggle")
+    page.wait_for_function(f"(before) => ({CANVAS_SUM})('test-canvas').red !== before.red", arg=plain)
+    overlaid = page.evaluate(CANVAS_SUM, "test-canvas")
+    print(f"\npreview canvas red/blue sums: plain {plain}, with the overlay {overlaid}")
+    assert overlaid["red"] > plain["red"], "the overlay adds red where the model looked"
+    page.uncheck("#explain-toggle")
+    page.wait_for_function(f"(before) => ({CANVAS_SUM})('test-canvas').red === before.red", arg=plain)

@@ -13,7 +13,7 @@ from typing import Any
 
 from teachbox.api import Api
 from teachbox.errors import TeachboxError
-from teachbox.ui import dom, thumbs
+from teachbox.ui import dom, heatmap, thumbs
 from teachbox.ui.camera import Camera
 from teachbox.ui.feedback import Feedback
 
@@ -70,6 +70,8 @@ class Preview:
         self.test_canvas = dom.by_id("test-canvas")
         self.test_input = dom.by_id("test-file")
         self.test_button = dom.by_id("test-choose")
+        self.why = dom.by_id("explain-toggle")
+        self.test_file: Any = None  # the test image shown, drawn again when the overlay is switched
         self.live = False
         self.frames = 0
         self._canvas = dom.document.createElement("canvas")
@@ -77,6 +79,7 @@ class Preview:
         self.listeners.on(self.live_button, "click", lambda _e: self.toggle_live())
         self.listeners.on(self.test_button, "click", lambda _e: self.test_input.click())
         self.listeners.on(self.test_input, "change", lambda _e: self._file_chosen())
+        self.listeners.on(self.why, "change", lambda _e: self._draw_test())
         camera.watchers.append(lambda running: None if running else self.stop_live())
         api.on("trained", lambda _p: self.refresh())
         self.refresh()
@@ -90,6 +93,7 @@ class Preview:
         trained = bool(self.api.project()["trained"])
         self.live_button.disabled = not trained
         self.test_button.disabled = not trained
+        self.why.disabled = not trained
         self.note.textContent = ("Hold things up to the camera with Live preview, or test an image."
                                  if trained else "Train or import a model first.")
 
@@ -133,6 +137,14 @@ class Preview:
         if files:
             await self.classify(files[0])
 
+    async def _draw_test(self) -> None:
+        """The test image, with the explain() overlay for its most likely class when "Show where" is on."""
+        if self.test_file is None:
+            return
+        drawn = await thumbs.draw(self.test_canvas, self.test_file)
+        if drawn and self.why.checked and self.api.project()["trained"]:
+            heatmap.draw(self.test_canvas, await self.api.explain(self.test_file))
+
     async def classify(self, file: Any) -> None:
         """Show a test image and its probabilities."""
         if not self.api.project()["trained"]:
@@ -141,7 +153,8 @@ class Preview:
         self.test_canvas.hidden = False
         self.test_canvas.setAttribute("aria-label", f"Test image {name}")
         ranked = await self.api.predict(file)
-        await thumbs.draw(self.test_canvas, file)
+        self.test_file = file
+        await self._draw_test()
         self.test_bars.show(ranked, self.labels())
         top = ranked[0]
         self.feedback.say(f"{name}: {top['label']} ({top['probability'] * 100:.0f}%).")

@@ -13,7 +13,7 @@ from typing import Any
 from teachbox.api import Api
 from teachbox.browser.convert import is_nullish
 from teachbox.errors import TeachboxError
-from teachbox.ui import dom, thumbs
+from teachbox.ui import dom, heatmap, thumbs
 from teachbox.ui.feedback import Feedback
 from teachbox.ui.intake import plural, quoted
 
@@ -41,6 +41,7 @@ class Results:
         self.shown = False
         self._editing = False
         self._targets: list[tuple[Any, str]] = []  # (Move button or option, class it moves to)
+        self._thumbs: list[tuple[Any, Any, str]] = []  # (canvas, image source, predicted class) of listed mistakes
         feedback.follow(api, "trained", lambda _p: self.evaluate())  # a coroutine: call_handler runs it after
         feedback.follow(api, "dataset", lambda _p: self._data_changed())
 
@@ -151,6 +152,9 @@ class Results:
                                                cls="muted"), cls="mistakes")
         listing = dom.el("ul", cls="mistake-list")
         lookup = SampleLookup(self.api)
+        self._thumbs = []
+        why = dom.el("input", type="checkbox", id="mistakes-why")
+        self.item_listeners.on(why, "change", lambda _e: self._draw_mistakes(bool(why.checked)))
         for mistake in mistakes[:MAX_MISTAKES]:
             listing.append(self._mistake(labels, mistake, lookup))
         hidden = len(mistakes) - MAX_MISTAKES
@@ -158,7 +162,20 @@ class Results:
                        cls="muted small") if len(mistakes) > MAX_MISTAKES else None)
         return dom.el("div", title, dom.el("p", "Most confident mistakes first. Mislabelled? Move the image to its "
                                                 "class, or delete it.", cls="small muted"),
+                      dom.el("label", why, " Show where the model looked for the class it predicted",
+                             cls="why-toggle small"),
                       listing, more, cls="mistakes")
+
+    async def _draw_mistakes(self, why: bool) -> None:
+        """Each listed mistake's thumbnail again, with the explain() overlay for the predicted class when asked:
+        what in the image made the model choose wrong (a mark on the slide, a background, a mislabel)."""
+        for canvas, source, predicted in list(self._thumbs):
+            drawn = await thumbs.draw(canvas, source)
+            if drawn and why and self.api.project()["trained"]:
+                try:
+                    heatmap.draw(canvas, await self.api.explain(source, predicted))
+                except TeachboxError:
+                    continue  # a class renamed or the model replaced since: the plain thumbnail stays
 
     def _mistake(self, labels: list[str], mistake: dict[str, Any], lookup: SampleLookup) -> Any:
         name = str(mistake.get("path") or "image")
@@ -166,6 +183,7 @@ class Results:
         canvas = thumbs.canvas(name)
         if sample is not None:
             dom.spawn(thumbs.draw(canvas, sample["source"]))
+            self._thumbs.append((canvas, sample["source"], str(mistake["predicted"])))
         else:
             thumbs.placeholder(canvas)
         status = dom.el("p", cls="mistake-status small", aria_live="polite")
