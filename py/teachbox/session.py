@@ -261,7 +261,7 @@ class Session:
         self.record, self.base, self.renames, self.saved, self.project = replace(record), record, [], saved, project
         self._stale = False
         self._replace_classifier(classifier)
-        self.validation = []
+        self.validation = _validation_of(classifier, project)
         self.emitter.emit("project", self.describe())
         self.emitter.emit("dataset", project.to_json())
 
@@ -339,7 +339,7 @@ class Session:
         self.validation = [s for s in self.validation if s.uid in kept]
         if model_changed:
             self._replace_classifier(loaded)
-            self.validation = []
+            self.validation = _validation_of(loaded, self.project)
         elif loaded is not None:
             loaded.dispose()
         if renamed or model_changed:  # the panels that show the name, the settings or the model follow
@@ -370,7 +370,8 @@ class Session:
         model = None
         if self.classifier is not None:
             model = {"labels": self.classifier.labels, "base": self.classifier.metadata.get("base"),
-                     "training": self.classifier.metadata.get("training")}
+                     "training": self.classifier.metadata.get("training"),
+                     "evaluation": self.classifier.metadata.get("evaluation")}
         record = self.record
         return {**self.project.to_json(), "trained": self.classifier is not None, "model": model,
                 "busy": self.busy, "id": record.id, "name": record.name, "settings": record.settings,
@@ -395,6 +396,8 @@ class Session:
                                                     self._progress, self._cancelled)
             if self._cancel:
                 raise Cancelled()
+            # The validation images' uids travel with the model, so "Evaluate again" works after a reload.
+            classifier.metadata["validation"] = [sample.uid for sample in split["val"]]
             result["inputSize"] = size  # the project() key's spelling
             result["input_size"] = size  # deprecated spelling of inputSize, kept for one release (docs/api.md)
             previous_size = self.project.input_size
@@ -450,16 +453,33 @@ class Session:
         classifier = self._trained()
         if csv_url:
             return await self._evaluate_csv(classifier, csv_url)
-        if classifier.head is None or not self.validation:
+        samples = [s for s in self.validation if s.label in classifier.labels]
+        if not samples:
             raise TeachboxError("no_validation", "There is no validation split to evaluate (the model was loaded, "
                                                  "or trained with validationSplit 0); pass a CSV URL.")
-        keys = [view_key(classifier.encoder_key or "", view) for view in classifier.views]
-        probs = await self.store.averaged(self.validation, keys, self._cached_shape(classifier), classifier.head)
-        true = [classifier.labels.index(s.label) for s in self.validation]
-        report = evaluate_predictions(true, probs, classifier.labels, [s.name for s in self.validation])
+        if classifier.head is not None:  # trained in this page: its cached features
+            keys = [view_key(classifier.encoder_key or "", view) for view in classifier.views]
+            probs = await self.store.averaged(samples, keys, self._cached_shape(classifier), classifier.head)
+        else:  # restored from storage: the model itself on the images
+            probs = [await self._probabilities(classifier, sample) for sample in samples]
+        true = [classifier.labels.index(s.label) for s in samples]
+        report = evaluate_predictions(true, probs, classifier.labels, [s.name for s in samples])
         for mistake in report["misclassified"]:  # validation images are project samples: name them exactly
-            mistake["uid"] = self.validation[mistake["index"]].uid
+            mistake["uid"] = samples[mistake["index"]].uid
+        self._keep_evaluation(classifier, report)
         return {**report, "errors": []}
+
+    @staticmethod
+    async def _probabilities(classifier: Classifier, sample: Sample) -> list[float]:
+        ranked = {entry["label"]: entry["probability"] for entry in await classifier.predict(sample.source)}
+        return [ranked[label] for label in classifier.labels]
+
+    def _keep_evaluation(self, classifier: Classifier, report: dict[str, Any]) -> None:
+        """The last validation results go into the model's metadata and are saved with it (a new model token, so
+        other tabs read them too): Results show them again after a reload or a project import."""
+        classifier.metadata["evaluation"] = {**report, "evaluated": environment.now_iso()}
+        self.saved = replace(self.saved, model=None)
+        self.save_later()
 
     def _cached_shape(self, classifier: Classifier) -> tuple[int, ...]:
         return tuple(int(d) for d in tfjs.input_shape(classifier.head)[1:])
@@ -512,3 +532,13 @@ async def _fetch_csv(csv_url: str) -> ParsedCSV:
     """The rows of the labels CSV at `csv_url` (relative to the page), read as strict UTF-8 (labels_csv.decode_csv)."""
     absolute = environment.page_url(csv_url)
     return parse_labels_csv(decode_csv(await net.fetch_bytes(absolute)), absolute)
+
+
+def _validation_of(classifier: Classifier | None, project: Project) -> list[Sample]:
+    """The project's samples the model was validated on (their uids are in its metadata), in that order."""
+    if classifier is None:
+        return []
+    by_uid = {sample.uid: sample for sample in project.samples}
+    uids = classifier.metadata.get("validation")
+    return [by_uid[uid] for uid in uids if isinstance(uid, str) and uid in by_uid] if isinstance(uids, list) else []
+

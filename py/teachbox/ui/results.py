@@ -41,14 +41,23 @@ class Results:
         self.shown = False
         self._editing = False
         self._targets: list[tuple[Any, str]] = []  # (Move button or option, class it moves to)
+        self._shown_data: tuple[Any, ...] = ()  # _data_signature() when the results shown were rendered
         self._thumbs: list[tuple[Any, Any, str]] = []  # (canvas, image source, predicted class) of listed mistakes
         feedback.follow(api, "trained", lambda _p: self.evaluate())  # a coroutine: call_handler runs it after
         feedback.follow(api, "dataset", lambda _p: self._data_changed())
+        self.show_saved()
+        self.evaluate_button.disabled = not api.project()["trained"]
 
     def _data_changed(self) -> None:
-        if not self._editing:
+        if not self._editing and self._data_signature() != self._shown_data:
             self._stale("The images changed since these results; train again to update them.")
         self._check_targets()
+
+    def _data_signature(self) -> tuple[Any, ...]:
+        """What the results depend on: the classes and how many images each holds (a project opened or read back
+        with the same data is not a change)."""
+        project = self.api.project()
+        return tuple(project["classes"]), tuple(sorted(project["counts"].items())), project["samples"]
 
     def _check_targets(self) -> None:
         """A class renamed or deleted since the evaluation is no longer a place to move an image to."""
@@ -69,10 +78,23 @@ class Results:
         self.evaluate_button.disabled = True
 
     def project_opened(self) -> None:
-        """Another project is open: the previous one's results go (its model has no validation split here until
-        it is trained again)."""
-        self._empty(UNTRAINED_NOTE)
+        """Another project is open: the previous one's results go, and its own last results (saved with its model)
+        come back."""
+        if not self.show_saved():
+            self._empty(UNTRAINED_NOTE)
         self.evaluate_button.disabled = not self.api.project()["trained"]
+
+    def show_saved(self) -> bool:
+        """Show the last evaluation saved with the open project's model, if there is one."""
+        model = self.api.project()["model"]
+        saved = model.get("evaluation") if model else None
+        if not saved:
+            return False
+        self.render(saved)
+        when = str(saved.get("evaluated") or "")[:16].replace("T", " ")
+        self.note.textContent = f"{self.note.textContent} Saved with the model{f' ({when} UTC)' if when else ''}; " \
+                                "Evaluate again re-runs it."
+        return True
 
     def _empty(self, note: str) -> None:
         self.item_listeners.clear()
@@ -95,6 +117,7 @@ class Results:
         self.render(result)
 
     def render(self, result: dict[str, Any]) -> None:
+        self._shown_data = self._data_signature()
         self.item_listeners.clear()
         self._targets = []
         dom.clear(self.body)
