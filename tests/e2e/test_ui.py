@@ -219,7 +219,7 @@ class Trained:
 
 @pytest.fixture(scope="module")
 def trained(app, planted: frozenset[str]) -> Trained:  # noqa: ANN001
-    """Keyboard only (Tab, Enter, Space): add Class 3, start the camera, hold Space on its record button, type the
+    """Keyboard only (Tab, Enter, Space): add Class 3, open its webcam, hold Space on its record button, type the
     epochs and validation share, start training and wait for the results. Done once for the module: every test
     that needs a trained model asks for this. The focus checks along the way fail it as soon as a step breaks."""
     app.evaluate("() => { document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0); }")
@@ -230,17 +230,20 @@ def trained(app, planted: frozenset[str]) -> Trained:  # noqa: ANN001
     app.keyboard.press("Enter")  # keep the proposed name
     assert app.evaluate("() => document.activeElement.getAttribute('aria-label')") == "Rename class Class 3"
 
-    tab_to(app, "el.id === 'camera-toggle'")
+    tab_to(app, "el.getAttribute('aria-label') === 'Record from the webcam into class Class 3'")
     app.keyboard.press("Enter")
-    app.wait_for_function("() => document.querySelector('#camera-toggle').textContent === 'Stop camera'")
     record = "Hold to record camera pictures for Class 3"
-    tab_to(app, f"el.getAttribute('aria-label') === {record!r}", shift=True)
+    app.wait_for_function(f"() => document.activeElement.getAttribute('aria-label') === {record!r}")
     started = time.monotonic()
     app.keyboard.down("Space")
     _wait_recording(app, record, 5)
     app.keyboard.up("Space")
     held_s = time.monotonic() - started
+    app.wait_for_function("() => /^Recorded \\d+ pictures/.test("
+                          "document.querySelector('#data-messages .panel-notice').textContent)")
     frames = wait_count(app, "Class 3", lambda n: n >= 5)
+    tab_to(app, "el.id === 'capture-close'")
+    app.keyboard.press("Enter")
 
     tab_to(app, "el.id === 'opt-epochs'")
     app.keyboard.press("Control+A")
@@ -427,12 +430,14 @@ def test_preview_test_image_and_live_camera(app) -> None:  # noqa: ANN001
 
     # Hold to record with the mouse (pointer events; touch uses the same path).
     before = counts(app)["Class 3"]
+    card(app, "Class 3").get_by_role("button", name="Record from the webcam into class Class 3").click()
     button = app.get_by_role("button", name="Hold to record camera pictures for Class 3")
     button.hover()
     app.mouse.down()
     _wait_recording(app, "Hold to record camera pictures for Class 3", 3)
     app.mouse.up()
     wait_count(app, "Class 3", lambda n: n >= before + 3)
+    app.locator("#capture-close").click()
 
 
 @pytest.mark.usefixtures("hostile_label")
@@ -447,8 +452,8 @@ def test_hostile_label_is_text(app) -> None:  # noqa: ANN001
 @pytest.mark.usefixtures("trained")
 def test_screenshots_of_training_views(app) -> None:  # noqa: ANN001
     app.evaluate("() => { document.querySelector('#train details').open = true; }")
-    written = shoot(app, ("data", "camera", "train", "results", "preview"), whole_page="page-trained")
-    assert len(written) == 12
+    written = shoot(app, ("data", "train", "results", "preview"), whole_page="page-trained")
+    assert len(written) == 10
     for path in written:  # real PNGs with content (a blank capture of a hidden panel is a few hundred bytes)
         data = path.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 2_000, (path, len(data))

@@ -15,7 +15,7 @@ from teachbox.api import Api
 from teachbox.browser.convert import is_nullish
 from teachbox.errors import TeachboxError
 from teachbox.ui import dom, thumbs
-from teachbox.ui.camera import Camera, HoldToRecord
+from teachbox.ui.camera import Capture
 from teachbox.ui.feedback import ConfirmDialog, Feedback
 from teachbox.ui.folders import next_class_name
 from teachbox.ui.intake import DataOps, plural, quoted
@@ -28,11 +28,11 @@ _card_ids = itertools.count(1)
 class ClassList:
     """The list of class cards and the Add class button."""
 
-    def __init__(self, api: Api, feedback: Feedback, data: DataOps, camera: Camera, confirm: ConfirmDialog) -> None:
+    def __init__(self, api: Api, feedback: Feedback, data: DataOps, capture: Capture, confirm: ConfirmDialog) -> None:
         self.api = api
         self.feedback = feedback
         self.data = data
-        self.camera = camera
+        self.capture = capture
         self.confirm = confirm
         self.root = dom.by_id("class-list")
         self.add_button = dom.by_id("add-class")
@@ -42,7 +42,6 @@ class ClassList:
         self.listeners = feedback.listeners_for_actions()
         self.listeners.on(self.add_button, "click", lambda _e: self.add_class())
         api.on("dataset", lambda _payload: self.schedule_refresh())
-        camera.watchers.append(self._camera_changed)
 
     def ensure_defaults(self) -> None:
         """A first visit starts with two empty classes to fill, as the smallest useful classifier has two."""
@@ -101,13 +100,10 @@ class ClassList:
             return None
         return self._by_id.get(str(found.dataset.card))
 
-    def _camera_changed(self, running: bool) -> None:
-        for card in self.cards.values():
-            card.recorder.set_camera(running)
-
 
 class ClassCard:
-    """One class: header (name, count, rename/clear/delete), add buttons, paged thumbnails."""
+    """One class: header (name, count, rename/clear/delete), add buttons, the webcam capture when opened here,
+    paged thumbnails."""
 
     def __init__(self, owner: ClassList, label: str) -> None:
         self.owner = owner
@@ -130,9 +126,8 @@ class ClassCard:
         self.file_input = dom.el("input", type="file", multiple=True, accept="image/*", hidden=True,
                                  cls="class-files")
         self.add_button = dom.el("button", "Add images…", type="button", cls="add-images")
-        self.recorder = HoldToRecord(owner.camera, lambda: self.label,
-                                     lambda label, frames: owner.data.add(label, frames, owner.feedback),
-                                     owner.feedback, self.listeners)
+        self.webcam_button = dom.el("button", "Webcam", type="button", cls="webcam", aria_expanded="false")
+        self.capture_slot = dom.el("div", cls="capture-slot")
         self.thumbs = dom.el("ul", cls="thumbs")
         self.prev_button = dom.el("button", "‹ Prev", type="button", cls="small-button")
         self.next_button = dom.el("button", "Next ›", type="button", cls="small-button")
@@ -144,8 +139,8 @@ class ClassCard:
             dom.el("div", self.heading, self.count_text,
                    dom.el("div", self.rename_button, self.clear_button, self.delete_button, cls="card-actions"),
                    cls="card-head"),
-            dom.el("div", self.add_button, self.file_input, self.recorder.button, cls="card-add"),
-            self.empty_text, self.thumbs, self.pager,
+            dom.el("div", self.add_button, self.file_input, self.webcam_button, cls="card-add"),
+            self.capture_slot, self.empty_text, self.thumbs, self.pager,
             cls="class-card", data_card=self.card_id, aria_labelledby=f"class-{self.card_id}-name",
         )
         self._name_buttons()
@@ -153,6 +148,7 @@ class ClassCard:
         on = self.listeners.on
         on(self.add_button, "click", lambda _e: self.file_input.click())
         on(self.file_input, "change", lambda _e: self._files_chosen())
+        on(self.webcam_button, "click", lambda _e: owner.capture.toggle(self))
         on(self.rename_button, "click", lambda _e: self.begin_rename())
         on(self.clear_button, "click", lambda _e: self._clear())
         on(self.delete_button, "click", lambda _e: self._delete())
@@ -164,11 +160,12 @@ class ClassCard:
     def _name_buttons(self) -> None:
         """Icon-like and repeated buttons say which class they act on."""
         for button, verb in ((self.rename_button, "Rename"), (self.clear_button, "Remove all images of"),
-                             (self.delete_button, "Delete"), (self.add_button, "Add images to")):
+                             (self.delete_button, "Delete"), (self.add_button, "Add images to"),
+                             (self.webcam_button, "Record from the webcam into")):
             button.setAttribute("aria-label", f"{verb} class {self.label}")
         self.pager.setAttribute("aria-label", f"Pages of {self.label}")
         self.thumbs.setAttribute("aria-label", f"Images of {self.label}")
-        self.recorder.update_name()
+        self.owner.capture.named(self)
 
     def update(self, count: int) -> None:
         self.count = count
@@ -322,6 +319,7 @@ class ClassCard:
 
     def destroy(self) -> None:
         self._generation += 1
-        self.recorder.stop()
+        if self.owner.capture.is_open_in(self):
+            self.owner.capture.close()
         self.listeners.clear()
         self.node.remove()

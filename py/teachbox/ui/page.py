@@ -7,7 +7,7 @@ from typing import Any
 
 from teachbox.api import Api
 from teachbox.ui import dom
-from teachbox.ui.camera import Camera
+from teachbox.ui.camera import Camera, Capture
 from teachbox.ui.class_cards import ClassList
 from teachbox.ui.console import ConsolePanel
 from teachbox.ui.csvimport import CsvImport
@@ -22,7 +22,7 @@ from teachbox.ui.sample_menu import SampleMenu
 from teachbox.ui.trainpanel import TrainPanel
 
 # The panels with their own message lines (index.html's `<div class="panel-messages" id="NAME-messages">`).
-PANELS = ("data", "import", "camera", "train", "results", "preview", "export")
+PANELS = ("data", "import", "train", "results", "preview", "export")
 
 
 class Page:
@@ -36,8 +36,10 @@ class Page:
         self.said = said
         self.confirm = ConfirmDialog()
         self.data = DataOps(api)
-        self.camera = Camera(said["camera"])
-        self.classes = ClassList(api, said["data"], self.data, self.camera, self.confirm)
+        self.camera = Camera(dom.by_id("camera-select"), dom.by_id("camera-mirror"), said["data"])
+        self.capture = Capture(self.camera, lambda label, frames: self.data.add(label, frames, said["data"]),
+                               said["data"])
+        self.classes = ClassList(api, said["data"], self.data, self.capture, self.confirm)
         self.importer = CsvImport(api, said["import"], self.data)
         self.sample_menu = SampleMenu(api, self.importer, self.confirm)
         self.results = Results(api, said["results"])

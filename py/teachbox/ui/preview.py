@@ -1,9 +1,13 @@
 """Preview: live classification of the camera picture, and of a test image chosen or dropped by the person.
 
+The picture (the live video, or the test image) and the class bars sit side by side, so a person holding
+something up to the camera sees the bars move while watching it. One picture at a time: a test image ends live
+preview (and lets the camera go, unless a class card records), and live preview hides the test image.
+
 The live loop asks for the next prediction only after the previous one resolved and a frame was painted, so it
 never queues work faster than the model runs (on a slow wasm backend that is a few frames a second, on WebGL as
-many as the screen shows). It pauses while the tab is hidden or a training runs, and stops with the camera.
-`Api.predict` disposes every tensor it makes; the e2e test checks numTensors after a live run.
+many as the screen shows). It pauses while the tab is hidden or a training runs. `Api.predict` disposes every
+tensor it makes; the e2e test checks numTensors after a live run.
 """
 
 from __future__ import annotations
@@ -57,7 +61,9 @@ class Bars:
 
 
 class Preview:
-    """The live toggle, the live bars, and the test image."""
+    """The live toggle, the live picture and bars, and the test image and its bars."""
+
+    USER = "preview"  # its name as a user of the camera
 
     def __init__(self, api: Api, camera: Camera, feedback: Feedback) -> None:
         self.api = api
@@ -68,19 +74,20 @@ class Preview:
         self.live_bars = Bars(dom.by_id("live-bars"))
         self.test_bars = Bars(dom.by_id("test-bars"))
         self.test_canvas = dom.by_id("test-canvas")
+        self.video = dom.by_id("preview-video")
+        self.placeholder = dom.by_id("preview-placeholder")
         self.test_input = dom.by_id("test-file")
         self.test_button = dom.by_id("test-choose")
         self.why = dom.by_id("explain-toggle")
         self.test_file: Any = None  # the test image shown, drawn again when the overlay is switched
         self.live = False
-        self.frames = 0
+        self._run = 0
         self._canvas = dom.document.createElement("canvas")
         self.listeners = feedback.listeners_for_actions()
         self.listeners.on(self.live_button, "click", lambda _e: self.toggle_live())
         self.listeners.on(self.test_button, "click", lambda _e: self.test_input.click())
         self.listeners.on(self.test_input, "change", lambda _e: self._file_chosen())
         self.listeners.on(self.why, "change", lambda _e: self._draw_test())
-        camera.watchers.append(lambda running: None if running else self.stop_live())
         api.on("trained", lambda _p: self.refresh())
         self.refresh()
 
@@ -102,33 +109,53 @@ class Preview:
         if self.live:
             self.stop_live()
             return
-        if not self.camera.running:
-            await self.camera.start()
         self.live = True
+        self._run += 1
+        run = self._run
         self.live_button.setAttribute("aria-pressed", "true")
         self.live_button.textContent = "Stop live preview"
-        await self._loop()
+        self._show_picture(live=True)
+        try:
+            await self.camera.open(self.USER, self.video)
+        except BaseException:
+            self.stop_live()
+            raise
+        await self._loop(run)
 
     def stop_live(self) -> None:
+        """End live preview and let the camera go (it stays on only while a class card records)."""
         self.live = False
+        self.camera.close(self.USER)
         self.live_button.setAttribute("aria-pressed", "false")
         self.live_button.textContent = "Live preview"
+        if self.test_file is not None:
+            self._show_picture(live=False)  # back to the test image the person chose last
+        else:
+            self.video.hidden = self.live_bars.root.hidden = True
+            self.placeholder.hidden = False
 
-    async def _loop(self) -> None:
+    def _show_picture(self, live: bool) -> None:
+        """One picture beside the bars: the live video and its bars, or the test image and its bars."""
+        self.video.hidden = self.live_bars.root.hidden = not live
+        self.test_canvas.hidden = self.test_bars.root.hidden = live
+        self.placeholder.hidden = True
+
+    async def _loop(self, run: int) -> None:
+        """Predict frame after frame while this run (`run`: stopping and starting again makes a new one) lasts."""
         try:
-            while self.live and self.camera.running:
+            while self.live and run == self._run and self.USER in self.camera.users:
                 project = self.api.project()  # one look per frame: busy state and the model's labels
                 if dom.document.hidden or project["busy"] or not project["model"]:
                     await asyncio.sleep(0.25)  # hidden tab, training or no model: do not compete for the CPU
                     continue
-                ranked = await self.api.predict(self.camera.frame(self._canvas))
-                if not self.live:
+                ranked = await self.api.predict(self.camera.frame(self.USER, self._canvas))
+                if not self.live or run != self._run:
                     break
                 self.live_bars.show(ranked, list(project["model"]["labels"]))
-                self.frames += 1
                 await dom.next_frame()
         finally:
-            self.stop_live()
+            if run == self._run:
+                self.stop_live()
 
     # -- test image ----------------------------------------------------------------------------------------------
     async def _file_chosen(self) -> None:
@@ -150,7 +177,9 @@ class Preview:
         if not self.api.project()["trained"]:
             raise TeachboxError("not_trained", "There is no model yet: train one or import one first.")
         name = str(getattr(file, "name", "") or "test image")
-        self.test_canvas.hidden = False
+        if self.live:
+            self.stop_live()
+        self._show_picture(live=False)
         self.test_canvas.setAttribute("aria-label", f"Test image {name}")
         ranked = await self.api.predict(file)
         self.test_file = file
