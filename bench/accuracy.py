@@ -58,7 +58,7 @@ HEADS: dict[str, dict[str, Any]] = {
     # A regularised linear head (sklearn's logistic regression with C = 0.01 on these embeddings is about l2 0.01)
     "linear, l2 0.01": {"hiddenUnits": 0, "l2": 0.01},
     "linear, l2 0.01, depths 2, views 2, tta 2": {"hiddenUnits": 0, "l2": 0.01, "depths": 2, "views": 2, "tta": 2},
-    "depths 2, views 2, tta 2": {"depths": 2, "views": 2, "tta": 2},
+    "linear, l2 0.01, depths 2, tta auto": {"hiddenUnits": 0, "l2": 0.01, "depths": 2, "tta": "auto"},
 }
 QUICK_PER_CLASS = 30
 RESULTS = H.BENCH / "results" / "accuracy.json"
