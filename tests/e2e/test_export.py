@@ -21,6 +21,13 @@ IMAGES = [
     "/shared/datasets/rock_paper_scissors/images/paper/04l5I8TqdzF9WDMJ.png",
 ]
 
+# A Blob's bytes as base64, to bring a zip from the page to the test.
+B64_OF_BLOB = """async (blob) => {
+  const bytes = new Uint8Array(await blob.arrayBuffer());
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+}"""
 BLOB_FROM_B64 = "(b64) => new Blob([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], {type: 'application/zip'})"
 
 PREDICT_ALL = """async (urls) => {
@@ -101,19 +108,16 @@ def exported(module_context, server, scratch, shared_dir):  # noqa: ANN001, ANN2
     csv_url = write_csv(scratch, NAME, rows, "malaria")
     page, _ = open_app(module_context, server.url)
     images = _images(shared_dir)
-    result = page.evaluate("""async ([csvUrl, urls]) => {
+    result = page.evaluate(f"""async ([csvUrl, urls]) => {{
       const t0 = performance.now();
       const dataset = await teachbox.loadDataset(csvUrl);
-      const trained = await teachbox.train({epochs: 10, inputSize: 'auto'});
+      const trained = await teachbox.train({{epochs: 10, inputSize: 'auto'}});
       const blob = await teachbox.exportModel();
-      const bytes = new Uint8Array(await blob.arrayBuffer());
-      let binary = '';
-      for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
       const predictions = [];
       for (const url of urls) predictions.push(await teachbox.predict(url));
-      return {dataset, trained, type: blob.type, size: blob.size, b64: btoa(binary), predictions,
-              ms: performance.now() - t0, project: teachbox.project()};
-    }""", [csv_url, images])
+      return {{dataset, trained, type: blob.type, size: blob.size, b64: await ({B64_OF_BLOB})(blob), predictions,
+              ms: performance.now() - t0, project: teachbox.project()}};
+    }}""", [csv_url, images])
     data = base64.b64decode(result["b64"])
     assert len(data) == result["size"], f"{len(data)} bytes arrived of a {result['size']}-byte blob"
     print(f"\nexport: trained + exported in {result['ms'] / 1000:.1f}s, zip {len(data):,} bytes, "
@@ -278,16 +282,13 @@ def _snippet_code(page) -> str:  # noqa: ANN001
 @pytest.fixture(scope="module")
 def fine_tuned(exported) -> dict:  # noqa: ANN001
     """In the same page: the whole last block fine-tuned, trained on two views, predictions averaged over two."""
-    result = exported["page"].evaluate("""async (urls) => {
-      const trained = await teachbox.train({fineTuneLayers: 2, views: 2, tta: 2, epochs: 5});
+    result = exported["page"].evaluate(f"""async (urls) => {{
+      const trained = await teachbox.train({{fineTuneLayers: 2, views: 2, tta: 2, epochs: 5}});
       const blob = await teachbox.exportModel();
-      const bytes = new Uint8Array(await blob.arrayBuffer());
-      let binary = '';
-      for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
       const predictions = [];
       for (const url of urls) predictions.push(await teachbox.predict(url));
-      return {trained, b64: btoa(binary), predictions};
-    }""", exported["images"])
+      return {{trained, b64: await ({B64_OF_BLOB})(blob), predictions}};
+    }}""", exported["images"])
     return {"zip": base64.b64decode(result["b64"]), **result}
 
 
