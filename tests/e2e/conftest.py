@@ -259,10 +259,10 @@ def module_context(browser) -> Iterator:  # noqa: ANN001 - Playwright objects
 def held_out_split(scratch: Path, name: str, dataset: str, train_per_class: int, test_per_class: int,
                    seed: int) -> dict:
     """A stratified training CSV and a disjoint test CSV of a ../shared data set, side by side in scratch/<name>/:
-    {train, test: their URLs, test_rows, test_urls: each test image's URL}."""
+    {train, test: their URLs, train_rows, test_rows, test_urls: each test image's URL}."""
     rows = read_labels(dataset)
     train = stratified(rows, train_per_class, seed)
     test = stratified(rows, test_per_class, seed + 1, exclude={path for path, _ in train})
     return {"train": write_csv(scratch, name, train, dataset, file_name="train.csv"),
             "test": write_csv(scratch, name, test, dataset, file_name="test.csv"),
-            "test_rows": test, "test_urls": [f"/scratch/{name}/{path}" for path, _ in test]}
+            "train_rows": train, "test_rows": test, "test_urls": [f"/scratch/{name}/{path}" for path, _ in test]}

@@ -7,6 +7,7 @@ import base64
 import io
 import json
 import zipfile
+from pathlib import Path
 
 import pytest
 from teachbox.data.geometry import crop_box
@@ -88,14 +89,16 @@ def _images(shared_dir) -> list[str]:  # noqa: ANN001
     return [IMAGES[0], IMAGES[1].format(first_uninfected), IMAGES[2]]
 
 
-def _by_label(ranked: list[dict]) -> dict[str, float]:
+def by_label(ranked: list[dict]) -> dict[str, float]:
+    """One ranked prediction as {label: probability}, so predictions compare whatever their order."""
     return {entry["label"]: entry["probability"] for entry in ranked}
 
 
-def _max_diff(first: list[list[dict]], second: list[list[dict]]) -> float:
+def max_diff(first: list[list[dict]], second: list[list[dict]]) -> float:
+    """The largest difference in any class's probability between two lists of predictions of the same images."""
     worst = 0.0
     for a, b in zip(first, second, strict=True):
-        a, b = _by_label(a), _by_label(b)
+        a, b = by_label(a), by_label(b)
         assert a.keys() == b.keys(), f"labels differ: {sorted(a)} vs {sorted(b)}"
         worst = max(worst, *(abs(a[label] - b[label]) for label in a))
     return worst
@@ -175,7 +178,7 @@ def test_fresh_profile_loads_the_zip_and_predicts_the_same(exported, context, se
     assert result["before"]["trained"] is False
     assert result["loaded"]["labels"] == exported["project"]["classes"], f"loadModel gave {result['loaded']['labels']}"
     assert result["project"]["trained"] is True
-    diff = _max_diff(exported["predictions"], result["predictions"])
+    diff = max_diff(exported["predictions"], result["predictions"])
     print(f"\nfresh profile: max |Δp| {diff:.2e}")
     assert diff <= 1e-5, f"predictions after loadModel in a fresh profile differ by {diff:.3e} (> 1e-5)"
 
@@ -198,7 +201,7 @@ def test_bare_tfjs_reproduces_teachbox(exported, context, server, scratch) -> No
         assert box_diff < 1e-12, f"{item['url']}: bare JS box {item['box']} != Teachbox crop_box {expected_box}"
     bare = [[{"label": label, "probability": p} for label, p in zip(result["labels"], item["probabilities"])]
             for item in result["results"]]
-    diff = _max_diff(exported["predictions"], bare)
+    diff = max_diff(exported["predictions"], bare)
     sizes = ", ".join(f"{item['width']}×{item['height']}" for item in result["results"])
     print(f"\nbare TF.js ({sizes}): max |Δp| {diff:.2e}")
     assert diff <= 1e-4, f"bare TF.js predictions differ from Teachbox's by {diff:.3e} (> 1e-4): {bare} vs " \
@@ -257,9 +260,9 @@ SNIPPET_PAGE = """<!doctype html>
 </head><body>
 <script>
 CODE
-window.runSnippet = async (url, images) => {
+window.runSnippet = async (url, images, backend) => {
   tf.wasm.setWasmPaths('/vendor/tfjs/');
-  await tf.setBackend('wasm');
+  if (!await tf.setBackend(backend)) throw new Error(`no ${backend} backend here`);
   await tf.ready();
   const teachbox = await loadTeachbox(url);
   const out = [];
@@ -274,9 +277,28 @@ window.runSnippet = async (url, images) => {
 """
 
 
-def _snippet_code(page) -> str:  # noqa: ANN001
+def snippet_code(page) -> str:  # noqa: ANN001
+    """The JavaScript of the Export panel's snippet, as a person copies it from that Teachbox page."""
     text = page.evaluate("() => document.getElementById('snippet').textContent")
     return text.split("<script>", 1)[1].rsplit("</script>", 1)[0]
+
+
+def run_snippet(ctx, server, scratch: Path, name: str, zip_bytes: bytes, code: str, images: list[str],  # noqa: ANN001
+                backend: str = "wasm") -> dict:
+    """The snippet `code` run in a bare TF.js page (no Teachbox) on `backend`, on the zip unpacked in scratch/<name>/:
+    {backend, tta, out: one ranked prediction per image}."""
+    folder = scratch / name
+    folder.mkdir(exist_ok=True)
+    with zipfile.ZipFile(io.BytesIO(zip_bytes)) as archive:
+        archive.extractall(folder)
+    (folder / "run.html").write_text(SNIPPET_PAGE.replace("CODE", code), encoding="utf-8")
+    page = ctx.new_page()
+    page.goto(server.url + f"scratch/{name}/run.html")
+    try:
+        return page.evaluate("([url, images, backend]) => window.runSnippet(url, images, backend)",
+                             [f"/scratch/{name}/model.json", images, backend])
+    finally:
+        page.close()
 
 
 @pytest.fixture(scope="module")
@@ -294,22 +316,15 @@ def fine_tuned(exported) -> dict:  # noqa: ANN001
 
 @pytest.mark.parametrize("which", ["exported", "fine_tuned"])
 def test_the_pages_snippet_reproduces_teachbox(which: str, request, context, server, scratch) -> None:  # noqa: ANN001
-    model = request.getfixturevalue(which)
-    folder = scratch / f"snippet_{which}"
-    folder.mkdir(exist_ok=True)
+    model, exported = request.getfixturevalue(which), request.getfixturevalue("exported")
     with zipfile.ZipFile(io.BytesIO(model["zip"])) as archive:
-        archive.extractall(folder)
         metadata = json.loads(archive.read("metadata.json"))
-    code = _snippet_code(request.getfixturevalue("exported")["page"])
-    (folder / "run.html").write_text(SNIPPET_PAGE.replace("CODE", code), encoding="utf-8")
-    page = context.new_page()
-    page.goto(server.url + f"scratch/snippet_{which}/run.html")
-    result = page.evaluate("([url, images]) => window.runSnippet(url, images)",
-                           [f"/scratch/snippet_{which}/model.json", request.getfixturevalue("exported")["images"]])
+    result = run_snippet(context, server, scratch, f"snippet_{which}", model["zip"], snippet_code(exported["page"]),
+                         exported["images"])
     assert result["backend"] == "wasm"
     if which == "fine_tuned":
         assert result["tta"] == ["id", "hflip"] and metadata["base"]["fineTunedLayers"] == 2, (result["tta"], metadata)
-    diff = _max_diff(model["predictions"], result["out"])
+    diff = max_diff(model["predictions"], result["out"])
     print(f"\nthe page's snippet on the {which} model (tta {result['tta']}): max |Δp| {diff:.2e}")
     assert diff <= 1e-4, f"the snippet's predictions differ from Teachbox's by {diff:.3e}: {result['out']} vs " \
                          f"{model['predictions']}"

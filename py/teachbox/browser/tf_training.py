@@ -65,13 +65,25 @@ def activation_shape(model: Any, size: int) -> tuple[int, ...]:
         probe.dispose()
 
 
+STD_FLOOR = 0.1  # no feature's std is taken below this share of the mean std
+
+
 class Standardizer:
-    """Per-feature mean and std of the training features: makes the head's optimisation well-conditioned."""
+    """Per-feature mean and std of the training features: makes the head's optimisation well-conditioned.
+
+    A feature (nearly) constant over a few training images, e.g. a ReLU channel that none of them lights, would
+    otherwise be divided by ~1e-6, and any new image that lights it gets a value of 1e5 that swamps the prediction;
+    flooring its std at a share of the typical one keeps every standardised value in proportion."""
 
     def __init__(self, features: Any) -> None:
         moments = tf.moments(features, 0)
         self.mean = moments.mean
-        self.std = tidy(lambda: tf.sqrt(moments.variance).add(1e-6))
+
+        def floored() -> Any:
+            std = tf.sqrt(moments.variance)
+            return tf.maximum(std, tf.mean(std).mul(STD_FLOOR).add(1e-6))
+
+        self.std = tidy(floored)
         moments.variance.dispose()
 
     def apply(self, features: Any) -> Any:
