@@ -22,6 +22,7 @@ tf = js.tf
 # Called after each epoch with (epoch index, logs); answers (keep these weights as the best, stop now).
 EpochHook = Callable[[int, dict[str, float]], tuple[bool, bool]]
 TAIL_POOL = "teachbox_tail_pool"
+TAIL_STANDARDIZE = "teachbox_tail_standardize"
 
 
 def head_layers(classes: int, hidden_units: int, dropout: float, l2: float, seed: int) -> list[Any]:
@@ -100,9 +101,27 @@ class Standardizer:
 
         _set_weights(dense, tidy(fold))
 
+    def set_layer(self, model: Any) -> None:
+        """The fine-tuning model's frozen standardising layer computes (x - mean) / std."""
+        scale = self.std
+
+        def weights() -> Any:
+            inverse = tf.onesLike(scale).div(scale)
+            return to_js([tf.eye(int(scale.shape[0])).mul(inverse), self.mean.mul(inverse).neg()])
+
+        _set_weights(model.getLayer(TAIL_STANDARDIZE), tidy(weights))
+
     def dispose(self) -> None:
         self.mean.dispose()
         self.std.dispose()
+
+
+def identity_standardize(model: Any) -> None:
+    """After the standardisation is folded into the head: the fine-tuning model's standardising layer passes its
+    input through, so that model still scores cached activations correctly (evaluate, tta "auto")."""
+    layer = model.getLayer(TAIL_STANDARDIZE)
+    size = int(layer.getWeights()[1].shape[0])
+    _set_weights(layer, tidy(lambda: to_js([tf.eye(size), tf.zeros(to_js([size]))])))
 
 
 def _set_weights(layer: Any, values: Any) -> None:
@@ -212,8 +231,12 @@ def trainable_model(shape: tuple[int, ...], head: list[Any], tail: FoldedTail | 
     if tail is None:
         outputs = _apply(head, inputs)
     else:
-        pooled = tf.layers.globalAveragePooling2d(to_js({"name": TAIL_POOL}))
-        outputs = _apply(head, pooled.apply(tail.apply(inputs)))
+        pooled = tf.layers.globalAveragePooling2d(to_js({"name": TAIL_POOL})).apply(tail.apply(inputs))
+        # Frozen (x - mean) / std between pooling and head, set by Standardizer.set_layer: the head trains on
+        # standardised features in both stages and its L2 weighs the same weights in both.
+        standardize = tf.layers.dense(to_js({"units": int(pooled.shape[-1]), "trainable": False,
+                                             "name": TAIL_STANDARDIZE}))
+        outputs = _apply(head, standardize.apply(pooled))
     model = tf.model(to_js({"inputs": inputs, "outputs": outputs, "name": "teachbox_trainable"}))
     if tail is not None:
         tail.load_from_base()

@@ -113,19 +113,21 @@ async def train(project: Project, store: FeatureStore, prepared: Prepared, optio
             await tf_training.fit(head_model, (owned[-2], y, owned[-1], yv), options.epochs, options.batch_size,
                                   options.learning_rate, options.seed,
                                   _epoch_hook(tracker, options.epochs + tuned_epochs, progress, cancelled))
+            # Stage 2 (fine-tuning): tail and head together from there, at a tenth of the rate, so the head's first
+            # gradients do not wreck the pretrained tail; an epoch that does not beat stage 1 is not kept.
+            if tail is not None and not cancelled():
+                standardizer.set_layer(trainable)
+                first = len(tracker.history or [])
+                tracker.next_stage(first)
+                await tf_training.fit(trainable, (x, y, xv, yv), tuned_epochs, options.batch_size,
+                                      options.learning_rate * FINE_TUNE_RATE, options.seed + 1,
+                                      _epoch_hook(tracker, first + tuned_epochs, progress, cancelled, first),
+                                      keep_start=True)
             standardizer.fold_into(head[0])
         finally:
             standardizer.dispose()
-        # Stage 2 (fine-tuning): tail and head together from there, at a tenth of the rate, so the head's first
-        # gradients do not wreck the pretrained tail; an epoch that does not beat stage 1 is not kept.
-        if tail is not None and not cancelled():
-            first = len(tracker.history or [])
-            tracker.next_stage(first)
-            await tf_training.fit(trainable, (x, y, xv, yv), tuned_epochs, options.batch_size,
-                                  options.learning_rate * FINE_TUNE_RATE, options.seed + 1,
-                                  _epoch_hook(tracker, first + tuned_epochs, progress, cancelled, first),
-                                  keep_start=True)
         if tail is not None:
+            tf_training.identity_standardize(trainable)
             tail.write_back()
         features_model = head_model if tail is None else trainable
         views = await _chosen_views(store, val_set, encoder, features_model, project, options)
