@@ -117,6 +117,8 @@ def setup(module_context, server, scratch):  # noqa: ANN001, ANN201
       teachbox.addClass("Class 1");  // classes the bad values can name
       teachbox.addClass("Class 2");
     }""", csv)
+    # The Results panel evaluates every new model and saves the report with it: the state is settled after that.
+    page.wait_for_function("() => teachbox.project().model.evaluation !== null")
     ctx = {"id": page.evaluate("() => teachbox.project().id"),
            "uid": page.evaluate("() => teachbox.samples({limit: 1})[0].uid"),
            "csv": csv, "missingCsv": f"/scratch/{NAME}/no-such.csv",

@@ -236,8 +236,10 @@ def test_cancel_keeps_previous_model(app, rps) -> None:  # noqa: ANN001
     assert result["idleCancel"] is False, "cancel() with nothing running returned true"
     project = result["project"]
     assert project["trained"] is True and project["busy"] is None, f"project after cancel: {project}"
-    assert project["model"] == result["modelBefore"], \
-        f"model changed by a cancelled train: {project['model']} vs {result['modelBefore']}"
+    # The model's saved evaluation may arrive meanwhile (the Results panel evaluates each new model): not a change.
+    after, before = ({k: v for k, v in model.items() if k != "evaluation"}
+                     for model in (project["model"], result["modelBefore"]))
+    assert after == before, f"model changed by a cancelled train: {after} vs {before}"
     assert result["predictedAfter"] == result["predictedBefore"], \
         f"predictions changed: {result['predictedBefore']} -> {result['predictedAfter']}"
     assert result["after"] == result["before"], \
