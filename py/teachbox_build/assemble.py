@@ -191,11 +191,11 @@ def build(options: BuildOptions) -> dict:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    _swap_in(staging, out)
+    swap_in(staging, out)
     return files
 
 
-def _swap_in(staging: Path, out: Path) -> None:
+def swap_in(staging: Path, out: Path) -> None:
     """Replace out by staging with two renames, so a reader never sees a mix of two builds' files."""
     retired = out.with_name(f"{out.name}.old-{os.getpid()}")
     if out.exists():
