@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from teachbox.data.geometry import SCALINGS
 from teachbox.errors import TeachboxError
 
 CACHE_PREFIX = "teachbox-base-"
@@ -22,6 +23,7 @@ class BaseSpec:
     quantize: str
     weight_bytes: int
     input_size: int = 224
+    scaling: str = "tf"  # how its inputs are scaled (geometry.SCALINGS): bases.json's "preprocess"
 
     @property
     def cache_key(self) -> str:
@@ -35,7 +37,7 @@ class BaseSpec:
 
     def to_json(self) -> dict:
         return {"id": self.id, "label": self.label, "featureDim": self.feature_dim, "cutLayer": self.cut_layer,
-                "quantize": self.quantize, "weightBytes": self.weight_bytes, "inputSize": self.input_size}
+                "quantize": self.quantize, "weightBytes": self.weight_bytes, "inputSize": self.input_size, "preprocess": self.scaling}
 
 
 @dataclass(frozen=True)
@@ -61,10 +63,17 @@ def parse_catalog(manifest: dict) -> BaseCatalog:
             BaseSpec(id=entry["id"], label=entry.get("label", entry["id"]), url=entry["url"], hash=entry["hash"],
                      feature_dim=int(entry["featureDim"]), cut_layer=entry["cutLayer"],
                      quantize=entry.get("quantize", "none"), weight_bytes=int(entry.get("weightBytes", 0)),
-                     input_size=int(entry.get("inputShape", [224])[0]))
+                     input_size=int(entry.get("inputShape", [224])[0]),
+                     scaling=_scaling(entry.get("preprocess", "tf")))
             for entry in manifest["bases"]
         )
         default = manifest.get("default") or specs[0].id
     except (KeyError, TypeError, ValueError, IndexError) as error:
         raise TeachboxError("broken_build", f"models/bases.json is malformed ({error!r}); rebuild with build.py.") from error
     return BaseCatalog(default=default, bases=specs)
+
+
+def _scaling(name: object) -> str:
+    if name not in SCALINGS:
+        raise KeyError(f"preprocess {name!r} is not one of {', '.join(SCALINGS)}")
+    return str(name)
