@@ -1,6 +1,7 @@
 """Build Teachbox into dist/ (a self-contained static site), or preview it.
 
-    python build.py [--weights DIR_OR_URL ...] [--keras MODEL ...] [--preprocess tf|torch|caffe|none]
+    python build.py [--weights DIR_OR_URL ...] [--keras MODEL ...] [--keras-classifier MODEL --labels FILE ...]
+                    [--preprocess tf|torch|caffe|none]
                     [--quantize none|float16|uint8] [--cut LAYER] [--allow-large] [--out dist]
                     [--dataset DIR[:NAME] ...] [--dataset-limit N]
     python build.py serve [--port 8000] [--out dist]
@@ -36,6 +37,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--keras", action="append", default=[], metavar="MODEL",
                         help="a Keras model (.keras, .h5 or a SavedModel folder) shipped as a base, cut before its "
                              "classifier; repeat for several (needs the keras extra: pip install -e '.[keras]')")
+    parser.add_argument("--keras-classifier", action="append", default=[], metavar="MODEL",
+                        help="a trained Keras classifier shipped whole, which the page opens as a project's model "
+                             "(needs --labels; repeat for several)")
+    parser.add_argument("--labels", action="append", default=[], metavar="FILE",
+                        help="the labels of a --keras-classifier, one per line in output order")
     parser.add_argument("--preprocess", choices=tuple(SCALINGS),
                         help="how the --keras models scale pixels, as their preprocess_input: tf = [-1, 1], torch, "
                              "caffe = BGR minus ImageNet means, none (default: read from the model's name)")
@@ -57,7 +63,8 @@ def options(args: argparse.Namespace) -> BuildOptions:
     weights = args.weights or ([] if args.keras else [DEFAULT_WEIGHTS])
     return BuildOptions(ROOT, args.out, weights, args.quantize, args.cut, datasets=args.dataset,
                         dataset_limit=args.dataset_limit, keras=args.keras, preprocess=args.preprocess,
-                        allow_large=args.allow_large)
+                        allow_large=args.allow_large, keras_classifiers=args.keras_classifier,
+                        labels=args.labels)
 
 
 def main(argv: list[str]) -> int:

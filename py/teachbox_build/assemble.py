@@ -21,12 +21,14 @@ from .runtime_files import RUNTIME, copy_runtime, ensure_node_modules
 from .samples import SAMPLES_DIR, bundle_samples
 from .service_worker import write_service_worker
 from .weights import convert_model, resolve_source
+from .weights_io import write_atomic
 
 PAGE_FILES = ("index.html", "app.css", "boot.js", "offline.js", "kernels.js", "main.py", "interpreter.mjs", "snapshot-worker.mjs")
 INTERPRETER = "interpreter.mjs"  # the module PyScript loads Pyodide through (snapshot restore: site/interpreter.mjs)
 RUNTIME_DIGEST = "__PYODIDE_RUNTIME_DIGEST__"
 MODELS_DIR = "models"
 BASES_MANIFEST = "models/bases.json"
+CLASSIFIERS_DIR = "classifiers"  # models/classifiers/<id>/: --keras-classifier zips, listed in bases.json
 FILE_MANIFEST = "build-manifest.json"
 PACKAGE_ZIP = "py/teachbox.zip"
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip can hold: entries carry no build time
@@ -51,6 +53,8 @@ class BuildOptions:
     keras: list[str] = field(default_factory=list)  # --keras MODEL values: Keras models shipped as bases
     preprocess: str | None = None  # --preprocess: the pixel scaling of the --keras models (else read from their names)
     allow_large: bool = False  # --allow-large: ship bases over MAX_BASE_BYTES
+    keras_classifiers: list[str] = field(default_factory=list)  # --keras-classifier MODEL: ready classifiers
+    labels: list[str] = field(default_factory=list)  # --labels FILE: one per --keras-classifier, in order
 
 
 def base_label(base_id: str) -> str:
@@ -97,13 +101,39 @@ def _add_base(options: BuildOptions, dist: Path, base_id: str, model_dir: Path, 
         raise BuildError(f"two bases share the id {base_id!r}: give each model its own file or folder name")
     entry = convert_model(model_dir, dist / MODELS_DIR / base_id, quantize=options.quantize,
                           cut_layer=options.cut_layer, base_id=base_id)
-    if entry["weightBytes"] > MAX_BASE_BYTES and not options.allow_large:
-        hint = "--quantize float16 halves it, uint8 quarters it" if options.quantize == "none" else \
-            "choose a smaller model or an earlier --cut"
-        raise BuildError(f"base {base_id} would ship {entry['weightBytes'] / 2**20:.0f} MB of weights (limit "
-                         f"{MAX_BASE_BYTES // 2**20} MB, every visitor downloads them): {hint}, or pass --allow-large")
+    _check_size(f"base {base_id}", entry["weightBytes"], options)
     return {**entry, "label": base_label(base_id), "url": f"{MODELS_DIR}/{base_id}/{entry['modelJson']}",
             "preprocess": scaling}
+
+
+def add_classifiers(options: BuildOptions, dist: Path) -> list[dict]:
+    """Every --keras-classifier with its --labels as a model zip in dist/models/classifiers/<id>/; their entries."""
+    if len(options.keras_classifiers) != len(options.labels):
+        raise BuildError(f"{len(options.keras_classifiers)} --keras-classifier but {len(options.labels)} --labels: "
+                         "give each classifier its labels file, in the same order")
+    entries: list[dict] = []
+    for model, labels in zip(options.keras_classifiers, options.labels):
+        from .keras_classifier import classifier_zip  # the keras extra, only when asked for
+
+        with tempfile.TemporaryDirectory(prefix="teachbox-keras-") as work:
+            archive, entry = classifier_zip(Path(model), Path(labels), options.preprocess, Path(work))
+        if entry["id"] in {e["id"] for e in entries}:
+            raise BuildError(f"two classifiers share the id {entry['id']!r}: give each model its own file name")
+        _check_size(entry["id"], len(archive), options)
+        folder = f"{MODELS_DIR}/{CLASSIFIERS_DIR}/{entry['id']}"
+        write_atomic(dist / folder / entry["file"], archive)
+        entries.append({**entry, "url": f"{folder}/{entry['file']}"})
+    return entries
+
+
+def _check_size(name: str, size: int, options: BuildOptions) -> None:
+    """Refuse a model over MAX_BASE_BYTES unless --allow-large, saying how to shrink it."""
+    if size <= MAX_BASE_BYTES or options.allow_large:
+        return
+    hint = "--quantize float16 halves it, uint8 quarters it" if options.quantize == "none" else \
+        "choose a smaller model or an earlier --cut"
+    raise BuildError(f"{name} would ship {size / 2**20:.0f} MB of weights (limit {MAX_BASE_BYTES // 2**20} MB, "
+                     f"every visitor downloads them): {hint}, or pass --allow-large")
 
 
 def keras_id(source: str) -> str:
@@ -212,7 +242,7 @@ def build(options: BuildOptions) -> dict:
         stamp_interpreter(staging)
         write_pyscript_config(staging, zip_package(options.root, staging))
         bases = convert_bases(options, staging)
-        manifest = {"default": bases[0]["id"], "bases": bases}
+        manifest = {"default": bases[0]["id"], "bases": bases, "classifiers": add_classifiers(options, staging)}
         (staging / BASES_MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         bundle_samples(options.datasets, staging, options.dataset_limit)
         files = write_file_manifest(staging, package_version(options.root))

@@ -1,6 +1,7 @@
-"""Keras → site as a base: small Keras models built here (random weights), saved by Keras 3 as .keras and .h5 and by
-tf_keras as .h5, built into a site with `--keras`, loaded in the page; its embeddings of real images equal Keras's own
-(the same preprocessing applied in numpy: predict.py's) within 1e-4, for the caffe, tf and torch pixel scalings."""
+"""Keras → site: small Keras models built here (random weights), saved by Keras 3 as .keras and .h5 and by tf_keras as
+.h5, built into a site with `--keras`, loaded in the page as bases; their embeddings of real images equal Keras's own
+(the same preprocessing applied in numpy: predict.py's) within 1e-4, for the caffe, tf and torch pixel scalings. And a
+classifier shipped with `--keras-classifier` opens as a project's model and predicts as Keras does."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ SIZE = 224
 MODELS = [("tiny_vgg16.keras", "keras", "tiny_vgg16"), ("tiny_mobilenet.h5", "keras", "tiny_mobilenet"),
           ("tiny_densenet.h5", "tf_keras", "tiny_densenet")]
 EXPECTED_SCALING = {"tiny_vgg16": "caffe", "tiny_mobilenet": "tf", "tiny_densenet": "torch"}
+CLASSIFIER_LABELS = ["daisy", "rose", "tulip"]
 
 
 def small_model(flavour: str, name: str, seed: int):  # noqa: ANN201 - a Keras or tf_keras Model
@@ -44,7 +46,7 @@ def small_model(flavour: str, name: str, seed: int):  # noqa: ANN201 - a Keras o
     x = layers.MaxPooling2D(name="pool")(x)
     x = layers.Conv2D(16, 3, strides=2, padding="same", activation="relu", name="last")(x)
     pooled = layers.GlobalAveragePooling2D(name="gap")(x)
-    outputs = layers.Dense(3, activation="softmax", name="classifier")(pooled)
+    outputs = layers.Dense(len(CLASSIFIER_LABELS), activation="softmax", name="classifier")(pooled)
     model = keras.Model(inputs, outputs, name=name)
     rng = np.random.default_rng(seed)
     weights = []
@@ -67,13 +69,18 @@ def keras_site(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path, brows
         model = small_model(flavour, name, seed)
         model.save(folder / file_name)
         models[Path(file_name).stem] = model
+    classifier = small_model("keras", "flowers_mobilenet", len(MODELS))
+    classifier.save(folder / "flowers.keras")
+    (folder / "labels.txt").write_text("\n".join(CLASSIFIER_LABELS) + "\n", encoding="utf-8")
     dist = folder / "dist"
-    build(BuildOptions(ROOT, dist, [str(DEFAULT_BASE)], keras=[str(folder / f) for f, _, _ in MODELS]))
+    build(BuildOptions(ROOT, dist, [str(DEFAULT_BASE)], keras=[str(folder / f) for f, _, _ in MODELS],
+                       keras_classifiers=[str(folder / "flowers.keras")], labels=[str(folder / "labels.txt")]))
     bases = {entry["id"]: entry for entry in json.loads((dist / "models/bases.json").read_text())["bases"]}
     with StaticServer(dist, 0, mounts={"/shared/": shared_dir}) as server, guarded_context(browser) as (ctx, _):
         server.start_in_thread()
         page, info = open_app(ctx, server.url)
-        yield {"page": page, "info": info, "bases": bases, "models": models, "images": export_images(shared_dir)}
+        yield {"page": page, "info": info, "bases": bases, "models": models, "classifier": classifier,
+               "images": export_images(shared_dir)}
         server.shutdown()
 
 
@@ -105,3 +112,27 @@ def test_page_embeddings_equal_keras(keras_site, name: str, shared_dir: Path) ->
         print(f"\n{name} ({EXPECTED_SCALING[name]}) {url.rsplit('/', 1)[-1]}: max |page - keras| = {worst:.2e}, "
               f"max |keras| = {np.abs(expected).max():.3g}")
         assert worst <= TOLERANCE * max(1.0, float(np.abs(expected).max())), f"{name}: {embedding} vs {expected}"
+
+
+def test_a_shipped_keras_classifier_opens_as_a_project_model_and_predicts_as_keras(keras_site,  # noqa: ANN001
+                                                                                   shared_dir: Path) -> None:
+    page = keras_site["page"]
+    assert keras_site["info"]["classifiers"] == [{"id": "flowers", "label": "flowers_mobilenet",
+                                                   "labels": CLASSIFIER_LABELS}]
+    result = page.evaluate("""async (urls) => {
+      const opened = await teachbox.openClassifier('flowers');
+      const predictions = [];
+      for (const url of urls) predictions.push(await teachbox.predict(url));
+      return {opened, project: teachbox.project(), predictions};
+    }""", keras_site["images"])
+    assert result["project"]["name"] == "flowers_mobilenet"
+    assert result["opened"]["labels"] == CLASSIFIER_LABELS
+    preprocessing = result["opened"]["metadata"]["preprocessing"]
+    assert (preprocessing["size"], preprocessing["scaling"]) == (SIZE, "tf")
+    for url, ranked in zip(keras_site["images"], result["predictions"], strict=True):
+        x = standalone_predict.model_input(shared_dir / url.removeprefix("/shared/"), preprocessing)
+        expected = dict(zip(CLASSIFIER_LABELS, np.asarray(keras_site["classifier"](x))[0].tolist()))
+        page_probabilities = {entry["label"]: entry["probability"] for entry in ranked}
+        worst = max(abs(page_probabilities[label] - expected[label]) for label in CLASSIFIER_LABELS)
+        print(f"\nclassifier {url.rsplit('/', 1)[-1]}: max |page - keras| = {worst:.2e} ({expected})")
+        assert worst <= TOLERANCE, f"page {page_probabilities} vs keras {expected}"

@@ -135,3 +135,15 @@ def test_malformed_manifest_is_a_broken_build(manifest: dict) -> None:
         parse_catalog(manifest)
     assert caught.value.code == "broken_build"
     assert "bases.json" in caught.value.message and "build.py" in caught.value.message
+
+
+def test_classifiers_are_listed_and_an_unknown_one_names_the_known() -> None:
+    manifest = {**MANIFEST, "classifiers": [{"id": "flowers", "label": "flowers_mobilenet", "labels": ["a", "b"],
+                                             "url": "models/classifiers/flowers/model.0123.zip"}]}
+    catalog = parse_catalog(manifest)
+    assert catalog.classifier("flowers").url == "models/classifiers/flowers/model.0123.zip"
+    assert catalog.classifier("flowers").to_json() == {"id": "flowers", "label": "flowers_mobilenet", "labels": ["a", "b"]}
+    assert parse_catalog(MANIFEST).classifiers == ()  # builds without classifiers
+    with pytest.raises(TeachboxError) as caught:
+        catalog.classifier("cars")
+    assert caught.value.code == "unknown_classifier" and "flowers" in caught.value.message

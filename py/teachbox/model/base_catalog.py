@@ -41,11 +41,33 @@ class BaseSpec:
 
 
 @dataclass(frozen=True)
+class ClassifierSpec:
+    """A ready classifier the build ships (build.py --keras-classifier): a model zip the page opens as a project's
+    model."""
+
+    id: str
+    label: str
+    url: str
+    labels: tuple[str, ...]
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "label": self.label, "labels": list(self.labels)}
+
+
+@dataclass(frozen=True)
 class BaseCatalog:
-    """All bases of a build and which one is the default."""
+    """All bases of a build, which one is the default, and the ready classifiers it ships."""
 
     default: str
     bases: tuple[BaseSpec, ...]
+    classifiers: tuple[ClassifierSpec, ...] = ()
+
+    def classifier(self, ident: str) -> ClassifierSpec:
+        for spec in self.classifiers:
+            if spec.id == ident:
+                return spec
+        known = ", ".join(spec.id for spec in self.classifiers) or "none"
+        raise TeachboxError("unknown_classifier", f"There is no classifier {ident!r} in this build; it has: {known}.")
 
     def get(self, base_id: str | None) -> BaseSpec:
         wanted = base_id or self.default
@@ -68,9 +90,12 @@ def parse_catalog(manifest: dict) -> BaseCatalog:
             for entry in manifest["bases"]
         )
         default = manifest.get("default") or specs[0].id
+        classifiers = tuple(ClassifierSpec(id=entry["id"], label=entry.get("label", entry["id"]), url=entry["url"],
+                                           labels=tuple(entry["labels"]))
+                            for entry in manifest.get("classifiers", []))
     except (KeyError, TypeError, ValueError, IndexError) as error:
         raise TeachboxError("broken_build", f"models/bases.json is malformed ({error!r}); rebuild with build.py.") from error
-    return BaseCatalog(default=default, bases=specs)
+    return BaseCatalog(default=default, bases=specs, classifiers=classifiers)
 
 
 def _scaling(name: object) -> str:
