@@ -132,7 +132,7 @@ def _check_size(name: str, size: int, options: BuildOptions) -> None:
         return
     hint = "--quantize float16 halves it, uint8 quarters it" if options.quantize == "none" else \
         "choose a smaller model or an earlier --cut"
-    raise BuildError(f"{name} would ship {size / 2**20:.0f} MB of weights (limit {MAX_BASE_BYTES // 2**20} MB, "
+    raise BuildError(f"{name} would ship {size / 2**20:.1f} MB of weights (limit {MAX_BASE_BYTES // 2**20} MB, "
                      f"every visitor downloads them): {hint}, or pass --allow-large")
 
 

@@ -9,6 +9,7 @@ Needs the keras extra (keras_extra.py); every failure is a one-line BuildError n
 from __future__ import annotations
 
 import inspect
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,14 +52,23 @@ def load_keras(path: Path) -> KerasModel:
     except BuildError:
         raise
     except Exception as error:  # noqa: BLE001 - Keras raises anything from ValueError to OSError on a bad file
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise BuildError(f"cannot load {path} as a Keras model: {first[:300]}") from None
+        raise BuildError(f"cannot load {path} as a Keras model: {_load_failure(error)}") from None
     refused = unsupported_layers([(layer.name, type(layer).__name__) for layer in model.layers])
     if refused:
         raise BuildError(f"{path}: layer {refused[0]} cannot run in TF.js 4.22, the page's runtime: save the model "
                          "without it (a base needs only the layers up to its features)")
     name = model.name
     return KerasModel(_to_tf_keras(model, path) if keras3 else model, name, guess_scaling(name))
+
+
+def _load_failure(error: Exception) -> str:
+    """One line for a load failure. Keras wraps an unknown (custom) layer class in a paragraph whose first line does
+    not name it; the class is said instead, since TF.js could not run it either."""
+    text = str(error).strip()
+    unknown = re.search(r"Could not locate class '([^']+)'", text)
+    if unknown:
+        return f"layer class {unknown.group(1)} is unknown (a custom layer); TF.js 4.22 can run built-in layers only"
+    return (text.splitlines()[0] if text else type(error).__name__)[:300]
 
 
 def _load(path: Path) -> tuple[Any, bool]:
