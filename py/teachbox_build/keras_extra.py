@@ -18,12 +18,11 @@ INSTALL_HINT = "pip install -e '.[keras]'"
 
 
 def tensorflowjs() -> ModuleType:
-    """The tensorflowjs package with its converters loaded, or a BuildError saying how to install it."""
+    """The tensorflowjs package (its converters write TF.js models), or a BuildError saying how to install it."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("TFDF_DISABLE_WELCOME_MESSAGE", "1")
     try:
         import tensorflowjs as tfjs
-        import tensorflowjs.converters.keras_tfjs_loader  # noqa: F401 - the loader convert.py uses
     except ImportError as error:
         raise BuildError(f"this command needs the keras extra ({error.name or error} is not importable): "
                          f"{INSTALL_HINT}") from None
