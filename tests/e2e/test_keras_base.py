@@ -136,3 +136,15 @@ def test_a_shipped_keras_classifier_opens_as_a_project_model_and_predicts_as_ker
         worst = max(abs(page_probabilities[label] - expected[label]) for label in CLASSIFIER_LABELS)
         print(f"\nclassifier {url.rsplit('/', 1)[-1]}: max |page - keras| = {worst:.2e} ({expected})")
         assert worst <= TOLERANCE, f"page {page_probabilities} vs keras {expected}"
+
+
+def test_the_page_offers_the_shipped_classifier_and_opens_it(keras_site) -> None:  # noqa: ANN001
+    page = keras_site["page"]
+    before = page.evaluate("() => teachbox.project().id")
+    assert page.locator("#classifiers").is_visible()
+    assert page.locator("#classifier-select option").all_text_contents() == ["flowers_mobilenet: daisy, rose, tulip"]
+    page.click("#classifier-open")
+    page.wait_for_function("(before) => teachbox.project().id !== before && teachbox.project().model", arg=before)
+    project = page.evaluate("() => teachbox.project()")
+    assert project["name"].startswith("flowers_mobilenet") and project["model"]["labels"] == CLASSIFIER_LABELS
+    assert "Opened the classifier" in page.locator("#notice").text_content()

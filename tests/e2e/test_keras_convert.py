@@ -13,6 +13,12 @@ import pytest
 from teachbox_build.convert import main as convert_main
 
 pytestmark = pytest.mark.keras
+EXPORT_B64 = """async () => {
+  const bytes = new Uint8Array(await (await teachbox.exportModel()).arrayBuffer());
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+}"""
 TOLERANCE = 1e-4
 
 
@@ -26,16 +32,14 @@ def _predict_module(folder: Path):  # noqa: ANN202 - the predict.py module writt
 @pytest.fixture(scope="module")
 def tta_exported(exported) -> dict:  # noqa: ANN001
     """In the same page: retrained averaging over 8 views (flips, turns, transposes), exported and predicted."""
-    result = exported["page"].evaluate("""async (urls) => {
+    page = exported["page"]
+    predictions = page.evaluate("""async (urls) => {
       await teachbox.train({epochs: 5, tta: 8});
-      const bytes = new Uint8Array(await (await teachbox.exportModel()).arrayBuffer());
-      let binary = '';
-      for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
       const predictions = [];
       for (const url of urls) predictions.push(await teachbox.predict(url));
-      return {b64: btoa(binary), predictions};
+      return predictions;
     }""", exported["images"])
-    return {**exported, "zip": base64.b64decode(result["b64"]), "predictions": result["predictions"]}
+    return {**exported, "zip": base64.b64decode(page.evaluate(EXPORT_B64)), "predictions": predictions}
 
 
 def test_predict_py_averages_the_eight_views_as_the_page(tta_exported, tmp_path: Path,  # noqa: ANN001

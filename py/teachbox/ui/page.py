@@ -9,6 +9,7 @@ from teachbox.api import Api
 from teachbox.ui import dom
 from teachbox.ui.camera import Camera
 from teachbox.ui.class_cards import ClassList
+from teachbox.ui.classifier_menu import ClassifierMenu
 from teachbox.ui.console import ConsolePanel
 from teachbox.ui.csvimport import CsvImport
 from teachbox.ui.drop import DropZones
@@ -35,6 +36,7 @@ class Page:
         self.classes = ClassList(api, self.feedback, self.data, self.camera, self.confirm)
         self.importer = CsvImport(api, self.feedback, self.data)
         self.sample_menu = SampleMenu(api, self.importer, self.confirm)
+        self.classifier_menu = ClassifierMenu(api, self.feedback)
         self.results = Results(api, self.feedback)
         self.preview = Preview(api, self.camera, self.feedback)
         self.export = ExportPanel(api, self.feedback, self._model_imported)
