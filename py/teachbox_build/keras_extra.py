@@ -26,4 +26,7 @@ def tensorflowjs() -> ModuleType:
     except ImportError as error:
         raise BuildError(f"this command needs the keras extra ({error.name or error} is not importable): "
                          f"{INSTALL_HINT}") from None
+    import tensorflow as tf
+
+    tf.get_logger().setLevel("ERROR")  # "Compiled the loaded model, but…" and the like, once per conversion
     return tfjs

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -133,6 +134,9 @@ def _accepted_keys(class_name: str) -> set[str] | None:
 
 
 def write_tfjs(model: KerasModel, folder: Path) -> Path:
-    """The model as a TF.js layers model (model.json + shards) in `folder`; returns the folder."""
-    tensorflowjs().converters.save_keras_model(model.model, str(folder))
+    """The model as a TF.js layers model (model.json + shards) in `folder`; returns the folder. tensorflowjs goes
+    through a temporary .h5, for which tf_keras warns that .h5 is a legacy format: not this build's concern."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="You are saving your model as an HDF5 file")
+        tensorflowjs().converters.save_keras_model(model.model, str(folder))
     return folder
