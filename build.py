@@ -1,6 +1,8 @@
 """Build Teachbox into dist/ (a self-contained static site), or preview it.
 
-    python build.py [--weights DIR_OR_URL ...] [--quantize none|float16|uint8] [--cut LAYER] [--out dist]
+    python build.py [--weights DIR_OR_URL ...] [--keras MODEL ...] [--keras-classifier MODEL --labels FILE ...]
+                    [--preprocess tf|torch|caffe|none]
+                    [--quantize none|float16|uint8] [--cut LAYER] [--allow-large] [--out dist]
                     [--dataset DIR[:NAME] ...] [--dataset-limit N]
     python build.py serve [--port 8000] [--out dist]
 
@@ -11,13 +13,15 @@ from a fresh clone without installing anything but numpy.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "py"))
 
-from teachbox_build.assemble import BuildOptions, build, summarize  # noqa: E402
+from teachbox.data.geometry import SCALINGS  # noqa: E402
+from teachbox_build.assemble import BASES_MANIFEST, MAX_BASE_BYTES, BuildOptions, build, describe_bases, summarize  # noqa: E402
 from teachbox_build.errors import BuildError  # noqa: E402
 from teachbox_build.weights import QUANTIZE_MODES  # noqa: E402
 
@@ -30,6 +34,19 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--weights", action="append", metavar="DIR_OR_URL",
                         help="a TF.js layers model (folder, model.json or URL); repeat for several bases, the first "
                              f"is the default (default: {DEFAULT_WEIGHTS})")
+    parser.add_argument("--keras", action="append", default=[], metavar="MODEL",
+                        help="a Keras model (.keras, .h5 or a SavedModel folder) shipped as a base, cut before its "
+                             "classifier; repeat for several (needs the keras extra: pip install -e '.[keras]')")
+    parser.add_argument("--keras-classifier", action="append", default=[], metavar="MODEL",
+                        help="a trained Keras classifier shipped whole, which the page opens as a project's model "
+                             "(needs --labels; repeat for several)")
+    parser.add_argument("--labels", action="append", default=[], metavar="FILE",
+                        help="the labels of a --keras-classifier, one per line in output order")
+    parser.add_argument("--preprocess", choices=tuple(SCALINGS),
+                        help="how the --keras models scale pixels, as their preprocess_input: tf = [-1, 1], torch, "
+                             "caffe = BGR minus ImageNet means, none (default: read from the model's name)")
+    parser.add_argument("--allow-large", action="store_true",
+                        help=f"ship bases over {MAX_BASE_BYTES // 2**20} MB of weights")
     parser.add_argument("--quantize", choices=QUANTIZE_MODES, default="none", help="weight storage in dist")
     parser.add_argument("--cut", metavar="LAYER", help="cut the base at this layer (default: before global pooling)")
     parser.add_argument("--dataset", action="append", default=[], metavar="DIR[:NAME]",
@@ -43,8 +60,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def options(args: argparse.Namespace) -> BuildOptions:
-    return BuildOptions(ROOT, args.out, args.weights or [DEFAULT_WEIGHTS], args.quantize, args.cut,
-                        datasets=args.dataset, dataset_limit=args.dataset_limit)
+    weights = args.weights or ([] if args.keras else [DEFAULT_WEIGHTS])
+    return BuildOptions(ROOT, args.out, weights, args.quantize, args.cut, datasets=args.dataset,
+                        dataset_limit=args.dataset_limit, keras=args.keras, preprocess=args.preprocess,
+                        allow_large=args.allow_large, keras_classifiers=args.keras_classifier,
+                        labels=args.labels)
 
 
 def main(argv: list[str]) -> int:
@@ -63,7 +83,8 @@ def main(argv: list[str]) -> int:
         print(f"build failed: {error}", file=sys.stderr)
         return 1
     print(f"wrote {args.out} (build {manifest['build']}):")
-    print("\n".join(summarize(manifest)))
+    bases = json.loads((args.out / BASES_MANIFEST).read_text(encoding="utf-8"))["bases"]
+    print("\n".join(describe_bases(bases) + summarize(manifest)))
     return 0
 
 

@@ -7,12 +7,21 @@
   const message = (error) => String((error && error.message) || error);
 
   const kernels = {
-    /** [1, size, size, 3] float32 in [-1, 1]: crop `box` ([y1, x1, y2, x2], normalised) + bilinear resize. */
-    toInput(image, box, size) {
+    /** [1, size, size, 3] float32: crop `box` ([y1, x1, y2, x2], normalised) + bilinear resize, then `scaling`
+     *  (one of kernels.scalings: Keras' preprocess_input modes, named by Python's geometry.SCALINGS). */
+    toInput(image, box, size, scaling = "tf") {
       return tf.tidy(() => {
         const pixels = tf.browser.fromPixels(image).toFloat().expandDims(0);
-        return tf.image.cropAndResize(pixels, [box], [0], [size, size], "bilinear", 0).div(127.5).sub(1);
+        return kernels.scalings[scaling](tf.image.cropAndResize(pixels, [box], [0], [size, size], "bilinear", 0));
       });
+    },
+
+    /** RGB pixels in [0, 255] -> a base's input. "caffe" is BGR minus the ImageNet means (VGG16, ResNet50). */
+    scalings: {
+      tf: (x) => x.div(127.5).sub(1),
+      torch: (x) => x.div(255).sub([0.485, 0.456, 0.406]).div([0.229, 0.224, 0.225]),
+      caffe: (x) => x.sub([123.68, 116.779, 103.939]).reverse(-1),
+      none: (x) => x,
     },
 
     /**
@@ -101,9 +110,9 @@
      *  augmentation) + read-back in one call. On the CPU backends (wasm, cpu) the values are read synchronously:
      *  they are ready at once, and an awaited promise would cost Python a trip through the event loop. On WebGL
      *  they come as a promise (a synchronous read would stall the GPU pipeline). */
-    classify(model, image, box, size, views = ["id"]) {
+    classify(model, image, box, size, scaling, views = ["id"]) {
       const output = tf.tidy(() => {
-        const input = kernels.toInput(image, box, size);
+        const input = kernels.toInput(image, box, size, scaling);
         if (views.length === 1) return model.predict(kernels.view(input, views[0]));
         return model.predict(tf.concat(views.map((name) => kernels.view(input, name)), 0)).mean(0, true);
       });
@@ -122,14 +131,15 @@
      * gradients); a two-depth model keeps its earlier depth's pooled features fixed. Resolves to {map: h × w rows,
      * peak: the largest value before scaling}.
      */
-    async explain(model, image, box, size, index) {
+    async explain(model, image, box, size, scaling, index) {
       const layerNamed = (name) => model.layers.find((layer) => layer.name === name);
       const head = ["teachbox_hidden", "teachbox_dropout", "teachbox_output"].map(layerNamed).filter(Boolean);
       const joined = layerNamed("teachbox_depths");
       const taps = [model.getLayer("teachbox_pool").input];
       if (joined) taps.push(model.getLayer("teachbox_pool_earlier").input);
       const [cam, peak] = tf.tidy(() => {
-        const parts = tf.model({inputs: model.inputs, outputs: taps}).predict(kernels.toInput(image, box, size));
+        const input = kernels.toInput(image, box, size, scaling);
+        const parts = tf.model({inputs: model.inputs, outputs: taps}).predict(input);
         const [maps, earlier] = Array.isArray(parts) ? parts : [parts];
         const score = (features) => {
           let x = tf.mean(features, [1, 2]);
@@ -221,9 +231,9 @@
     },
 
     /** One [N, size, size, 3] batch: image i cropped to boxes[i], as toInput. The images are closed. */
-    batch(images, boxes, size) {
+    batch(images, boxes, size, scaling) {
       try {
-        return tf.tidy(() => tf.concat(images.map((image, i) => kernels.toInput(image, boxes[i], size)), 0));
+        return tf.tidy(() => tf.concat(images.map((image, i) => kernels.toInput(image, boxes[i], size, scaling)), 0));
       } finally {
         images.forEach((image) => image.close());
       }

@@ -17,6 +17,7 @@ from teachbox.browser.boot import Boot
 from teachbox.browser.convert import blob_bytes, bytes_blob, is_nullish, js_type, to_js, to_py
 from teachbox.errors import TeachboxError
 from teachbox.events import Emitter
+from teachbox.model.export_zip import read_model_zip
 from teachbox.runtime import Runtime
 from teachbox.session import Session
 from teachbox.workspace import Workspace
@@ -42,6 +43,7 @@ class Api:
             "backendReason": runtime.backend_reason,
             "base": runtime.active().describe(),
             "bases": [spec.to_json() | {"label": spec.label} for spec in runtime.catalog.bases],
+            "classifiers": [spec.to_json() for spec in runtime.catalog.classifiers],
             "defaultBase": runtime.catalog.default,
             "preprocessing": runtime.preprocessing.to_json(),
             "timings": dict(runtime.timings),
@@ -121,6 +123,15 @@ class Api:
     async def load_model(self, source: Any) -> dict:
         return await self.session.load_model(await _zip_bytes(source, "loadModel needs a model zip"))
 
+    async def open_classifier(self, ident: Any) -> dict:
+        """A ready classifier of this build (info().classifiers, build.py --keras-classifier) as the model of a new
+        project named after it. The zip is fetched and checked before the project is made, so a failure leaves none."""
+        spec = self.runtime.catalog.classifier(arguments.text(ident, "openClassifier's id"))
+        data = await _zip_bytes(spec.url, "openClassifier needs a model zip")
+        read_model_zip(data)
+        await self.projects.create(spec.label)
+        return await self.session.load_model(data)
+
     # -- projects (saved in IndexedDB; see workspace.py) --------------------------------------------------------------
     async def list_projects(self) -> list[dict]:
         return await self.projects.list()
@@ -193,7 +204,8 @@ class Api:
             "deleteClass": self.delete_class, "removeSamples": self.remove_samples, "relabel": self.relabel,
             "reset": self.reset, "setSettings": self.set_settings, "train": self.train, "cancel": self.cancel,
             "evaluate": self.evaluate, "predict": self.predict, "explain": self.explain, "exportModel": self.export_model,
-            "loadModel": self.load_model, "projects": self.list_projects, "newProject": self.new_project,
+            "loadModel": self.load_model, "openClassifier": self.open_classifier, "projects": self.list_projects,
+            "newProject": self.new_project,
             "openProject": self.open_project, "renameProject": self.rename_project,
             "deleteProject": self.delete_project, "storage": self.storage, "exportProject": self.export_project,
             "importProject": self.import_project, "on": self.on,

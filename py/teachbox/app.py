@@ -20,6 +20,7 @@ async def start() -> Api | None:
         boot.status("Opening your last project…")
         js_api.install_api(api.exports())
         runtime.timings["restore_ms"] = round(await api.projects.start(boot.log), 1)
+        await _open_classifier(api, boot, environment.query_param("model"))
         _mount_ui(api, boot)
         runtime.mark("ready")  # after the UI is up: `ready` is when a person can use the page, not just the API
         boot.ready(api.info())
@@ -29,6 +30,18 @@ async def start() -> Api | None:
     except Exception as error:  # a bug: still tell the user instead of spinning forever
         boot.fail(f"Teachbox could not start: {type(error).__name__}: {error}")
     return None
+
+
+async def _open_classifier(api: Api, boot: Boot, ident: str | None) -> None:
+    """`?model=ID`: open a ready classifier of this build as a new project's model (a link a site can hand out).
+    A failure is logged; the page still starts on the last project."""
+    if not ident:
+        return
+    boot.status("Opening the classifier…")
+    try:
+        await api.open_classifier(ident)
+    except TeachboxError as error:
+        boot.log(f"could not open classifier {ident!r}: {error.message}")
 
 
 def _mount_ui(api: Api, boot: Boot) -> None:

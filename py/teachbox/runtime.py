@@ -116,7 +116,8 @@ class Runtime:
 
     async def embed(self, source: Any, size: int | None) -> list[float]:
         """The pooled embedding of one image as a Python list, read at `size` px (the base's own if it has one)."""
-        tensor = await image_reading.load_input(source, replace(self.preprocessing, size=self.active().input_size(size)))
+        tensor = await image_reading.load_input(source, replace(self.preprocessing, size=self.active().input_size(size),
+                                                                       scaling=self.active().scaling))
         try:
             features = self.active().features(tensor)
         finally:

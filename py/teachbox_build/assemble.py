@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import shutil
+import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,16 +21,21 @@ from .runtime_files import RUNTIME, copy_runtime, ensure_node_modules
 from .samples import SAMPLES_DIR, bundle_samples
 from .service_worker import write_service_worker
 from .weights import convert_model, resolve_source
+from .weights_io import write_atomic
 
 PAGE_FILES = ("index.html", "app.css", "boot.js", "offline.js", "kernels.js", "main.py", "interpreter.mjs", "snapshot-worker.mjs")
 INTERPRETER = "interpreter.mjs"  # the module PyScript loads Pyodide through (snapshot restore: site/interpreter.mjs)
 RUNTIME_DIGEST = "__PYODIDE_RUNTIME_DIGEST__"
 MODELS_DIR = "models"
 BASES_MANIFEST = "models/bases.json"
+CLASSIFIERS_DIR = "classifiers"  # models/classifiers/<id>/: --keras-classifier zips, listed in bases.json
 FILE_MANIFEST = "build-manifest.json"
 PACKAGE_ZIP = "py/teachbox.zip"
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip can hold: entries carry no build time
 HEADERS_FILE = "_headers"  # Netlify / Cloudflare Pages header rules (not served, so not in the manifest)
+# Every visitor downloads the default base before the page works (and any other base they pick): past this, a base
+# needs --allow-large. VGG16 is 528 MB in float32; MobileNet v1 α=1.0 17 MB.
+MAX_BASE_BYTES = 100 * 1024 * 1024
 
 
 @dataclass
@@ -44,6 +50,11 @@ class BuildOptions:
     datasets: list[str] = field(default_factory=list)  # --dataset DIR[:NAME] values (samples.py)
     dataset_limit: int | None = None  # --dataset-limit: at most this many images per class of each sample
     cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "teachbox")
+    keras: list[str] = field(default_factory=list)  # --keras MODEL values: Keras models shipped as bases
+    preprocess: str | None = None  # --preprocess: the pixel scaling of the --keras models (else read from their names)
+    allow_large: bool = False  # --allow-large: ship bases over MAX_BASE_BYTES
+    keras_classifiers: list[str] = field(default_factory=list)  # --keras-classifier MODEL: ready classifiers
+    labels: list[str] = field(default_factory=list)  # --labels FILE: one per --keras-classifier, in order
 
 
 def base_label(base_id: str) -> str:
@@ -64,22 +75,71 @@ def source_id(source: str) -> str:
 
 
 def convert_bases(options: BuildOptions, dist: Path) -> list[dict]:
-    """Convert every --weights source into dist/models/<id>/ and return their manifest entries."""
+    """Convert every --weights source, then every --keras model, into dist/models/<id>/; return their manifest
+    entries (with `preprocess`, the pixel scaling the page applies for that base)."""
     entries: list[dict] = []
-    seen: set[str] = set()
     for source in options.weights:
-        base_id = source_id(source)
-        if base_id in seen:
-            raise BuildError(f"two --weights sources share the id {base_id!r}: give each base its own folder name")
-        seen.add(base_id)
-        model_dir = resolve_source(source, options.cache_dir)
-        out_dir = dist / MODELS_DIR / base_id
-        entry = convert_model(model_dir, out_dir, quantize=options.quantize, cut_layer=options.cut_layer,
-                              base_id=base_id)
-        entry["label"] = base_label(base_id)
-        entry["url"] = f"{MODELS_DIR}/{base_id}/{entry['modelJson']}"
-        entries.append(entry)
+        entries.append(_add_base(options, dist, source_id(source), resolve_source(source, options.cache_dir), "tf",
+                                 entries))
+    for source in options.keras:
+        from .keras_import import load_keras, write_tfjs  # the keras extra, only when asked for
+
+        model = load_keras(Path(source))
+        scaling = options.preprocess or model.scaling
+        if scaling is None:
+            raise BuildError(f"cannot tell how {source} ({model.name}) scales its pixels: pass --preprocess "
+                             "tf|torch|caffe|none (what its keras.applications preprocess_input does)")
+        with tempfile.TemporaryDirectory(prefix="teachbox-keras-") as work:
+            entries.append(_add_base(options, dist, keras_id(source), write_tfjs(model, Path(work)), scaling, entries))
     return entries
+
+
+def _add_base(options: BuildOptions, dist: Path, base_id: str, model_dir: Path, scaling: str,
+              entries: list[dict]) -> dict:
+    """One base converted into dist/models/<id>/, refused when its id is taken or it is too big to ship."""
+    if base_id in {entry["id"] for entry in entries}:
+        raise BuildError(f"two bases share the id {base_id!r}: give each model its own file or folder name")
+    entry = convert_model(model_dir, dist / MODELS_DIR / base_id, quantize=options.quantize,
+                          cut_layer=options.cut_layer, base_id=base_id)
+    _check_size(f"base {base_id}", entry["weightBytes"], options)
+    return {**entry, "label": base_label(base_id), "url": f"{MODELS_DIR}/{base_id}/{entry['modelJson']}",
+            "preprocess": scaling}
+
+
+def add_classifiers(options: BuildOptions, dist: Path) -> list[dict]:
+    """Every --keras-classifier with its --labels as a model zip in dist/models/classifiers/<id>/; their entries."""
+    if len(options.keras_classifiers) != len(options.labels):
+        raise BuildError(f"{len(options.keras_classifiers)} --keras-classifier but {len(options.labels)} --labels: "
+                         "give each classifier its labels file, in the same order")
+    entries: list[dict] = []
+    for model, labels in zip(options.keras_classifiers, options.labels):
+        from .keras_classifier import classifier_zip  # the keras extra, only when asked for
+
+        with tempfile.TemporaryDirectory(prefix="teachbox-keras-") as work:
+            archive, entry = classifier_zip(Path(model), Path(labels), options.preprocess, Path(work))
+        if entry["id"] in {e["id"] for e in entries}:
+            raise BuildError(f"two classifiers share the id {entry['id']!r}: give each model its own file name")
+        _check_size(entry["id"], len(archive), options)
+        folder = f"{MODELS_DIR}/{CLASSIFIERS_DIR}/{entry['id']}"
+        write_atomic(dist / folder / entry["file"], archive)
+        entries.append({**entry, "url": f"{folder}/{entry['file']}"})
+    return entries
+
+
+def _check_size(name: str, size: int, options: BuildOptions) -> None:
+    """Refuse a model over MAX_BASE_BYTES unless --allow-large, saying how to shrink it."""
+    if size <= MAX_BASE_BYTES or options.allow_large:
+        return
+    hint = "--quantize float16 halves it, uint8 quarters it" if options.quantize == "none" else \
+        "choose a smaller model or an earlier --cut"
+    raise BuildError(f"{name} would ship {size / 2**20:.1f} MB of weights (limit {MAX_BASE_BYTES // 2**20} MB, "
+                     f"every visitor downloads them): {hint}, or pass --allow-large")
+
+
+def keras_id(source: str) -> str:
+    """The base id a --keras model gets: its file name without the extension (a SavedModel: its folder name)."""
+    path = Path(source.rstrip("/"))
+    return path.name if path.is_dir() else path.stem
 
 
 def write_pyscript_config(dist: Path, package: Path) -> None:
@@ -169,8 +229,8 @@ def package_version(root: Path) -> str:
 
 def build(options: BuildOptions) -> dict:
     """Build into a temporary folder, then swap it in place of options.out. Returns the file manifest."""
-    if not options.weights:
-        raise BuildError("no base model given: pass --weights DIR_OR_URL")
+    if not options.weights and not options.keras:
+        raise BuildError("no base model given: pass --weights DIR_OR_URL or --keras MODEL")
     out = options.out.resolve()
     staging = out.with_name(f"{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
@@ -182,7 +242,7 @@ def build(options: BuildOptions) -> dict:
         stamp_interpreter(staging)
         write_pyscript_config(staging, zip_package(options.root, staging))
         bases = convert_bases(options, staging)
-        manifest = {"default": bases[0]["id"], "bases": bases}
+        manifest = {"default": bases[0]["id"], "bases": bases, "classifiers": add_classifiers(options, staging)}
         (staging / BASES_MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         bundle_samples(options.datasets, staging, options.dataset_limit)
         files = write_file_manifest(staging, package_version(options.root))
@@ -191,17 +251,25 @@ def build(options: BuildOptions) -> dict:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    _swap_in(staging, out)
+    swap_in(staging, out)
     return files
 
 
-def _swap_in(staging: Path, out: Path) -> None:
+def swap_in(staging: Path, out: Path) -> None:
     """Replace out by staging with two renames, so a reader never sees a mix of two builds' files."""
     retired = out.with_name(f"{out.name}.old-{os.getpid()}")
     if out.exists():
         out.rename(retired)
     staging.rename(out)
     shutil.rmtree(retired, ignore_errors=True)
+
+
+def describe_bases(bases: list[dict]) -> list[str]:
+    """Lines the build prints per base: where it was cut, its pixel scaling, and its bytes before and after the cut
+    and quantization (what a visitor downloads)."""
+    return [f"  base {b['id']}: cut at {b['cutLayer']} ({b['featureDim']} features), preprocess {b['preprocess']}; "
+            f"weights {b['sourceBytes']:,} bytes in the model -> {b['weightBytes']:,} bytes shipped "
+            f"(quantize {b['quantize']}, shards: {b['shards']})" for b in bases]
 
 
 def summarize(manifest: dict) -> list[str]:

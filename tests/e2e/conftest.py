@@ -9,6 +9,7 @@ network as a first visit does; tests/e2e/test_offline.py opts in (`guarded_conte
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import csv
 import io
@@ -266,3 +267,52 @@ def held_out_split(scratch: Path, name: str, dataset: str, train_per_class: int,
     return {"train": write_csv(scratch, name, train, dataset, file_name="train.csv"),
             "test": write_csv(scratch, name, test, dataset, file_name="test.csv"),
             "train_rows": train, "test_rows": test, "test_urls": [f"/scratch/{name}/{path}" for path, _ in test]}
+
+
+# -- a model trained in the page and exported: test_export.py and test_keras_convert.py use `exported` -------------
+
+EXPORT_NAME = "export_train"
+# A Blob's bytes as base64, to bring a zip from the page to the test.
+B64_OF_BLOB = """async (blob) => {
+  const bytes = new Uint8Array(await blob.arrayBuffer());
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+}"""
+# Two malaria images (square-ish, near 130 px) and a 300×200 rock-paper-scissors image (a real off-centre crop).
+EXPORT_IMAGES = [
+    "/shared/datasets/malaria/images/Parasitized/C100P61ThinF_IMG_20150918_144104_cell_165.png",
+    "/shared/datasets/malaria/images/Uninfected/{}",
+    "/shared/datasets/rock_paper_scissors/images/paper/04l5I8TqdzF9WDMJ.png",
+]
+
+
+def export_images(shared_dir) -> list[str]:  # noqa: ANN001
+    """The URLs of EXPORT_IMAGES on the test server."""
+    first_uninfected = sorted((shared_dir / "datasets/malaria/images/Uninfected").iterdir())[0].name
+    return [EXPORT_IMAGES[0], EXPORT_IMAGES[1].format(first_uninfected), EXPORT_IMAGES[2]]
+
+
+@pytest.fixture(scope="module")
+def exported(module_context, server, scratch, shared_dir):  # noqa: ANN001, ANN201
+    """A quick malaria model trained in one page, its zip bytes and its predictions on three real images."""
+    rows = stratified(read_labels("malaria"), 60, 3)
+    csv_url = write_csv(scratch, EXPORT_NAME, rows, "malaria")
+    page, _ = open_app(module_context, server.url)
+    images = export_images(shared_dir)
+    result = page.evaluate(f"""async ([csvUrl, urls]) => {{
+      const t0 = performance.now();
+      const dataset = await teachbox.loadDataset(csvUrl);
+      const trained = await teachbox.train({{epochs: 10, inputSize: 'auto'}});
+      const blob = await teachbox.exportModel();
+      const predictions = [];
+      for (const url of urls) predictions.push(await teachbox.predict(url));
+      return {{dataset, trained, type: blob.type, size: blob.size, b64: await ({B64_OF_BLOB})(blob), predictions,
+              ms: performance.now() - t0, project: teachbox.project()}};
+    }}""", [csv_url, images])
+    data = base64.b64decode(result["b64"])
+    assert len(data) == result["size"], f"{len(data)} bytes arrived of a {result['size']}-byte blob"
+    print(f"\nexport: trained + exported in {result['ms'] / 1000:.1f}s, zip {len(data):,} bytes, "
+          f"val_acc {result['trained']['val_accuracy']}")
+    yield {"page": page, "zip": data, "images": images, **result}
+    assert module_context.guard.foreign == [], f"requests left 127.0.0.1: {module_context.guard.foreign}"

@@ -60,6 +60,7 @@ BAD_VALUES = """(ctx) => ({
                 [[[20]], "bad_option"]],
   evaluate: [[[ctx.missingCsv], "missing"], [[{}], "bad_option"]],
   loadModel: [[[new Blob(["not a zip"])], "bad_model_file"], [[{}], "bad_option"], [[], "bad_option"]],
+  openClassifier: [[["no-such-classifier"], "unknown_classifier"], [[5], "bad_option"], [[], "bad_option"]],
   importProject: [[[new Blob(["not a zip"])], "bad_project_file"], [[{}], "bad_option"]],
   newProject: [[["x".repeat(81)], "bad_name"], [[{}], "bad_option"]],
   openProject: [[["no-such-id"], "unknown_project"], [[], "bad_option"]],

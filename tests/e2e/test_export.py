@@ -12,23 +12,8 @@ from pathlib import Path
 import pytest
 from teachbox.data.geometry import crop_box
 
-from tests.e2e.conftest import open_app, read_labels, stratified, write_csv
+from tests.e2e.conftest import B64_OF_BLOB, open_app
 
-NAME = "export_train"
-# Two malaria images (square-ish, near 130 px) and a 300×200 rock-paper-scissors image (a real off-centre crop).
-IMAGES = [
-    "/shared/datasets/malaria/images/Parasitized/C100P61ThinF_IMG_20150918_144104_cell_165.png",
-    "/shared/datasets/malaria/images/Uninfected/{}",
-    "/shared/datasets/rock_paper_scissors/images/paper/04l5I8TqdzF9WDMJ.png",
-]
-
-# A Blob's bytes as base64, to bring a zip from the page to the test.
-B64_OF_BLOB = """async (blob) => {
-  const bytes = new Uint8Array(await blob.arrayBuffer());
-  let binary = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(binary);
-}"""
 BLOB_FROM_B64 = "(b64) => new Blob([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], {type: 'application/zip'})"
 
 PREDICT_ALL = """async (urls) => {
@@ -84,11 +69,6 @@ window.bare = async (modelUrl, urls) => {
 """
 
 
-def _images(shared_dir) -> list[str]:  # noqa: ANN001
-    first_uninfected = sorted((shared_dir / "datasets/malaria/images/Uninfected").iterdir())[0].name
-    return [IMAGES[0], IMAGES[1].format(first_uninfected), IMAGES[2]]
-
-
 def by_label(ranked: list[dict]) -> dict[str, float]:
     """One ranked prediction as {label: probability}, so predictions compare whatever their order."""
     return {entry["label"]: entry["probability"] for entry in ranked}
@@ -103,30 +83,6 @@ def max_diff(first: list[list[dict]], second: list[list[dict]]) -> float:
         worst = max(worst, *(abs(a[label] - b[label]) for label in a))
     return worst
 
-
-@pytest.fixture(scope="module")
-def exported(module_context, server, scratch, shared_dir):  # noqa: ANN001, ANN201
-    """A quick malaria model trained in one page, its zip bytes and its predictions on three real images."""
-    rows = stratified(read_labels("malaria"), 60, 3)
-    csv_url = write_csv(scratch, NAME, rows, "malaria")
-    page, _ = open_app(module_context, server.url)
-    images = _images(shared_dir)
-    result = page.evaluate(f"""async ([csvUrl, urls]) => {{
-      const t0 = performance.now();
-      const dataset = await teachbox.loadDataset(csvUrl);
-      const trained = await teachbox.train({{epochs: 10, inputSize: 'auto'}});
-      const blob = await teachbox.exportModel();
-      const predictions = [];
-      for (const url of urls) predictions.push(await teachbox.predict(url));
-      return {{dataset, trained, type: blob.type, size: blob.size, b64: await ({B64_OF_BLOB})(blob), predictions,
-              ms: performance.now() - t0, project: teachbox.project()}};
-    }}""", [csv_url, images])
-    data = base64.b64decode(result["b64"])
-    assert len(data) == result["size"], f"{len(data)} bytes arrived of a {result['size']}-byte blob"
-    print(f"\nexport: trained + exported in {result['ms'] / 1000:.1f}s, zip {len(data):,} bytes, "
-          f"val_acc {result['trained']['val_accuracy']}")
-    yield {"page": page, "zip": data, "images": images, **result}
-    assert module_context.guard.foreign == [], f"requests left 127.0.0.1: {module_context.guard.foreign}"
 
 
 def test_zip_holds_model_weights_and_metadata(exported) -> None:  # noqa: ANN001

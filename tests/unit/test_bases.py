@@ -17,7 +17,7 @@ MANIFEST = {
          "url": "models/mobilenet_v1_0.25_224/model.5a749b54713c.json"},
         {"id": "mobilenet_v2_0.35_224_no_top", "modelJson": "model.a845d5016219.json", "hash": "a845d5016219",
          "cutLayer": "out_relu", "featureShape": [7, 7, 1280], "featureDim": 1280, "inputShape": [192, 192, 3],
-         "quantize": "none", "weightBytes": 926000,
+         "quantize": "none", "weightBytes": 926000, "preprocess": "caffe",
          "url": "models/mobilenet_v2_0.35_224_no_top/model.a845d5016219.json"},
     ],
 }
@@ -33,10 +33,10 @@ def test_parse_catalog_reads_every_field() -> None:
                              feature_dim=256, cut_layer="conv_pw_13_relu", quantize="float16", weight_bytes=437088,
                              input_size=224)
     assert second.label == second.id  # no label: the id is shown
-    assert (second.feature_dim, second.input_size, second.quantize) == (1280, 192, "none")
+    assert (second.feature_dim, second.input_size, second.quantize, second.scaling) == (1280, 192, "none", "caffe")
     assert first.to_json() == {"id": "mobilenet_v1_0.25_224", "label": "MobileNet v1 α=0.25", "featureDim": 256,
                                "cutLayer": "conv_pw_13_relu", "quantize": "float16", "weightBytes": 437088,
-                               "inputSize": 224}
+                               "inputSize": 224, "preprocess": "tf"}
 
 
 def test_optional_fields_have_defaults() -> None:
@@ -46,6 +46,14 @@ def test_optional_fields_have_defaults() -> None:
     assert catalog.default == "b"  # no default: the first base
     spec = catalog.get(None)
     assert (spec.label, spec.quantize, spec.weight_bytes, spec.input_size, spec.feature_dim) == ("b", "none", 0, 224, 64)
+    assert spec.scaling == "tf"  # bases built before bases.json named a preprocessing are MobileNets
+
+
+def test_an_unknown_preprocess_is_a_broken_build() -> None:
+    broken = {"bases": [{**MANIFEST["bases"][0], "preprocess": "BGR"}]}
+    with pytest.raises(TeachboxError) as caught:
+        parse_catalog(broken)
+    assert caught.value.code == "broken_build" and "'BGR'" in caught.value.message
 
 
 def test_get_by_id_and_default() -> None:
@@ -127,3 +135,15 @@ def test_malformed_manifest_is_a_broken_build(manifest: dict) -> None:
         parse_catalog(manifest)
     assert caught.value.code == "broken_build"
     assert "bases.json" in caught.value.message and "build.py" in caught.value.message
+
+
+def test_classifiers_are_listed_and_an_unknown_one_names_the_known() -> None:
+    manifest = {**MANIFEST, "classifiers": [{"id": "flowers", "label": "flowers_mobilenet", "labels": ["a", "b"],
+                                             "url": "models/classifiers/flowers/model.0123.zip"}]}
+    catalog = parse_catalog(manifest)
+    assert catalog.classifier("flowers").url == "models/classifiers/flowers/model.0123.zip"
+    assert catalog.classifier("flowers").to_json() == {"id": "flowers", "label": "flowers_mobilenet", "labels": ["a", "b"]}
+    assert parse_catalog(MANIFEST).classifiers == ()  # builds without classifiers
+    with pytest.raises(TeachboxError) as caught:
+        catalog.classifier("cars")
+    assert caught.value.code == "unknown_classifier" and "flowers" in caught.value.message

@@ -379,3 +379,10 @@ def test_test_time_views_are_read() -> None:
 @pytest.mark.parametrize("tta", [[], ["id", "id"], ["id", "sideways"], "id", [1]])
 def test_bad_test_time_views(tta: Any) -> None:
     assert "tta must list distinct views" in str(_refused(_zip(metadata=_metadata(tta=tta))))
+
+
+def test_a_keras_scaling_is_accepted_and_an_unknown_one_refused() -> None:
+    caffe = {"mode": "center-crop", "size": 224, "scaling": "caffe"}
+    assert read_model_zip(_zip(metadata=_metadata(preprocessing=caffe))).metadata["preprocessing"] == caffe
+    error = _refused(_zip(metadata=_metadata(preprocessing={**caffe, "scaling": "BGR"})))
+    assert _says(error, "scaling", "tf", "torch", "caffe", "none")

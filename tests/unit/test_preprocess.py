@@ -13,6 +13,7 @@ from teachbox.data.geometry import (
     EDGE_INSET,
     INPUT_SIZE,
     MIN_SIDE,
+    SCALINGS,
     Preprocessing,
     auto_input_size,
     crop_box,
@@ -151,8 +152,17 @@ def test_unknown_mode_is_a_bad_option(mode: str) -> None:
 def test_preprocessing_json_round_trip(mode: str) -> None:
     original = Preprocessing(mode=mode)
     data = json.loads(json.dumps(original.to_json()))
-    assert data == {"mode": mode, "size": 224, "resize": "bilinear", "color": "RGB", "scale": "x / 127.5 - 1"}
-    assert Preprocessing(**data) == original
+    assert data == {"mode": mode, "size": 224, "resize": "bilinear", "color": "RGB", "scaling": "tf",
+                    "scale": "x / 127.5 - 1"}
+    assert Preprocessing(**{key: value for key, value in data.items() if key != "scale"}) == original
+
+
+@pytest.mark.parametrize("scaling", SCALINGS)
+def test_every_keras_scaling_is_recorded_and_an_unknown_one_refused(scaling: str) -> None:
+    assert Preprocessing(scaling=scaling).to_json()["scale"] == SCALINGS[scaling]
+    with pytest.raises(TeachboxError) as caught:
+        Preprocessing(scaling=scaling.upper())
+    assert caught.value.code == "bad_option" and all(known in caught.value.message for known in SCALINGS)
 
 
 # --- the boxes, fed through TF's cropAndResize formula ---------------------------------------------------------

@@ -17,9 +17,9 @@ from teachbox.browser.convert import to_js
 Box = tuple[float, float, float, float]
 
 
-def image_input(image: Any, box: Box, size: int) -> Any:
-    """The [1, size, size, 3] model input of one decoded image: crop `box`, bilinear resize, scale to [-1, 1]."""
-    return js.teachboxKernels.toInput(image, to_js(list(box)), size)
+def image_input(image: Any, box: Box, size: int, scaling: str) -> Any:
+    """The [1, size, size, 3] model input of one decoded image: crop `box`, bilinear resize, scale (geometry.SCALINGS)."""
+    return js.teachboxKernels.toInput(image, to_js(list(box)), size, scaling)
 
 
 def fused_ops(model: Any, plan: dict) -> Any:
@@ -27,10 +27,11 @@ def fused_ops(model: Any, plan: dict) -> Any:
     return js.teachboxKernels.fused(model, to_js(plan))
 
 
-async def explain(model: Any, image: Any, box: Box, size: int, index: int) -> tuple[list[list[float]], float]:
+async def explain(model: Any, image: Any, box: Box, size: int, scaling: str,
+                  index: int) -> tuple[list[list[float]], float]:
     """Grad-CAM of class `index` for one image: (the base's last feature map's h × w weights in [0, 1], the peak
     before scaling), from kernels.js."""
-    result = (await js.teachboxKernels.explain(model, image, to_js(list(box)), size, index)).to_py()
+    result = (await js.teachboxKernels.explain(model, image, to_js(list(box)), size, scaling, index)).to_py()
     return [[float(v) for v in row] for row in result["map"]], float(result["peak"])
 
 
@@ -39,10 +40,11 @@ def trainable_depthwise(kernel_size: int, name: str) -> Any:
     return js.teachboxKernels.trainableDepthwise(to_js({"kernelSize": kernel_size, "name": name}))
 
 
-async def classify(model: Any, image: Any, box: Box, size: int, views: tuple[str, ...] = ("id",)) -> list[float]:
+async def classify(model: Any, image: Any, box: Box, size: int, scaling: str,
+                   views: tuple[str, ...] = ("id",)) -> list[float]:
     """One image's class probabilities (averaged over `views`) in one call. On WebGL the values are read back
     asynchronously, so kernels.js answers a Promise there and an array on wasm/cpu: both are awaited here."""
-    values = js.teachboxKernels.classify(model, image, to_js(list(box)), size, to_js(list(views)))
+    values = js.teachboxKernels.classify(model, image, to_js(list(box)), size, scaling, to_js(list(views)))
     if inspect.isawaitable(values):  # Pyodide hands a returned Promise over as an awaitable future
         values = await values
     return [float(v) for v in values.to_py()]
@@ -63,6 +65,6 @@ async def decode_all(blobs: list[Any], sizes: list[tuple[int, int] | None]) -> l
     return list(await js.teachboxKernels.decodeAll(to_js(blobs), to_js([list(s) if s else None for s in sizes])))
 
 
-def input_batch(images: list[Any], boxes: list[Box], size: int) -> Any:
+def input_batch(images: list[Any], boxes: list[Box], size: int, scaling: str) -> Any:
     """One [N, size, size, 3] model input from images and their crop boxes (the images are closed)."""
-    return js.teachboxKernels.batch(to_js(images), to_js([list(box) for box in boxes]), size)
+    return js.teachboxKernels.batch(to_js(images), to_js([list(box) for box in boxes]), size, scaling)

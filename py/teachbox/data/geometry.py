@@ -11,6 +11,15 @@ from dataclasses import asdict, dataclass
 from teachbox.errors import TeachboxError
 
 CROP_MODES = ("center-crop", "squash", "pad")
+# How RGB pixels in [0, 255] are scaled for a base: Keras' preprocess_input modes (keras.applications.imagenet_utils),
+# so a Keras model brought to the site gets the inputs it was trained on. MobileNets use "tf"; VGG16 and ResNet50
+# "caffe"; DenseNet "torch"; EfficientNet and ConvNeXt scale inside the model ("none"). Kernels: site/kernels.js.
+SCALINGS = {
+    "tf": "x / 127.5 - 1",
+    "torch": "(x / 255 - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225]",
+    "caffe": "BGR, x - [103.939, 116.779, 123.68]",
+    "none": "x",
+}
 INPUT_SIZE = 224  # the bases' native resolution, and the size whenever the images are at least this big
 # The input sizes MobileNets are published for. A fully convolutional base runs at any of them with the same weights,
 # its cost falling with the square of the side: 128 px costs a third of 224 px.
@@ -29,14 +38,18 @@ class Preprocessing:
     size: int = INPUT_SIZE
     resize: str = "bilinear"
     color: str = "RGB"
-    scale: str = "x / 127.5 - 1"
+    scaling: str = "tf"
 
     def __post_init__(self) -> None:
         if self.mode not in CROP_MODES:
             raise TeachboxError("bad_option", f"Unknown crop mode {self.mode!r}; use one of {', '.join(CROP_MODES)}.")
+        if self.scaling not in SCALINGS:
+            raise TeachboxError("bad_option", f"Unknown pixel scaling {self.scaling!r}; use one of "
+                                              f"{', '.join(SCALINGS)}.")
 
     def to_json(self) -> dict:
-        return asdict(self)
+        """The metadata form: the fields, and `scale` spelling the scaling out for a person reading the file."""
+        return {**asdict(self), "scale": SCALINGS[self.scaling]}
 
 
 def crop_box(width: int, height: int, mode: str = "center-crop") -> tuple[float, float, float, float]:

@@ -76,7 +76,7 @@ async def prepare_chunk(chunk: list[Sample], preprocessing: Preprocessing) -> Ch
             continue
         images.append(result.bitmap)
         out.kept.append(sample)
-    parts = [kernels.input_batch(images, boxes, preprocessing.size)] if images else []
+    parts = [kernels.input_batch(images, boxes, preprocessing.size, preprocessing.scaling)] if images else []
     for sample in pixels:
         try:
             parts.append(to_input(image_sources.pixel_source(sample.source), preprocessing))
@@ -157,9 +157,10 @@ async def short_sides(samples: list[Sample]) -> list[int]:
 
 
 def to_input(image: Any, preprocessing: Preprocessing) -> Any:
-    """[1, size, size, 3] float32 tensor in [-1, 1]: crop box + bilinear resize in one cropAndResize, then scale."""
+    """[1, size, size, 3] float32 tensor: crop box + bilinear resize in one cropAndResize, then the base's scaling."""
     width, height = image_sources.pixel_size(image)
-    return kernels.image_input(image, crop_box(width, height, preprocessing.mode), preprocessing.size)
+    return kernels.image_input(image, crop_box(width, height, preprocessing.mode), preprocessing.size,
+                               preprocessing.scaling)
 
 
 def _undecodable(sample: Sample, info: ImageInfo) -> TeachboxError:

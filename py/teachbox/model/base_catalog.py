@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from teachbox.data.geometry import SCALINGS
 from teachbox.errors import TeachboxError
 
 CACHE_PREFIX = "teachbox-base-"
@@ -22,6 +23,7 @@ class BaseSpec:
     quantize: str
     weight_bytes: int
     input_size: int = 224
+    scaling: str = "tf"  # how its inputs are scaled (geometry.SCALINGS): bases.json's "preprocess"
 
     @property
     def cache_key(self) -> str:
@@ -35,15 +37,37 @@ class BaseSpec:
 
     def to_json(self) -> dict:
         return {"id": self.id, "label": self.label, "featureDim": self.feature_dim, "cutLayer": self.cut_layer,
-                "quantize": self.quantize, "weightBytes": self.weight_bytes, "inputSize": self.input_size}
+                "quantize": self.quantize, "weightBytes": self.weight_bytes, "inputSize": self.input_size, "preprocess": self.scaling}
+
+
+@dataclass(frozen=True)
+class ClassifierSpec:
+    """A ready classifier the build ships (build.py --keras-classifier): a model zip the page opens as a project's
+    model."""
+
+    id: str
+    label: str
+    url: str
+    labels: tuple[str, ...]
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "label": self.label, "labels": list(self.labels)}
 
 
 @dataclass(frozen=True)
 class BaseCatalog:
-    """All bases of a build and which one is the default."""
+    """All bases of a build, which one is the default, and the ready classifiers it ships."""
 
     default: str
     bases: tuple[BaseSpec, ...]
+    classifiers: tuple[ClassifierSpec, ...] = ()
+
+    def classifier(self, ident: str) -> ClassifierSpec:
+        for spec in self.classifiers:
+            if spec.id == ident:
+                return spec
+        known = ", ".join(spec.id for spec in self.classifiers) or "none"
+        raise TeachboxError("unknown_classifier", f"There is no classifier {ident!r} in this build; it has: {known}.")
 
     def get(self, base_id: str | None) -> BaseSpec:
         wanted = base_id or self.default
@@ -61,10 +85,20 @@ def parse_catalog(manifest: dict) -> BaseCatalog:
             BaseSpec(id=entry["id"], label=entry.get("label", entry["id"]), url=entry["url"], hash=entry["hash"],
                      feature_dim=int(entry["featureDim"]), cut_layer=entry["cutLayer"],
                      quantize=entry.get("quantize", "none"), weight_bytes=int(entry.get("weightBytes", 0)),
-                     input_size=int(entry.get("inputShape", [224])[0]))
+                     input_size=int(entry.get("inputShape", [224])[0]),
+                     scaling=_scaling(entry.get("preprocess", "tf")))
             for entry in manifest["bases"]
         )
         default = manifest.get("default") or specs[0].id
+        classifiers = tuple(ClassifierSpec(id=entry["id"], label=entry.get("label", entry["id"]), url=entry["url"],
+                                           labels=tuple(entry["labels"]))
+                            for entry in manifest.get("classifiers", []))
     except (KeyError, TypeError, ValueError, IndexError) as error:
         raise TeachboxError("broken_build", f"models/bases.json is malformed ({error!r}); rebuild with build.py.") from error
-    return BaseCatalog(default=default, bases=specs)
+    return BaseCatalog(default=default, bases=specs, classifiers=classifiers)
+
+
+def _scaling(name: object) -> str:
+    if name not in SCALINGS:
+        raise KeyError(f"preprocess {name!r} is not one of {', '.join(SCALINGS)}")
+    return str(name)

@@ -46,7 +46,8 @@ class Classifier:
         try:
             width, height = image_sources.pixel_size(image)
             box = crop_box(width, height, self.preprocessing.mode)
-            values = await kernels.classify(self.runner, image, box, self.preprocessing.size, self.views)
+            values = await kernels.classify(self.runner, image, box, self.preprocessing.size, self.preprocessing.scaling,
+                                            self.views)
         finally:
             if image is not source:
                 image.close()
@@ -64,10 +65,12 @@ class Classifier:
         try:
             width, height = image_sources.pixel_size(image)
             box = crop_box(width, height, self.preprocessing.mode)
-            values = await kernels.classify(self.runner, image, box, self.preprocessing.size, self.views)
+            values = await kernels.classify(self.runner, image, box, self.preprocessing.size, self.preprocessing.scaling,
+                                            self.views)
             chosen = label if label is not None else self.labels[max(range(len(values)), key=values.__getitem__)]
             index = self.labels.index(chosen)
-            heat, peak = await kernels.explain(self.model, image, box, self.preprocessing.size, index)
+            heat, peak = await kernels.explain(self.model, image, box, self.preprocessing.size,
+                                               self.preprocessing.scaling, index)
         finally:
             if image is not source:
                 image.close()
@@ -103,6 +106,6 @@ async def classifier_from_zip(data: bytes) -> Classifier:
         tfjs.dispose_layers(tfjs.model_layers(model))
         raise TeachboxError("bad_model_file", f"The model expects input {shape[1:]} but its metadata says "
                                               f"{prep['size']}×{prep['size']} RGB.")
-    preprocessing = Preprocessing(mode=prep["mode"], size=prep["size"])
+    preprocessing = Preprocessing(mode=prep["mode"], size=prep["size"], scaling=prep.get("scaling", "tf"))
     return Classifier(model, files.labels, preprocessing, files.metadata, owned_layers=tfjs.model_layers(model),
                       views=tuple(files.metadata.get("tta") or ("id",)))

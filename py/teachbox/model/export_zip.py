@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from teachbox.data.geometry import CROP_MODES
+from teachbox.data.geometry import CROP_MODES, SCALINGS
 from teachbox.data.labels_csv import check_label
 from teachbox.errors import TeachboxError
 from teachbox.model.train_options import VIEWS
@@ -143,6 +143,8 @@ def check_model(files: ModelFiles) -> None:
     if not isinstance(preprocessing, dict) or preprocessing.get("mode") not in CROP_MODES \
             or isinstance(size, bool) or not isinstance(size, int) or not 8 <= size <= 1024:
         raise _bad("metadata.json has no valid preprocessing (crop mode and input size).")
+    if preprocessing.get("scaling", "tf") not in SCALINGS:
+        raise _bad(f"metadata.json's preprocessing scaling must be one of {', '.join(SCALINGS)}.")
     tta = metadata.get("tta")
     if tta is not None and (not isinstance(tta, list) or not tta or len(set(map(str, tta))) != len(tta)
                             or not all(isinstance(view, str) and view in VIEWS for view in tta)):

@@ -37,6 +37,7 @@ class FeatureExtractor:
     runner: Any = None  # what computes embeddings: the model's fused ops once warm_up() checked them, else the model
     earlier: str | None = None  # the layer `depths: 2` pools beside the output (topology.earlier_depth), once fused
     earlier_dim: int = 0
+    scaling: str = "tf"  # how pixels are scaled for this base (geometry.SCALINGS), from bases.json
 
     def __post_init__(self) -> None:
         self.runner = self.model
@@ -117,7 +118,8 @@ async def load_built_base(spec: BaseSpec, log: Any) -> FeatureExtractor:
             raise TeachboxError("base_load_failed", f"The base model {spec.label} could not be loaded: "
                                                     f"{js_message(error)}") from error
         await _cache(model, spec, keys, log)
-    return FeatureExtractor(model, spec.id, spec.feature_dim, source, environment.now_ms() - start, spec.to_json())
+    return FeatureExtractor(model, spec.id, spec.feature_dim, source, environment.now_ms() - start, spec.to_json(),
+                            scaling=spec.scaling)
 
 
 async def _cache(model: Any, spec: BaseSpec, keys: list[str], log: Any) -> None:

@@ -60,7 +60,7 @@ def pooled_encoder(base: FeatureExtractor, preprocessing: Preprocessing, views: 
 
 async def prepare(base: FeatureExtractor, reload: Callable[[], Any], options: TrainOptions, size: int) -> Prepared:
     """The encoder whose features this run trains on, reading images at `size` pixels."""
-    preprocessing = Preprocessing(mode=options.crop, size=size)
+    preprocessing = Preprocessing(mode=options.crop, size=size, scaling=base.scaling)
     if options.fine_tune_layers == 0:
         return Prepared(pooled_encoder(base, preprocessing, options.view_names(), options.depths), base)
     plan = plan_fine_tuning(layer_infos(tfjs.topology(base.model)), options.fine_tune_layers)  # fails before loading

@@ -1,7 +1,7 @@
 """Export: download the model zip, a ready-to-paste plain TF.js snippet, and import a zip to preview with it.
 
-The snippet repeats Teachbox's one preprocessing (crop box with the same edge inset, bilinear cropAndResize,
-x / 127.5 - 1) from the model's own metadata.json, so predictions in someone else's page match the ones here;
+The snippet repeats Teachbox's one preprocessing (crop box with the same edge inset, bilinear cropAndResize, the
+base's pixel scaling: x / 127.5 - 1 for MobileNets) from the model's own metadata.json, so predictions in someone else's page match the ones here;
 tests/e2e/test_export.py checks the same recipe in a bare TF.js page.
 """
 
@@ -48,6 +48,14 @@ function cropBox(width, height, mode) {{
   return [y1, x1, y2, x2];
 }}
 
+// RGB pixels in [0, 255] as the model's base wants them (metadata.preprocessing.scaling; absent means "tf").
+const SCALINGS = {{
+  tf: (x) => x.div(127.5).sub(1),
+  torch: (x) => x.div(255).sub([0.485, 0.456, 0.406]).div([0.229, 0.224, 0.225]),
+  caffe: (x) => x.sub([123.68, 116.779, 103.939]).reverse(-1),  // BGR minus the ImageNet means
+  none: (x) => x,
+}};
+
 // The image seen another way (metadata.tta: Teachbox averages its predictions over these views).
 function view(x, name) {{
   const t = () => tf.transpose(x, [0, 2, 1, 3]);
@@ -58,14 +66,14 @@ function view(x, name) {{
 
 // image: an <img>, <canvas>, <video> or ImageBitmap. Returns [{{label, probability}}], most likely first.
 async function classify({{model, metadata}}, image) {{
-  const {{size, mode}} = metadata.preprocessing;
+  const {{size, mode, scaling = "tf"}} = metadata.preprocessing;
   const views = metadata.tta || ["id"];
   const width = image.videoWidth || image.naturalWidth || image.width;
   const height = image.videoHeight || image.naturalHeight || image.height;
   const output = tf.tidy(() => {{
     const pixels = tf.browser.fromPixels(image).toFloat().expandDims(0);
-    const input = tf.image.cropAndResize(pixels, [cropBox(width, height, mode)], [0], [size, size], "bilinear", 0)
-      .div(127.5).sub(1);
+    const input = SCALINGS[scaling](
+      tf.image.cropAndResize(pixels, [cropBox(width, height, mode)], [0], [size, size], "bilinear", 0));
     return model.predict(tf.concat(views.map((name) => view(input, name)), 0)).mean(0);
   }});
   const probabilities = await output.data();

@@ -9,6 +9,7 @@ from teachbox.api import Api
 from teachbox.ui import dom
 from teachbox.ui.camera import Camera, Capture
 from teachbox.ui.class_cards import ClassList
+from teachbox.ui.classifier_menu import ClassifierMenu
 from teachbox.ui.console import ConsolePanel
 from teachbox.ui.csvimport import CsvImport
 from teachbox.ui.drop import DropZones
@@ -42,6 +43,7 @@ class Page:
         self.classes = ClassList(api, said["data"], self.data, self.capture, self.confirm)
         self.importer = CsvImport(api, said["import"], self.data)
         self.sample_menu = SampleMenu(api, self.importer, self.confirm)
+        self.classifier_menu = ClassifierMenu(api, self.feedback)
         self.results = Results(api, said["results"])
         self.preview = Preview(api, self.camera, said["preview"])
         self.export = ExportPanel(api, said["export"], self._model_imported)
