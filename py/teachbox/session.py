@@ -58,6 +58,7 @@ class Session:
         self.renames: Renames = []  # class renames since `base`, in order: a save replays them on storage
         self.saved = Saved()
         self._save_lock = asyncio.Lock()
+        self._rewrite_model = False  # the open model's metadata changed: the next save writes the model again
         self._background: set[asyncio.Future] = set()
         # Reads another tab's changes back (Workspace.refresh, which also handles a project deleted elsewhere).
         self.refresher: Callable[[], Awaitable[None]] | None = None
@@ -215,7 +216,10 @@ class Session:
             return
         async with self._save_lock:
             replayed = len(self.renames)
-            written, self.saved, merged = await self.db.save(self.base, self.record, self.saved, project, self.store,
+            # Read under the lock: a save already running when the flag was set would not write the change.
+            saved = replace(self.saved, model=None) if self._rewrite_model and classifier is not None else self.saved
+            self._rewrite_model = False
+            written, self.saved, merged = await self.db.save(self.base, self.record, saved, project, self.store,
                                                              classifier, self.renames[:replayed])
             del self.renames[:replayed]
             # The base is what this tab wrote of its memory, not the merge: another tab's additions are not in
@@ -478,7 +482,7 @@ class Session:
         """The last validation results go into the model's metadata and are saved with it (a new model token, so
         other tabs read them too): Results show them again after a reload or a project import."""
         classifier.metadata["evaluation"] = {**report, "evaluated": environment.now_iso()}
-        self.saved = replace(self.saved, model=None)
+        self._rewrite_model = True
         self.save_later()
 
     def _cached_shape(self, classifier: Classifier) -> tuple[int, ...]:

@@ -245,10 +245,12 @@ def test_views_and_tta_are_checked_and_name_their_views() -> None:
 
 def test_quality_presets_set_what_the_caller_does_not() -> None:
     best = TrainOptions.from_api({"quality": "best"})
-    assert (best.views, best.tta, best.depths, best.quality) == (1, "auto", 1, "best")
+    assert (best.views, best.tta, best.depths, best.hidden_units, best.l2, best.quality) == (1, "auto", 2, 0, 0.01, "best")
     assert best.tta_candidates() == (1, 2, 4) and best.test_views() == ("id", "hflip", "rot90", "transpose")
     mixed = TrainOptions.from_api({"quality": "best", "tta": 2, "views": 2, "epochs": 7})
-    assert (mixed.views, mixed.tta, mixed.depths, mixed.epochs) == (2, 2, 1, 7), "explicit options win"
+    assert (mixed.views, mixed.tta, mixed.depths, mixed.epochs) == (2, 2, 2, 7), "explicit options win"
+    tuned = TrainOptions.from_api({"quality": "best", "fineTuneLayers": 2})
+    assert (tuned.depths, tuned.tta, tuned.hidden_units) == (1, "auto", 0), "two depths yield to fine-tuning"
     assert mixed.tta_candidates() == (2,)
     assert TrainOptions.from_api({"quality": "default"}) == TrainOptions()
     assert TrainOptions.from_api(best.to_json()) == best, "a run's options repeat it"

@@ -30,7 +30,7 @@ VIEWS = VIEW_SETS[8]
 # `quality` presets: option values a preset sets unless the caller gives them. "best" also prefers the first of
 # BEST_BASES the build ships (session.py). What each does and what it measured: docs/accuracy.md.
 AUTO_TTA = (1, 2, 4)
-PRESETS: dict[str, dict[str, Any]] = {"default": {}, "best": {"tta": AUTO}}
+PRESETS: dict[str, dict[str, Any]] = {"default": {}, "best": {"tta": AUTO, "depths": 2, "hiddenUnits": 0, "l2": 0.01}}
 BEST_BASES = ("mobilenet_v1_0.75_224",)
 
 # camelCase names the API accepts → dataclass fields.
@@ -76,8 +76,10 @@ class TrainOptions:
         quality = given.get("quality") or "default"
         if quality not in PRESETS:
             raise TeachboxError("bad_option", f"quality must be one of {', '.join(PRESETS)}, not {quality!r}.")
-        values = {_API_NAMES[name]: value for name, value in {**PRESETS[quality], **given}.items()
-                  if value is not None}
+        preset = dict(PRESETS[quality])
+        if given.get("fineTuneLayers") and "depths" not in given:
+            preset.pop("depths", None)  # two depths pool below the fine-tuned layers: the preset yields to them
+        values = {_API_NAMES[name]: value for name, value in {**preset, **given}.items() if value is not None}
         options = cls(**{**values, "quality": quality})
         options.validate()
         return options

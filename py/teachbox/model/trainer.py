@@ -62,7 +62,9 @@ async def prepare(base: FeatureExtractor, reload: Callable[[], Any], options: Tr
     """The encoder whose features this run trains on, reading images at `size` pixels."""
     preprocessing = Preprocessing(mode=options.crop, size=size, scaling=base.scaling)
     if options.fine_tune_layers == 0:
-        return Prepared(pooled_encoder(base, preprocessing, options.view_names(), options.depths), base)
+        # "best" asks for two depths where the base has them (MobileNet v1/v2); other bases train on one.
+        depths = 1 if options.quality == "best" and base.earlier is None else options.depths
+        return Prepared(pooled_encoder(base, preprocessing, options.view_names(), depths), base)
     plan = plan_fine_tuning(layer_infos(tfjs.topology(base.model)), options.fine_tune_layers)  # fails before loading
     copy = await reload()
     frozen = tf_training.frozen_part(copy, plan.split)
