@@ -125,8 +125,8 @@ def test_hold_space_records_into_the_card_it_was_opened_in(app) -> None:  # noqa
     class1 = shown_count(app, "Class 1")
     before = shown_count(app, "Class 2")
     open_webcam(app, "Class 2")
-    assert app.evaluate("() => document.activeElement.getAttribute('aria-label')") == \
-        "Hold to record camera pictures for Class 2"
+    app.wait_for_function("() => document.activeElement.getAttribute('aria-label') === "
+                          "'Hold to record camera pictures for Class 2'")
     assert card(app, "Class 1").locator("#capture").count() == 0
     app.keyboard.down("Space")
     wait_grows_while_held(app, "Class 2", before)
@@ -228,6 +228,8 @@ def test_live_preview_on_every_backend(browser, server, scratch, backend: str) -
         assert info["backend"] == backend, info.get("backendReason")
         page.set_default_timeout(120_000)
         page.evaluate("async (url) => { await teachbox.loadDataset(url); await teachbox.train({epochs: 3}); }", url)
+        # the Results panel evaluates the new model and grows when it shows the results: let the page settle first
+        page.wait_for_selector("#confusion-table")
         page.wait_for_function("() => !document.querySelector('#live-toggle').disabled")
         page.evaluate(COUNT_BAR_UPDATES)
         page.locator("#live-toggle").click()

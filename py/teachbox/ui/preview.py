@@ -13,6 +13,7 @@ tensor it makes; the e2e test checks numTensors after a live run.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from teachbox.api import Api
@@ -20,6 +21,8 @@ from teachbox.errors import TeachboxError
 from teachbox.ui import dom, heatmap, thumbs
 from teachbox.ui.camera import Camera
 from teachbox.ui.feedback import Feedback
+
+SLOW_FRAME_S = 0.05  # a prediction slower than this is followed by an equal pause (the page stays usable)
 
 
 class Bars:
@@ -148,11 +151,16 @@ class Preview:
                 if dom.document.hidden or project["busy"] or not project["model"]:
                     await asyncio.sleep(0.25)  # hidden tab, training or no model: do not compete for the CPU
                     continue
+                started = time.monotonic()
                 ranked = await self.api.predict(self.camera.frame(self.USER, self._canvas))
                 if not self.live or run != self._run:
                     break
                 self.live_bars.show(ranked, list(project["model"]["labels"]))
-                await dom.next_frame()
+                took = time.monotonic() - started
+                if took > SLOW_FRAME_S:  # a slow backend (cpu): leave the page as much time as a frame took, so
+                    await asyncio.sleep(min(took, 1.0))  # clicks and keys (Stop) still get through
+                else:
+                    await dom.next_frame()
         finally:
             if run == self._run:
                 self.stop_live()
