@@ -455,6 +455,10 @@ class Session:
     async def evaluate(self, csv_url: str | None = None) -> dict[str, Any]:
         """Metrics on the validation split of the last training, or on any labelled CSV."""
         classifier = self._trained()
+        with classifier.using():
+            return await self._evaluate(classifier, csv_url)
+
+    async def _evaluate(self, classifier: Classifier, csv_url: str | None) -> dict[str, Any]:
         if csv_url:
             return await self._evaluate_csv(classifier, csv_url)
         samples = [s for s in self.validation if s.label in classifier.labels]

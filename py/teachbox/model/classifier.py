@@ -7,6 +7,8 @@ against it when the classifier is made. Export/import go through export_zip.py's
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +36,8 @@ class Classifier:
     runner: Any = None  # what predicts: the model's fused ops (fused_runner.py), else the model itself
     fused: dict[str, Any] | None = None
     views: tuple[str, ...] = ("id",)  # test-time augmentation: predictions are averaged over these views
+    _uses: int = 0  # predictions and evaluations running on this model now
+    _dispose_pending: bool = False
 
     def __post_init__(self) -> None:
         # Made now, not at the first prediction: its folded weights are then part of the classifier from the start,
@@ -42,6 +46,10 @@ class Classifier:
 
     async def predict(self, source: Any) -> list[dict[str, Any]]:
         """Labels with probabilities, most likely first."""
+        with self.using():
+            return await self._predict(source)
+
+    async def _predict(self, source: Any) -> list[dict[str, Any]]:
         image = await image_reading.decode_one(source)
         try:
             width, height = image_sources.pixel_size(image)
@@ -61,6 +69,10 @@ class Classifier:
         if label is not None and label not in self.labels:
             raise TeachboxError("unknown_label", f"This model has no class {label!r}; its classes are "
                                                  f"{', '.join(self.labels)}.", {"labels": self.labels})
+        with self.using():
+            return await self._explain(source, label)
+
+    async def _explain(self, source: Any, label: str | None) -> dict[str, Any]:
         image = await image_reading.decode_one(source)
         try:
             width, height = image_sources.pixel_size(image)
@@ -77,7 +89,26 @@ class Classifier:
         return {"label": chosen, "probability": float(values[index]), "map": heat, "peak": peak,
                 "box": list(box), "width": width, "height": height}
 
+    @contextmanager
+    def using(self) -> Iterator[None]:
+        """Hold the model while a prediction or evaluation awaits: another tab's model can replace this one at any
+        await, and its weights must outlive the work already running on them (dispose() waits for it)."""
+        self._uses += 1
+        try:
+            yield
+        finally:
+            self._uses -= 1
+            if self._dispose_pending and not self._uses:
+                self._dispose_pending = False
+                self._free()
+
     def dispose(self) -> None:
+        if self._uses:
+            self._dispose_pending = True
+            return
+        self._free()
+
+    def _free(self) -> None:
         if self.runner is not self.model:
             self.runner.dispose()
             self.runner = self.model
