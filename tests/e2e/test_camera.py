@@ -68,7 +68,8 @@ def open_webcam(page, label: str):  # noqa: ANN001, ANN201
     """Press the card's Webcam button; returns the record button once the camera shows its picture."""
     card(page, label).get_by_role("button", name=f"Record from the webcam into class {label}").click()
     record = card(page, label).locator("#capture-record")
-    page.wait_for_function("() => !document.querySelector('#capture-record').disabled")
+    page.wait_for_function("() => { const record = document.querySelector('#capture-record');"
+                           " return !!record && !record.disabled; }")  # the capture may not be in the card yet
     return record
 
 
