@@ -12,13 +12,10 @@ from pathlib import Path
 import pytest
 from teachbox_build.convert import main as convert_main
 
+from tests.e2e.conftest import B64_OF_BLOB
+
 pytestmark = pytest.mark.keras
-EXPORT_B64 = """async () => {
-  const bytes = new Uint8Array(await (await teachbox.exportModel()).arrayBuffer());
-  let binary = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(binary);
-}"""
+EXPORT_B64 = f"async () => ({B64_OF_BLOB})(await teachbox.exportModel())"
 TOLERANCE = 1e-4
 
 

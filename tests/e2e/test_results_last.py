@@ -5,14 +5,9 @@ from __future__ import annotations
 
 import base64
 
-from tests.e2e.conftest import held_out_split, open_app
+from tests.e2e.conftest import B64_OF_BLOB, held_out_split, open_app
 
-EXPORT_B64 = """async () => {
-  const bytes = new Uint8Array(await (await teachbox.exportProject()).arrayBuffer());
-  let binary = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(binary);
-}"""
+EXPORT_B64 = f"async () => ({B64_OF_BLOB})(await teachbox.exportProject())"
 
 
 def _results(page) -> dict:  # noqa: ANN001

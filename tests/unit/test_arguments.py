@@ -34,9 +34,9 @@ def test_a_call_with_the_wrong_count_is_refused_before_it_runs(method: str, args
 
 def test_a_call_with_a_right_count_passes() -> None:
     api = _Api()
-    arguments.check_call("none", api.none, ())
-    arguments.check_call("two", api.two, ("a",))
-    arguments.check_call("two", api.two, ("a", None))  # JS undefined for an optional argument
+    assert arguments.check_call("none", api.none, ()) is None
+    assert arguments.check_call("two", api.two, ("a",)) is None
+    assert arguments.check_call("two", api.two, ("a", None)) is None  # JS undefined for an optional argument
 
 
 @pytest.mark.parametrize(("value", "shown"), [

@@ -7,13 +7,14 @@ against it when the classifier is made. Export/import go through export_zip.py's
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from teachbox.browser import image_sources, kernels, tfjs
 from teachbox.browser.convert import JsException, js_message
+from teachbox.browser.kernels import Box
 from teachbox.data import image_reading
 from teachbox.data.geometry import Preprocessing, crop_box
 from teachbox.errors import TeachboxError
@@ -50,17 +51,24 @@ class Classifier:
             return await self._predict(source)
 
     async def _predict(self, source: Any) -> list[dict[str, Any]]:
+        async with self._seen(source) as (_image, _box, values, _size):
+            ranked = sorted(zip(self.labels, values), key=lambda pair: -pair[1])
+        return [{"label": label, "probability": float(p)} for label, p in ranked]
+
+    @asynccontextmanager
+    async def _seen(self, source: Any) -> AsyncIterator[tuple[Any, Box, list[float], tuple[int, int]]]:
+        """The decoded image, the model's crop box, its class probabilities and the image's (width, height); the
+        image is closed afterwards unless the caller gave a decoded one."""
         image = await image_reading.decode_one(source)
         try:
             width, height = image_sources.pixel_size(image)
             box = crop_box(width, height, self.preprocessing.mode)
-            values = await kernels.classify(self.runner, image, box, self.preprocessing.size, self.preprocessing.scaling,
-                                            self.views)
+            values = await kernels.classify(self.runner, image, box, self.preprocessing.size,
+                                            self.preprocessing.scaling, self.views)
+            yield image, box, values, (width, height)
         finally:
             if image is not source:
                 image.close()
-        ranked = sorted(zip(self.labels, values), key=lambda pair: -pair[1])
-        return [{"label": label, "probability": float(p)} for label, p in ranked]
 
     async def explain(self, source: Any, label: str | None = None) -> dict[str, Any]:
         """Where in the image the model looked for `label` (default: the most likely one): Grad-CAM on the base's
@@ -73,19 +81,11 @@ class Classifier:
             return await self._explain(source, label)
 
     async def _explain(self, source: Any, label: str | None) -> dict[str, Any]:
-        image = await image_reading.decode_one(source)
-        try:
-            width, height = image_sources.pixel_size(image)
-            box = crop_box(width, height, self.preprocessing.mode)
-            values = await kernels.classify(self.runner, image, box, self.preprocessing.size, self.preprocessing.scaling,
-                                            self.views)
+        async with self._seen(source) as (image, box, values, (width, height)):
             chosen = label if label is not None else self.labels[max(range(len(values)), key=values.__getitem__)]
             index = self.labels.index(chosen)
             heat, peak = await kernels.explain(self.model, image, box, self.preprocessing.size,
                                                self.preprocessing.scaling, index)
-        finally:
-            if image is not source:
-                image.close()
         return {"label": chosen, "probability": float(values[index]), "map": heat, "peak": peak,
                 "box": list(box), "width": width, "height": height}
 
