@@ -5,6 +5,12 @@
 (() => {
   "use strict";
   const message = (error) => String((error && error.message) || error);
+  // The longest a batch's model ops hold the main thread before the page gets a turn: input is answered within
+  // about this (plus one op), well under the 100 ms a person notices.
+  const SLICE_MS = 40;
+  /** A turn for the page's input and rendering: scheduler.yield keeps this task's priority; a message otherwise. */
+  const yieldToPage = () => (globalThis.scheduler && scheduler.yield ? scheduler.yield()
+    : new Promise((resolve) => { const channel = new MessageChannel(); channel.port1.onmessage = resolve; channel.port2.postMessage(null); }));
 
   const kernels = {
     /** [1, size, size, 3] float32: crop `box` ([y1, x1, y2, x2], normalised) + bilinear resize, then `scaling`
@@ -224,18 +230,56 @@
             return tf.concat([...taps, plan.output].map((j) => tf.mean(values[j], [1, 2])), 1);
           });
         },
+        /**
+         * As predict (pooled: the output globally average-pooled; withTaps: as embed), but handing the main thread back to the page whenever its ops have
+         * held it for SLICE_MS: a batch of 32 images is 0.3–0.5 s of work on two wasm cores, and typing, scrolling
+         * or Stop would wait that long. Same values as predict/embed; the input stays the caller's.
+         */
+        async sliced(input, pooled, withTaps) {
+          const keep = withTaps ? [...taps, plan.output] : [plan.output];
+          const values = [];
+          let result = null;
+          try {
+            let since = performance.now();
+            for (let i = 0; i < steps.length; i++) {
+              const step = steps[i];
+              values.push(tf.tidy(() => run(step, step.inputs.map((j) => (j < 0 ? input : values[j])))));
+              step.inputs.forEach((j) => { if (j >= 0 && lastReader[j] === i && !keep.includes(j)) values[j].dispose(); });
+              if (performance.now() - since > SLICE_MS) {
+                await yieldToPage();
+                since = performance.now();
+              }
+            }
+            result = pooled ? tf.tidy(() => tf.concat(keep.map((j) => tf.mean(values[j], [1, 2])), 1)) : values[plan.output];
+            return result;
+          } finally {
+            values.forEach((value) => { if (value !== result) value.dispose(); });  // disposing twice is a no-op
+          }
+        },
         dispose() {
           owned.forEach((tensor) => tensor.dispose());
         },
       };
     },
 
-    /** One [N, size, size, 3] batch: image i cropped to boxes[i], as toInput. The images are closed. */
-    batch(images, boxes, size, scaling) {
+    /** One [N, size, size, 3] batch: image i cropped to boxes[i], as toInput. The images are closed. Reading 32
+     *  images' pixels takes 50–100 ms on two cores, so the page gets a turn every SLICE_MS here too. */
+    async batch(images, boxes, size, scaling) {
+      const parts = [];
       try {
-        return tf.tidy(() => tf.concat(images.map((image, i) => kernels.toInput(image, boxes[i], size, scaling)), 0));
+        let since = performance.now();
+        for (let i = 0; i < images.length; i++) {
+          parts.push(kernels.toInput(images[i], boxes[i], size, scaling));
+          images[i].close();
+          if (performance.now() - since > SLICE_MS) {
+            await yieldToPage();
+            since = performance.now();
+          }
+        }
+        return tf.concat(parts, 0);
       } finally {
-        images.forEach((image) => image.close());
+        parts.forEach((part) => part.dispose());
+        images.forEach((image) => image.close());  // closing twice is harmless
       }
     },
   };

@@ -65,6 +65,6 @@ async def decode_all(blobs: list[Any], sizes: list[tuple[int, int] | None]) -> l
     return list(await js.teachboxKernels.decodeAll(to_js(blobs), to_js([list(s) if s else None for s in sizes])))
 
 
-def input_batch(images: list[Any], boxes: list[Box], size: int, scaling: str) -> Any:
+async def input_batch(images: list[Any], boxes: list[Box], size: int, scaling: str) -> Any:
     """One [N, size, size, 3] model input from images and their crop boxes (the images are closed)."""
-    return js.teachboxKernels.batch(to_js(images), to_js([list(box) for box in boxes]), size, scaling)
+    return await js.teachboxKernels.batch(to_js(images), to_js([list(box) for box in boxes]), size, scaling)

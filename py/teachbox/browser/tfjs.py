@@ -33,10 +33,24 @@ async def set_backend(name: str) -> bool:
     return True
 
 
-def memory() -> dict[str, int]:
+def memory() -> dict[str, int | None]:
+    """TF.js's own counts, plus the size of the two WebAssembly memories the page holds: TF.js's wasm backend and
+    Pyodide's. Those sizes are high-water marks (a wasm memory never shrinks), which is what a page that grows
+    with its data set shows first."""
     numbers = tf.memory()
+    backend = tf.backend()
+    wasm = getattr(backend, "wasm", None) if tf.getBackend() == "wasm" else None
     return {"numTensors": int(numbers.numTensors), "numBytes": int(numbers.numBytes),
-            "numDataBuffers": int(numbers.numDataBuffers)}
+            "numDataBuffers": int(numbers.numDataBuffers),
+            "tfWasmHeapBytes": int(wasm.HEAPU8.byteLength) if wasm is not None else None,
+            "pythonHeapBytes": python_heap_bytes()}
+
+
+def python_heap_bytes() -> int:
+    """Pyodide's WebAssembly memory (its `_module` is the Emscripten module: the only way to its heap)."""
+    import pyodide_js  # type: ignore[import-not-found]
+
+    return int(pyodide_js._module.HEAPU8.byteLength)
 
 
 def tidy(fn: Callable[[], Any]) -> Any:

@@ -76,7 +76,7 @@ async def prepare_chunk(chunk: list[Sample], preprocessing: Preprocessing) -> Ch
             continue
         images.append(result.bitmap)
         out.kept.append(sample)
-    parts = [kernels.input_batch(images, boxes, preprocessing.size, preprocessing.scaling)] if images else []
+    parts = [await kernels.input_batch(images, boxes, preprocessing.size, preprocessing.scaling)] if images else []
     for sample in pixels:
         try:
             parts.append(to_input(image_sources.pixel_source(sample.source), preprocessing))

@@ -41,14 +41,23 @@ class Encoder:
     views: tuple[str, ...] = ("id",)  # each view of an image is encoded once and cached under its own key
     depths: int = 1  # pooled features: 2 adds the base's earlier depth (the fused runner's `embed`)
 
-    def encode(self, batch: Any, view: str = "id") -> Any:
-        def run() -> Any:
-            viewed = tfjs.view(batch, view)
-            if self.pooled and self.depths == 2:
-                return self.model.embed(viewed)
-            output = self.model.predict(viewed)
-            return tfjs.mean_pool(output) if self.pooled else output
-        return tfjs.tidy(run)
+    async def encode(self, batch: Any, view: str = "id") -> Any:
+        """The features of a batch seen through `view`. A fused runner (kernels.js) gives the page a turn between
+        its ops, so the page answers input while a large data set is embedded; a layers model runs in one go."""
+        if not hasattr(self.model, "sliced"):
+            return tfjs.tidy(lambda: self._encode_at_once(tfjs.view(batch, view)))
+        viewed = tfjs.tidy(lambda: tfjs.view(batch, view))
+        try:
+            return await self.model.sliced(viewed, self.pooled, self.pooled and self.depths == 2)
+        finally:
+            if viewed.id != batch.id:  # "id" is the batch itself (a new proxy of the same tensor)
+                viewed.dispose()
+
+    def _encode_at_once(self, viewed: Any) -> Any:
+        if self.pooled and self.depths == 2:
+            return self.model.embed(viewed)
+        output = self.model.predict(viewed)
+        return tfjs.mean_pool(output) if self.pooled else output
 
     @property
     def keys(self) -> list[str]:
@@ -147,8 +156,14 @@ class FeatureStore:
     async def _encode_chunk(self, prepared: ChunkInputs, encoder: Encoder) -> None:
         if prepared.batch is None:
             return
+        outputs = []
         try:
-            outputs = [(key, encoder.encode(prepared.batch, view)) for key, view in zip(encoder.keys, encoder.views)]
+            for key, view in zip(encoder.keys, encoder.views):
+                outputs.append((key, await encoder.encode(prepared.batch, view)))
+        except BaseException:
+            for _, features in outputs:
+                features.dispose()
+            raise
         finally:
             prepared.dispose()
         for key, features in outputs:
