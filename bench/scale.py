@@ -15,7 +15,8 @@ reused.
 
 Memory figures: JS heap = `performance.memory.usedJSHeapSize` (Chromium runs with precise memory info); TF.js wasm
 heap and Python heap = the byte length of the two WebAssembly memories (`teachbox.memory()`), which only grow;
-IndexedDB = `navigator.storage.estimate().usage` (this origin's storage). Responsiveness: a key pressed in a probe
+IndexedDB = `navigator.storage.estimate().usage` (this origin's storage); Chromium RSS = the resident memory of all
+the browser's processes (/proc). Responsiveness: a key pressed in a probe
 field every few seconds, its delay from the browser receiving it to the handler running, and the page's long tasks
 (PerformanceObserver "longtask": no input can be answered during one).
 """
@@ -43,6 +44,7 @@ RESULTS = H.BENCH / "results"
 SECTION_START = "<!-- scale: written by bench/scale.py --docs -->"
 SECTION_END = "<!-- /scale -->"
 SAMPLE_EVERY_S = 3.0
+MEMORY_KEYS = ("jsHeap", "tfWasmHeap", "pythonHeap", "idb", "rss")
 
 # Installed once per page: the probe field, its key delays, and the long tasks since the last reset.
 PROBE = """() => {
@@ -136,7 +138,27 @@ def make_images(folder: Path, count: int) -> Path:
 # -- measuring ------------------------------------------------------------------------------------------------------
 
 def sample(page: Any) -> dict[str, Any]:
-    return H.evaluate(page, SAMPLE)
+    reading = H.evaluate(page, SAMPLE)
+    reading["rss"] = chromium_rss()
+    return reading
+
+
+def chromium_rss() -> int | None:
+    """Resident memory of every Chromium process (the bench runs one browser): what the machine pays, blobs and
+    GPU/utility processes included, which no in-page figure shows."""
+    total, seen = 0, False
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            text = status.read_text()
+            if "chrom" not in (status.parent / "comm").read_text():
+                continue
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1]) * 1024
+                seen = True
+    return total if seen else None
 
 
 def watch(page: Any, until: Callable[[dict[str, Any]], bool], timeout_s: float) -> list[dict[str, Any]]:
@@ -152,7 +174,8 @@ def watch(page: Any, until: Callable[[dict[str, Any]], bool], timeout_s: float) 
         done = reading["progress"] or {}
         H.log(f"   {done.get('phase', '-')} {done.get('done', done.get('epoch', ''))}/"
               f"{done.get('total', done.get('epochs', ''))}  JS {mb(reading['jsHeap'])}  "
-              f"tf wasm {mb(reading['tfWasmHeap'])}  python {mb(reading['pythonHeap'])}  IDB {mb(reading['idb'])}")
+              f"tf wasm {mb(reading['tfWasmHeap'])}  python {mb(reading['pythonHeap'])}  IDB {mb(reading['idb'])}  "
+              f"RSS {mb(reading['rss'])}")
         if reading["settled"] is not None or until(reading):
             return samples
         if time.monotonic() > deadline:
@@ -183,7 +206,7 @@ def run_call(page: Any, method: str, args: list[Any], timeout_s: float,
     outcome: dict[str, Any] = {
         "ok": settled["ok"], "code": settled.get("code"), "message": settled.get("message"),
         "seconds": round((settled["t"] - run["started"]) / 1000, 1),
-        "peak": {key: max((s[key] or 0) for s in samples) for key in ("jsHeap", "tfWasmHeap", "pythonHeap", "idb")},
+        "peak": {key: max((s[key] or 0) for s in samples) for key in MEMORY_KEYS},
         "last_progress": run["progress"], "responsiveness": responsiveness(page), "samples": len(samples)}
     if cancel is not None:
         outcome["cancel_ms"] = round(settled["t"] - cancel["asked"])
@@ -208,7 +231,7 @@ def settled_memory(page: Any) -> dict[str, Any]:
     """Memory after two forced collections: what stays held, not what a phase touched on its way."""
     H.evaluate(page, FORCED_GC)
     reading = sample(page)
-    return {key: reading[key] for key in ("jsHeap", "tfWasmHeap", "pythonHeap", "idb", "numTensors")}
+    return {key: reading[key] for key in (*MEMORY_KEYS, "numTensors")}
 
 
 def open_ready(context: Any, url: str) -> Any:
@@ -233,7 +256,7 @@ def folder_pick(page: Any, folder: Path, timeout_s: float) -> dict[str, Any]:
                     timeout_s)
     return {"seconds": round(time.monotonic() - started, 1), "set_input_files_s": chosen_s,
             "samples": H.evaluate(page, "() => window.teachbox.project().samples"),
-            "peak": {key: max((s[key] or 0) for s in samples) for key in ("jsHeap", "tfWasmHeap", "pythonHeap", "idb")},
+            "peak": {key: max((s[key] or 0) for s in samples) for key in MEMORY_KEYS},
             "responsiveness": responsiveness(page)}
 
 
@@ -287,8 +310,8 @@ def measure(args: argparse.Namespace, results: dict[str, Any], url: str, csv_url
 def render(results: dict[str, Any]) -> str:
     def memory_cells(m: dict[str, Any] | None) -> str:
         if not m:
-            return "— | — | — | —"
-        return " | ".join(mb(m.get(k)) for k in ("jsHeap", "tfWasmHeap", "pythonHeap", "idb"))
+            return "— | — | — | — | —"
+        return " | ".join(mb(m.get(k)) for k in MEMORY_KEYS)
 
     def lag(r: dict[str, Any]) -> str:
         x = r["responsiveness"]
@@ -299,8 +322,8 @@ def render(results: dict[str, Any]) -> str:
     lines = [f"{n:,} distinct PNG cells (../shared's 2,800 malaria cells turned, mirrored and cropped under new names), "
              f"{results['created']}, Chromium {results.get('browser', '?')}, backend {results.get('backend', '?')}. "
              f"Command: `{results['command']}`", "",
-             "| phase | result | seconds | JS heap | TF.js wasm heap | Python heap | IndexedDB |",
-             "|---|---|---|---|---|---|---|",
+             "| phase | result | seconds | JS heap | TF.js wasm heap | Python heap | IndexedDB | Chromium RSS |",
+             "|---|---|---|---|---|---|---|---|",
              f"| after `ready` | | | {memory_cells(results.get('after_ready'))} |"]
     cancel = results.get("cancel")
     if cancel:

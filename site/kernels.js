@@ -262,6 +262,23 @@
       };
     },
 
+    /**
+     * model.fit callbacks that give the page a turn once batches have held the main thread for SLICE_MS. Used
+     * with `yieldEvery: "never"`: TF.js's own yielding waits for an animation frame, so it gave the page a turn
+     * only every 125 ms (an epoch's end came on top), and a hidden tab, which gets no frames, stalled.
+     */
+    yieldingCallbacks() {
+      let since = performance.now();
+      return {
+        onBatchEnd: async () => {
+          if (performance.now() - since > SLICE_MS) {
+            await yieldToPage();
+            since = performance.now();
+          }
+        },
+      };
+    },
+
     /** One [N, size, size, 3] batch: image i cropped to boxes[i], as toInput. The images are closed. Reading 32
      *  images' pixels takes 50–100 ms on two cores, so the page gets a turn every SLICE_MS here too. */
     async batch(images, boxes, size, scaling) {

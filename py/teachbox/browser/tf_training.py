@@ -293,7 +293,9 @@ async def fit(model: Any, data: tuple[Any, Any, Any, Any], epochs: int, batch_si
             xs, ys = tf.gather(x, indices), tf.gather(y, indices)
             indices.dispose()
             try:
-                options = to_js({"epochs": 1, "batchSize": batch_size, "shuffle": False, "verbose": 0})
+                options = to_js({"epochs": 1, "batchSize": batch_size, "shuffle": False, "verbose": 0,
+                                 "yieldEvery": "never"})
+                options.callbacks = js.teachboxKernels.yieldingCallbacks()  # the page's turns (kernels.js)
                 if xv is not None:
                     options.validationData = to_js([xv, yv])
                 history = (await model.fit(xs, ys, options)).history.to_py()
