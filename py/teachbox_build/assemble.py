@@ -18,7 +18,7 @@ from pathlib import Path
 from .errors import BuildError
 from .headers import headers_file, inject_csp_meta
 from .runtime_files import RUNTIME, copy_runtime, ensure_node_modules
-from .samples import SAMPLES_DIR, bundle_samples
+from .samples import SAMPLE_SOURCES, SAMPLES_DIR, bundle_samples
 from .service_worker import write_service_worker
 from .weights import convert_model, resolve_source
 from .weights_io import write_atomic
@@ -202,8 +202,9 @@ def copy_page(root: Path, dist: Path) -> None:
     except ValueError as error:
         raise BuildError(f"site/index.html: {error}") from error
     assets = root / "assets"
-    if assets.is_dir():
-        shutil.copytree(assets, dist / "assets", dirs_exist_ok=True)
+    if assets.is_dir():  # assets/samples/ holds the sources of --dataset samples: samples.py copies what it uses
+        shutil.copytree(assets, dist / "assets", dirs_exist_ok=True,
+                        ignore=lambda folder, names: [SAMPLE_SOURCES] if Path(folder) == assets else [])
 
 
 def write_file_manifest(dist: Path, version: str) -> dict:
