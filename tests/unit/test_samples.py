@@ -192,7 +192,7 @@ def test_patient_of_reads_the_nih_file_names() -> None:
 
 def test_draw_takes_each_image_from_another_patient_and_is_deterministic() -> None:
     rows = [(f"{label}/C{n}P{n}ThinF_IMG_1_cell_{cell}.png", label)
-            for label, patients in (("sick", range(0, 6)), ("well", range(0, 12))) for n in patients
+            for label, patients in (("sick", range(6)), ("well", range(12))) for n in patients
             for cell in range(3)]
     drawn = draw_by_patient(rows, 4, seed=7)
     assert drawn == draw_by_patient(rows, 4, seed=7)
