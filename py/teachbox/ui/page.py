@@ -49,7 +49,8 @@ class Page:
         self.export = ExportPanel(api, said["export"], self._model_imported)
         self.train = TrainPanel(api, said["train"])
         self.console = ConsolePanel(api)
-        self.drops = DropZones(self.classes, self.data, said["data"], self.preview.classify, said["preview"])
+        self.drops = DropZones(self.classes, self.data, said["data"], self.preview.classify, said["preview"],
+                               self.importer.import_labelled_folder)
         self.projects = ProjectBar(api, self.feedback, said["export"], self.confirm, self._project_changed)
         self.project_id = api.project()["id"]
         self.train.show_project(api.project())
