@@ -3,6 +3,7 @@
 1. a folder that holds its labels.csv, picked with the import form's folder input and no CSV chosen, becomes the
    CSV's classes with the CSV's counts; the report lists the rows it skipped and why (screenshots at 1366×850 and
    390×844), and it is gone once a new project is made;
+   the same folder dropped on the page is read the same way;
 2. the CSV address field's example is the bundled sample's address, and typing it loads the sample;
 3. "Try a sample" loads the 2 × 40 malaria cells the default build ships, and training on them works.
 
@@ -19,6 +20,7 @@ from tests.conftest import ROOT, SHARED
 from tests.e2e.conftest import open_app
 from tests.e2e.test_offline import poll
 from tests.e2e.test_panels import new_project
+from tests.e2e.test_ui import FOLDER_DROP
 
 MALARIA = SHARED / "datasets" / "malaria" / "images"
 SCREENS = ROOT / "test-results" / "screens"
@@ -77,7 +79,7 @@ def test_a_folder_with_labels_csv_is_read_through_it(app, scratch) -> None:  # n
     text = report(app)
     assert "from cells as the folder's labels.csv lists them" in text, text
     assert "2 rows skipped" in text, text
-    assert f"line {missing_line}: images/Uninfected/not_there.png is not in the chosen folder cells." in text, text
+    assert f"line {missing_line}: images/Uninfected/not_there.png is not in the folder cells." in text, text
     assert f"line {blank_line}: The label on this line is empty." in text, text
     assert text.index(f"line {missing_line}") < text.index(f"line {blank_line}"), "rows listed in the CSV's order"
     SCREENS.mkdir(parents=True, exist_ok=True)
@@ -90,6 +92,26 @@ def test_a_folder_with_labels_csv_is_read_through_it(app, scratch) -> None:  # n
     new_project(app, "After the import")
     assert report(app) == ""
     assert app.locator("#import-report li").count() == 0
+
+
+def test_a_dropped_folder_with_labels_csv_is_read_through_it(app, scratch) -> None:  # noqa: ANN001
+    """Dropped on the page (not on a class): test_ui's look-alike of a dropped folder puts the first half of the files
+    at its top and the rest in `nested/`; the CSV there names them so."""
+    folder = scratch / "dropped"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, path in zip(("a.png", "b.png", "c.png"), sorted(MALARIA.joinpath("Parasitized").glob("*.png")),
+                          strict=False):
+        shutil.copyfile(path, folder / name)
+    (folder / "labels.csv").write_text("path,label\na.png,Dropped infected\nnested/b.png,Dropped infected\n"
+                                       "nested/c.png,Dropped healthy\nnested/zz.png,Dropped healthy\n", encoding="utf-8")
+    new_project(app, "Dropped folder")
+    urls = [f"/scratch/dropped/{name}" for name in ("labels.csv", "a.png", "b.png", "c.png")]
+    assert app.evaluate(FOLDER_DROP, {"urls": urls, "folder": "dropped", "selector": ".panel-head h2"}) is False
+    app.wait_for_function("() => document.querySelector('#import-report').textContent.startsWith('Imported')")
+    counts = app.evaluate("() => teachbox.project().counts")
+    assert {label: count for label, count in counts.items() if count} == {"Dropped infected": 2, "Dropped healthy": 1}
+    assert app.locator("#import-report").is_visible()  # the import form opened to show it
+    assert "line 5: nested/zz.png is not in the folder dropped." in report(app), report(app)
 
 
 def test_the_address_example_is_the_bundled_sample_and_loads(app) -> None:  # noqa: ANN001

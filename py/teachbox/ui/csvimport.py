@@ -120,7 +120,7 @@ class CsvImport:
         match = match_csv(parsed.rows, folder, prefix)
         errors = [error.to_json() for error in parsed.errors]
         errors += [{"line": row.line, "path": row.path, "code": "missing",
-                    "message": f"{row.path} is not in the chosen folder {folder.name}."} for row in match.missing]
+                    "message": f"{row.path} is not in the folder {folder.name}."} for row in match.missing]
         errors.sort(key=lambda error: error["line"] or 0)  # in the CSV's order, as the person will fix them
         if not match.plan.classes:
             self._show_report("Nothing was imported.", errors, len(errors))
