@@ -3,7 +3,7 @@
     python build.py [--weights DIR_OR_URL ...] [--keras MODEL ...] [--keras-classifier MODEL --labels FILE ...]
                     [--preprocess tf|torch|caffe|none]
                     [--quantize none|float16|uint8] [--cut LAYER] [--allow-large] [--out dist]
-                    [--dataset DIR[:NAME] ...] [--dataset-limit N]
+                    [--dataset DIR[:NAME] ... | --no-sample] [--dataset-limit N]
     python build.py serve [--port 8000] [--out dist]
 
 The work is done by the `teachbox_build` package in py/; this file only parses the command line, so the build runs
@@ -23,6 +23,7 @@ sys.path.insert(0, str(ROOT / "py"))
 from teachbox.data.geometry import SCALINGS  # noqa: E402
 from teachbox_build.assemble import BASES_MANIFEST, MAX_BASE_BYTES, BuildOptions, build, describe_bases, summarize  # noqa: E402
 from teachbox_build.errors import BuildError  # noqa: E402
+from teachbox_build.samples import default_datasets  # noqa: E402
 from teachbox_build.weights import QUANTIZE_MODES  # noqa: E402
 
 DEFAULT_WEIGHTS = "https://storage.googleapis.com/tfjs-models/tfjs/mobilenet_v1_0.25_224/model.json"
@@ -51,7 +52,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--cut", metavar="LAYER", help="cut the base at this layer (default: before global pooling)")
     parser.add_argument("--dataset", action="append", default=[], metavar="DIR[:NAME]",
                         help="bundle a folder with a labels.csv as a sample data set (the page's \"Try a sample\" "
-                             "menu); repeat for several")
+                             "menu); repeat for several (default: the repository's sample, "
+                             "assets/samples/malaria-cells)")
+    parser.add_argument("--no-sample", action="store_true", help="bundle no sample data set")
     parser.add_argument("--dataset-limit", type=int, metavar="N",
                         help="at most N images per class of each sample (a fixed-seed draw)")
     parser.add_argument("--out", type=Path, default=ROOT / "dist", help="output folder (default: dist)")
@@ -61,7 +64,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def options(args: argparse.Namespace) -> BuildOptions:
     weights = args.weights or ([] if args.keras else [DEFAULT_WEIGHTS])
-    return BuildOptions(ROOT, args.out, weights, args.quantize, args.cut, datasets=args.dataset,
+    datasets = [] if args.no_sample else args.dataset or default_datasets(ROOT)
+    return BuildOptions(ROOT, args.out, weights, args.quantize, args.cut, datasets=datasets,
                         dataset_limit=args.dataset_limit, keras=args.keras, preprocess=args.preprocess,
                         allow_large=args.allow_large, keras_classifiers=args.keras_classifier,
                         labels=args.labels)

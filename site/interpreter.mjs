@@ -23,7 +23,7 @@ const INDEX_URL = new URL("vendor/pyodide/", import.meta.url).href;
 
 /** How this page's Python started; Python's info() reports it as `interpreter`. */
 const state = {
-  start: "pending",   // "snapshot" | "fresh"
+  start: "pending",   // "restoring" (a stored snapshot was found) | "snapshot" | "fresh"
   loadMs: null,       // loadPyodide, including reading the snapshot
   snapshot: "none",   // "stored" (one is kept) | "saving" | "none" | "unavailable: …" | "failed: …"
   note: null,         // why a stored snapshot was not used, if it was not
@@ -50,6 +50,8 @@ export async function loadPyodide(options) {
   const snapshot = await readStored();
   let pyodide = null;
   if (snapshot) {
+    state.start = "restoring";
+    globalThis.teachboxBoot?.showDownloads();  // the status line says so: no compile to wait for
     try {
       pyodide = await startPyodide({ ...options, indexURL: INDEX_URL, _loadSnapshot: snapshot });
       pyodide.runPython("import random; random.seed()");
@@ -57,6 +59,7 @@ export async function loadPyodide(options) {
       state.snapshot = "stored";
     } catch (error) {
       state.note = `the stored snapshot could not be restored (${error.message}); started normally`;
+      state.start = "pending";
       await caches.delete(CACHE).catch(() => {});
       pyodide = null;
     }

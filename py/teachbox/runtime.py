@@ -16,7 +16,7 @@ from teachbox.data import image_reading
 from teachbox.data.geometry import Preprocessing
 from teachbox.errors import TeachboxError
 from teachbox.model.base_catalog import BaseCatalog, parse_catalog
-from teachbox.model.extractor import FeatureExtractor, load_built_base, load_custom_base
+from teachbox.model.extractor import FeatureExtractor, Status, load_built_base, load_custom_base
 
 BASES_URL = "models/bases.json"
 WASM_DIR = "vendor/tfjs/"
@@ -35,10 +35,10 @@ class Runtime:
         self.timings: dict[str, float] = {}
 
     @classmethod
-    async def start(cls, log: Callable[[str], None], status: Callable[[str], None]) -> Runtime:
+    async def start(cls, log: Callable[[str], None], status: Status) -> Runtime:
         """Backend first (it decides where weights live), then the default base, then a warm-up batch."""
         python_at = round(environment.now_ms(), 1)  # the first Python statement of the app: Pyodide + PyScript are up
-        status("Choosing a compute backend…")
+        status("Starting TensorFlow.js: choosing a compute backend…", None)
         catalog = parse_catalog(await net.fetch_json(BASES_URL))
         runtime = cls(catalog, log)
         runtime.timings["python"] = python_at
@@ -46,8 +46,7 @@ class Runtime:
         runtime.mark("backend")
         log(f"backend: {runtime.backend} ({runtime.backend_reason})")
         spec = catalog.get(environment.query_param("base"))
-        status(f"Loading base model {spec.label}…")
-        await runtime.use_base(spec.id)
+        await runtime.use_base(spec.id, status=status)
         runtime.mark("base")
         return runtime
 
@@ -69,15 +68,17 @@ class Runtime:
         raise TeachboxError("no_backend", "No TensorFlow.js backend could start in this browser.")
 
     async def load_extractor(self, base: str | None = None, url: str | None = None,
-                             cut: str | None = None) -> FeatureExtractor:
+                             cut: str | None = None, status: Status | None = None) -> FeatureExtractor:
         """A new instance of a base (a built one by id, or a custom model URL), not yet active."""
         if url:
             return await load_custom_base(url, cut)
-        return await load_built_base(self.catalog.get(base), self.log)
+        return await load_built_base(self.catalog.get(base), self.log, status)
 
-    async def use_base(self, base: str | None = None, url: str | None = None, cut: str | None = None) -> dict:
-        """Switch the active base; the previous one is disposed unless a trained classifier still uses it."""
-        extractor = await self.load_extractor(base, url, cut)
+    async def use_base(self, base: str | None = None, url: str | None = None, cut: str | None = None,
+                       status: Status | None = None) -> dict:
+        """Switch the active base; the previous one is disposed unless a trained classifier still uses it. `status`
+        (the start-up's status line) hears how the base's download goes."""
+        extractor = await self.load_extractor(base, url, cut, status)
         warm_ms = extractor.warm_up()
         fused = extractor.info.get("fused") or {}
         runs = f"{fused['ops']} fused ops" if "ops" in fused else fused.get("rejected", "as a layers model")

@@ -18,7 +18,7 @@ from pathlib import Path
 from .errors import BuildError
 from .headers import headers_file, inject_csp_meta
 from .runtime_files import RUNTIME, copy_runtime, ensure_node_modules
-from .samples import SAMPLES_DIR, bundle_samples
+from .samples import SAMPLE_SOURCES, SAMPLES_DIR, bundle_samples
 from .service_worker import write_service_worker
 from .weights import convert_model, resolve_source
 from .weights_io import write_atomic
@@ -26,6 +26,8 @@ from .weights_io import write_atomic
 PAGE_FILES = ("index.html", "app.css", "boot.js", "offline.js", "kernels.js", "main.py", "interpreter.mjs", "snapshot-worker.mjs")
 INTERPRETER = "interpreter.mjs"  # the module PyScript loads Pyodide through (snapshot restore: site/interpreter.mjs)
 RUNTIME_DIGEST = "__PYODIDE_RUNTIME_DIGEST__"
+BOOT = "boot.js"  # the page's first script: it shows the start-up's downloads (stamp_downloads)
+DOWNLOADS_MARK = "/*__STARTUP_DOWNLOADS__*/ {}"
 MODELS_DIR = "models"
 BASES_MANIFEST = "models/bases.json"
 CLASSIFIERS_DIR = "classifiers"  # models/classifiers/<id>/: --keras-classifier zips, listed in bases.json
@@ -189,6 +191,28 @@ def stamp_interpreter(dist: Path) -> str:
     return value
 
 
+def startup_downloads() -> dict[str, list[str]]:
+    """What a first visit downloads before Python runs, by the name a person is told is loading (boot.js): all of
+    Pyodide's runtime files, and the TF.js scripts index.html loads (the wasm binary is chosen later, by Python)."""
+    pyodide = next(group for group in RUNTIME if group.package == "pyodide")
+    scripts = [f"{group.target_dir}/{name}" for group in RUNTIME if group.package.startswith("@tensorflow/")
+               for name in group.names if name.endswith(".js")]
+    return {"Python (Pyodide)": [f"{pyodide.target_dir}/{name}" for name in pyodide.names], "TensorFlow.js": scripts}
+
+
+def stamp_downloads(dist: Path) -> dict[str, dict[str, int]]:
+    """Write the sizes of the start-up downloads into dist/boot.js, so a first visit's status line can say how far
+    each has come ("Python (Pyodide) 4.1 of 13.5 MB") from the files' resource-timing entries as they arrive."""
+    sizes = {group: {path: (dist / path).stat().st_size for path in paths}
+             for group, paths in startup_downloads().items()}
+    script = dist / BOOT
+    text = script.read_text(encoding="utf-8")
+    if text.count(DOWNLOADS_MARK) != 1:
+        raise BuildError(f"site/{BOOT} must hold {DOWNLOADS_MARK} exactly once")
+    script.write_text(text.replace(DOWNLOADS_MARK, json.dumps(sizes, sort_keys=True)), encoding="utf-8")
+    return sizes
+
+
 def copy_page(root: Path, dist: Path) -> None:
     """The page itself: HTML (with the Content-Security-Policy as <meta>), CSS, the JS glue and the PyScript entry."""
     for name in PAGE_FILES:
@@ -202,8 +226,9 @@ def copy_page(root: Path, dist: Path) -> None:
     except ValueError as error:
         raise BuildError(f"site/index.html: {error}") from error
     assets = root / "assets"
-    if assets.is_dir():
-        shutil.copytree(assets, dist / "assets", dirs_exist_ok=True)
+    if assets.is_dir():  # assets/samples/ holds the sources of --dataset samples: samples.py copies what it uses
+        shutil.copytree(assets, dist / "assets", dirs_exist_ok=True,
+                        ignore=lambda folder, names: [SAMPLE_SOURCES] if Path(folder) == assets else [])
 
 
 def write_file_manifest(dist: Path, version: str) -> dict:
@@ -240,6 +265,7 @@ def build(options: BuildOptions) -> dict:
         copy_runtime(node_modules, staging)
         copy_page(options.root, staging)
         stamp_interpreter(staging)
+        stamp_downloads(staging)
         write_pyscript_config(staging, zip_package(options.root, staging))
         bases = convert_bases(options, staging)
         manifest = {"default": bases[0]["id"], "bases": bases, "classifiers": add_classifiers(options, staging)}

@@ -10,6 +10,10 @@ there is none, so the page never asks for a file that is not there) describes th
 A data set that cannot be used at all (no folder, no CSV, a bad header, no usable image, fewer than two classes, a
 name that another one already took) raises BuildError naming it; the build is then not swapped in (assemble.py).
 
+With no `--dataset`, `build.py` bundles the sample the repository ships (`default_datasets`: ~2×40 NIH malaria
+cells in assets/samples/malaria-cells, drawn by sample_draw.py), so every build, CI's included, has one data set
+to try; `--no-sample` leaves it out.
+
 `--dataset-limit N` keeps at most N images per class, drawn with a fixed seed (the same build twice ships the same
 files) and in CSV order, so a sample of a big data set stays small while every class keeps its share.
 """
@@ -33,6 +37,8 @@ from teachbox.data.sample_sets import INDEX_URL, SampleSet
 from .errors import BuildError
 
 SAMPLES_DIR = "samples"
+SAMPLE_SOURCES = "samples"  # assets/samples/: the repository's own sample data sets (not copied as assets)
+DEFAULT_SAMPLE = ("malaria-cells", "Malaria cells")  # (folder in assets/samples/, name in the menu)
 CSV_NAME = "labels.csv"
 ABOUT_FILES = ("PROVENANCE.md", "LICENSE", "LICENSE.md", "LICENSE.txt")  # credit and terms travel with the images
 SEED = 42
@@ -64,6 +70,12 @@ def parse_dataset_arg(value: str) -> DatasetArg:
     if not slug:
         raise BuildError(f"--dataset {value}: give it a name with letters or digits (--dataset DIR:NAME)")
     return DatasetArg(folder, name, slug)
+
+
+def default_datasets(root: Path) -> list[str]:
+    """The `--dataset` values of a build that names none: the repository's own sample."""
+    folder, name = DEFAULT_SAMPLE
+    return [f"{root / 'assets' / SAMPLE_SOURCES / folder}:{name}"]
 
 
 def is_on_demand(path: str) -> bool:

@@ -29,6 +29,7 @@ from tests.datasets import read_labels, stratified  # noqa: F401 - re-exported f
 sys.path.insert(0, str(ROOT / "py"))
 
 from teachbox_build.assemble import BuildOptions, build  # noqa: E402
+from teachbox_build.samples import default_datasets  # noqa: E402
 from teachbox_build.serve import StaticServer as _StaticServer  # noqa: E402
 
 CHROMIUM = os.environ.get("TEACHBOX_CHROMIUM", "/usr/bin/chromium")
@@ -60,7 +61,8 @@ class StaticServer(_StaticServer):
 
 
 def build_dist(out: Path, weights: list[Path], quantize: str = "none") -> Path:
-    build(BuildOptions(ROOT, out, [str(w) for w in weights], quantize))
+    """A build as `python build.py --weights …` makes it: with the repository's sample data set."""
+    build(BuildOptions(ROOT, out, [str(w) for w in weights], quantize, datasets=default_datasets(ROOT)))
     return out
 
 

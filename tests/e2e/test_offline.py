@@ -26,6 +26,7 @@ from types import SimpleNamespace
 import pytest
 from playwright.sync_api import Page, Response
 from teachbox_build.headers import content_security_policy, security_headers
+from teachbox_build.samples import is_on_demand
 
 from tests.conftest import ROOT
 from tests.e2e.conftest import (
@@ -99,6 +100,12 @@ def poll(page, script: str, done, timeout: float = 60.0, arg=None):  # noqa: ANN
 
 def manifest_of(dist: Path) -> dict:
     return json.loads((dist / "build-manifest.json").read_text(encoding="utf-8"))
+
+
+def precached(manifest: dict) -> list[dict]:
+    """The build's files the service worker stores at install: all but the sample data sets' (cached when opened;
+    a default build has one)."""
+    return [f for f in manifest["files"] if not is_on_demand(f["path"])]
 
 
 def no_csp_violations(page, logs: list[str]) -> None:  # noqa: ANN001
@@ -221,8 +228,8 @@ def test_first_visit_under_csp_trains_and_stores_the_offline_copy(site,  # noqa:
     state = wait_for_offline_copy(page, cache)
     assert state["state"]["build"] == manifest["build"]
     cached = page.evaluate(CACHED_BYTES, cache)
-    expected = sum(f["bytes"] for f in manifest["files"])
-    assert cached["files"] == len(manifest["files"]) + 1  # + build-manifest.json
+    expected = sum(f["bytes"] for f in precached(manifest))
+    assert cached["files"] == len(precached(manifest)) + 1  # + build-manifest.json
     assert cached["bytes"] >= expected
     assert state["state"]["persisted"] in (True, False)  # the request was made and answered
     assert page.evaluate("() => teachboxBoot.persisted") == state["state"]["persisted"]
@@ -265,7 +272,7 @@ def test_offline_boot_trains_and_predicts(site, offline_tab: OfflineTab) -> None
     # The offline copy's state is read once the worker registration (made after start-up, offline here) is back.
     result["state"] = poll(page, "() => teachbox.info().offline", lambda v: v["serviceWorker"] != "pending", 30)
     assert result["state"]["controlled"] is True and result["state"]["serviceWorker"] == "active", result["state"]
-    assert result["state"]["files"] == len(manifest_of(site.dist)["files"]) + 1, result["state"]  # + the manifest
+    assert result["state"]["files"] == len(precached(manifest_of(site.dist))) + 1, result["state"]  # + the manifest
     assert result["state"]["bytes"] > 10_000_000, result["state"]
     print(f"\noffline: boot {offline_tab.boot_s:.1f} s (teachbox.ready at {info['timings']['ready'] / 1000:.1f} s "
           f"after navigation; base from {info['base']['source']}), add 20 images + train 5 epochs + 4 predictions "

@@ -147,3 +147,10 @@ def test_classifiers_are_listed_and_an_unknown_one_names_the_known() -> None:
     with pytest.raises(TeachboxError) as caught:
         catalog.classifier("cars")
     assert caught.value.code == "unknown_classifier" and "flowers" in caught.value.message
+
+
+def test_loading_says_how_far_the_base_has_come() -> None:
+    spec = BaseSpec("m", "MobileNet v1 α=0.25", "u", "h", 256, "c", "none", 1_900_000)
+    assert spec.loading(0.0) == "Loading the base model MobileNet v1 α=0.25: 0.0 of 1.9 MB"
+    assert spec.loading(0.63) == "Loading the base model MobileNet v1 α=0.25: 1.2 of 1.9 MB"
+    assert spec.loading(None) == "Loading the base model MobileNet v1 α=0.25 from this browser's copy (IndexedDB)…"

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import teachbox
 from teachbox.model.base_catalog import parse_catalog
-from teachbox_build.assemble import base_label, source_id, stamp_interpreter
+from teachbox_build.assemble import base_label, source_id, stamp_downloads, stamp_interpreter
 from teachbox_build.errors import BuildError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -317,3 +317,22 @@ def test_serve_smoke(built: tuple[Path, subprocess.CompletedProcess], tmp_path: 
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_boot_script_knows_the_sizes_of_the_start_up_downloads(built: tuple[Path, subprocess.CompletedProcess],
+                                                               tmp_path: Path) -> None:
+    """boot.js gets each start-up file's size, so a first visit's status line can say "4.1 of 13.5 MB"."""
+    dist, _ = built
+    script = (dist / "boot.js").read_text()
+    stamped = re.search(r"const DOWNLOADS = (\{.*\});", script)
+    assert stamped and "__STARTUP_DOWNLOADS__" not in script
+    sizes = json.loads(stamped.group(1))
+    assert set(sizes) == {"Python (Pyodide)", "TensorFlow.js"}
+    assert sizes["TensorFlow.js"] == {path: (dist / path).stat().st_size
+                                      for path in ("vendor/tfjs/tf.min.js", "vendor/tfjs/tf-backend-wasm.min.js")}
+    assert sum(sizes["Python (Pyodide)"].values()) == sum(p.stat().st_size for p in (dist / "vendor/pyodide").iterdir())
+    copy = tmp_path / "dist"
+    shutil.copytree(dist, copy)
+    (copy / "boot.js").write_text("(() => {})();\n")
+    with pytest.raises(BuildError, match="__STARTUP_DOWNLOADS__"):
+        stamp_downloads(copy)

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import csv
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
 from PIL import Image
+
+from tests.conftest import ROOT, SHARED
 from teachbox.errors import TeachboxError
 from teachbox.data.sample_sets import INDEX_URL, SampleSet, format_bytes, parse_index
 from teachbox_build.errors import BuildError
-from teachbox_build.samples import bundle_samples, is_on_demand, parse_dataset_arg, slugify
+from teachbox_build.sample_draw import PER_CLASS, draw_by_patient, patient_of, read_rows
+from teachbox_build.samples import bundle_samples, default_datasets, is_on_demand, parse_dataset_arg, slugify
 from teachbox_build.service_worker import on_demand_entries, precache_entries
 
 
@@ -175,3 +179,49 @@ def test_page_side_index_parsing() -> None:
     assert sample.describe() == "Cells — 2 classes, 60 images, 765 kB"
     assert [format_bytes(n) for n in (12, 12_345, 6_647_601)] == ["12 B", "12 kB", "6.6 MB"]
     assert parse_index({"samples": [sample.to_json()]}) == [sample]
+
+
+# -- the repository's own sample (assets/samples/malaria-cells, sample_draw.py) -------------------------------------
+
+
+def test_patient_of_reads_the_nih_file_names() -> None:
+    assert patient_of("images/Parasitized/C100P61ThinF_IMG_20150918_144104_cell_165.png") == "P61"
+    assert patient_of("C47P8thin_Original_Motic_IMG_1_cell_2.png") == "P8"  # another slide of the same patient
+    assert patient_of("images/Uninfected/C201ThinF_IMG_20150930_143544_cell_195.png") == "C201ThinF"
+
+
+def test_draw_takes_each_image_from_another_patient_and_is_deterministic() -> None:
+    rows = [(f"{label}/C{n}P{n}ThinF_IMG_1_cell_{cell}.png", label)
+            for label, patients in (("sick", range(6)), ("well", range(12))) for n in patients
+            for cell in range(3)]
+    drawn = draw_by_patient(rows, 4, seed=7)
+    assert drawn == draw_by_patient(rows, 4, seed=7)
+    assert [label for _, label in drawn] == ["sick"] * 4 + ["well"] * 4
+    patients = [patient_of(path) for path, _ in drawn]
+    assert len(set(patients)) == 8  # no patient twice, in one class or across the two
+    assert set(drawn) <= set(rows)
+    with pytest.raises(ValueError, match="sick: only 6 patients"):
+        draw_by_patient(rows, 7)
+
+
+def test_the_shipped_sample_is_the_draw_and_small() -> None:
+    """assets/samples/malaria-cells is exactly what sample_draw.py draws from ../shared (when it is here): 2×40
+    cells of 80 patients, original bytes, under ~1 MB."""
+    folder = ROOT / "assets" / "samples" / "malaria-cells"
+    rows = rows_of(folder / "labels.csv")
+    assert Counter(label for _, label in rows) == {"Parasitized": 40, "Uninfected": 40}
+    assert len({patient_of(path) for path, _ in rows}) == 80
+    images = sorted(p.relative_to(folder).as_posix() for p in (folder / "images").rglob("*") if p.is_file())
+    assert images == sorted(path for path, _ in rows)
+    assert sum((folder / path).stat().st_size for path, _ in rows) < 1_000_000
+    source = SHARED / "datasets" / "malaria"
+    if (source / "labels.csv").is_file():
+        assert rows == draw_by_patient(read_rows(source), PER_CLASS)
+        assert all((folder / path).read_bytes() == (source / path).read_bytes() for path, _ in rows)
+
+
+def test_a_build_without_datasets_bundles_the_repository_sample(tmp_path: Path) -> None:
+    [sample] = bundle_samples(default_datasets(ROOT), tmp_path, None)
+    assert (sample.name, sample.csv) == ("Malaria cells", "samples/malaria-cells/labels.csv")
+    assert sample.counts == {"Parasitized": 40, "Uninfected": 40}
+    assert sample.about == "samples/malaria-cells/PROVENANCE.md"

@@ -14,8 +14,9 @@ class Boot:
     def __init__(self) -> None:
         self._glue = js.window.teachboxBoot
 
-    def status(self, text: str) -> None:
-        self._glue.status(text)
+    def status(self, text: str, fraction: float | None = None) -> None:
+        """The start-up's status line: what is happening, and how far (0–1) when that is known."""
+        self._glue.status(text, fraction)
 
     def log(self, text: str) -> None:
         self._glue.log(text)

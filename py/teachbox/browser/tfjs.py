@@ -154,9 +154,18 @@ def output_shape(model: Any) -> list[int | None]:
     return shape(model.outputs[0])
 
 
-async def load_model(url: str) -> Any:
-    """tf.loadLayersModel from a URL or a storage key (`indexeddb://…`); raises JsException."""
-    return await tf.loadLayersModel(url)
+async def load_model(url: str, on_progress: Callable[[float], None] | None = None) -> Any:
+    """tf.loadLayersModel from a URL or a storage key (`indexeddb://…`); raises JsException. `on_progress` gets the
+    fraction loaded (0–1) as TF.js reports it, once per weight file fetched."""
+    if on_progress is None:
+        return await tf.loadLayersModel(url)
+    proxy = create_proxy(lambda fraction: on_progress(float(fraction)))
+    options = js.Object.new()
+    options.onProgress = proxy
+    try:
+        return await tf.loadLayersModel(url, options)
+    finally:
+        proxy.destroy()
 
 
 async def saved_model_keys() -> list[str]:

@@ -35,6 +35,15 @@ class BaseSpec:
         prefix = f"indexeddb://{CACHE_PREFIX}{self.id}-"
         return [key for key in cached_keys if key.startswith(prefix) and key != self.cache_key]
 
+    def loading(self, fraction: float | None) -> str:
+        """What the start-up's status line says while this base loads: how far its weights have come over the network
+        (TF.js reports the fraction per weight file), or that it comes from this browser's own copy (no bytes to
+        count: `fraction` None)."""
+        if fraction is None:
+            return f"Loading the base model {self.label} from this browser's copy (IndexedDB)…"
+        total = self.weight_bytes / 1e6
+        return f"Loading the base model {self.label}: {fraction * total:.1f} of {total:.1f} MB"
+
     def to_json(self) -> dict:
         return {"id": self.id, "label": self.label, "featureDim": self.feature_dim, "cutLayer": self.cut_layer,
                 "quantize": self.quantize, "weightBytes": self.weight_bytes, "inputSize": self.input_size, "preprocess": self.scaling}

@@ -6,6 +6,7 @@ shard fetched) and a rebuilt base never collides with an old copy.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,8 @@ from teachbox.errors import TeachboxError
 from teachbox.model.base_catalog import BaseSpec
 from teachbox.model.fused_runner import fused_runner
 from teachbox.model.topology import earlier_depth, layer_infos
+
+Status = Callable[[str, "float | None"], None]  # a status line: what is happening, and how far (0–1) if known
 
 
 @dataclass
@@ -98,13 +101,16 @@ class FeatureExtractor:
                 "loadMs": round(self.load_ms, 1)}
 
 
-async def load_built_base(spec: BaseSpec, log: Any) -> FeatureExtractor:
-    """Load a base of this build: from IndexedDB when cached, else from dist (then cache it for next time)."""
+async def load_built_base(spec: BaseSpec, log: Any, status: Status | None = None) -> FeatureExtractor:
+    """Load a base of this build: from IndexedDB when cached, else from dist (then cache it for next time).
+    `status` (the start-up's status line) is told which, and how far a download has come."""
     start = environment.now_ms()
     keys = await tfjs.saved_model_keys()
     model = None
     source = "network"
     if spec.cache_key in keys:
+        if status is not None:
+            status(spec.loading(None), None)
         try:
             model = await tfjs.load_model(spec.cache_key)
             source = "indexeddb"
@@ -112,8 +118,13 @@ async def load_built_base(spec: BaseSpec, log: Any) -> FeatureExtractor:
             log(f"cached base unreadable ({js_message(error)}); loading it again")
             await tfjs.remove_model(spec.cache_key)
     if model is None:
+        def progress(fraction: float) -> None:
+            status(spec.loading(fraction), fraction)
+
+        if status is not None:
+            progress(0.0)
         try:
-            model = await tfjs.load_model(environment.page_url(spec.url))
+            model = await tfjs.load_model(environment.page_url(spec.url), progress if status is not None else None)
         except JsException as error:
             raise TeachboxError("base_load_failed", f"The base model {spec.label} could not be loaded: "
                                                     f"{js_message(error)}") from error

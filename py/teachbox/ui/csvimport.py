@@ -1,6 +1,7 @@
 """Import of labelled data sets: a CSV by address (`Api.load_dataset`), or a CSV file plus its image folder from
 this device (parsed with the core's own CSV rules, files matched by their path inside the chosen folder, then added
-per label with `Api.add_images`). A chosen folder without a CSV is read as a folder of class folders.
+per label with `Api.add_images`). A chosen or dropped folder that holds a `labels.csv` is read through it (the CSV's
+labels are the classes, its paths are relative to it); one without is read as a folder of class folders.
 
 The local flow parses the CSV against a dummy base URL (https://local.invalid/) only to reuse labels_csv's checks
 (header, blank cells, duplicates, paths that climb out of the folder); nothing is ever fetched from it.
@@ -8,6 +9,7 @@ The local flow parses the CSV against a dummy base URL (https://local.invalid/) 
 
 from __future__ import annotations
 
+import posixpath
 from typing import Any
 
 from teachbox.api import Api
@@ -16,7 +18,7 @@ from teachbox.data.labels_csv import decode_csv, parse_labels_csv
 from teachbox.errors import TeachboxError
 from teachbox.ui import dom
 from teachbox.ui.feedback import Feedback
-from teachbox.ui.folders import csv_folder_prefix, folder_from_picked, match_csv, plan_folders
+from teachbox.ui.folders import Folder, csv_folder_prefix, folder_from_picked, labels_csv_in, match_csv, plan_folders
 from teachbox.ui.intake import DataOps, plural, quoted
 
 LOCAL_BASE = "https://local.invalid/"
@@ -36,6 +38,7 @@ class CsvImport:
         self.folder = dom.by_id("csv-folder")
         self.chosen = dom.by_id("csv-chosen")
         self.report = dom.by_id("import-report")
+        self.section = dom.by_id("import")
         self.listeners = feedback.listeners_for_actions()
         self.listeners.on(dom.by_id("csv-url-form"), "submit", self._submit)
         self.listeners.on(dom.by_id("csv-file-choose"), "click", lambda _e: self.csv_file.click())
@@ -51,8 +54,8 @@ class CsvImport:
     async def load_url(self) -> None:
         url = str(self.url.value).strip()
         if not url:
-            raise TeachboxError("bad_option", "Type the address of a labels CSV on this site, e.g. "
-                                              "/shared/datasets/malaria/labels.csv.")
+            example = f", e.g. {self.url.placeholder}" if self.url.placeholder else ""
+            raise TeachboxError("bad_option", f"Type the address of a labels CSV on this site{example}.")
         await self.load(url, url, bool(self.append.checked))
 
     async def load(self, url: str, source: str, append: bool) -> dict[str, Any]:
@@ -67,6 +70,10 @@ class CsvImport:
         self.feedback.say(headline)
         return summary
 
+    def suggest(self, address: str) -> None:
+        """The example in the address field: one that loads on this site (a bundled sample's CSV)."""
+        self.url.placeholder = address
+
     def _describe_choice(self) -> None:
         csv_files = dom.js_list(self.csv_file.files)
         folder_files = dom.js_list(self.folder.files)
@@ -74,8 +81,10 @@ class CsvImport:
         if csv_files:
             parts.append(f"CSV: {csv_files[0].name}")
         if folder_files:
-            top = str(folder_files[0].webkitRelativePath).split("/", 1)[0]
-            parts.append(f"folder: {top} ({plural(len(folder_files), 'file')})")
+            folder = folder_from_picked([(str(f.webkitRelativePath or f.name), f) for f in folder_files])
+            found = labels_csv_in(folder) if not csv_files else None
+            uses = f", read through its {found[0]}" if found else ""
+            parts.append(f"folder: {folder.name} ({plural(len(folder_files), 'file')}{uses})")
         self.chosen.textContent = "; ".join(parts) + "." if parts else "No CSV and no folder chosen."
 
     async def import_local(self) -> None:
@@ -85,25 +94,42 @@ class CsvImport:
             raise TeachboxError("no_folder", "Choose the image folder first (the folder the CSV's paths start in).")
         folder = folder_from_picked(pairs)
         replace = not bool(self.append.checked)
-        if not csv_files:
+        if csv_files:
+            csv = csv_files[0]
+            prefix = csv_folder_prefix(folder, str(csv.name), int(csv.size), lambda item: int(item.size))
+            await self._import_listed(folder, csv, prefix, replace, f"listed in {csv.name}")
+        elif (found := labels_csv_in(folder)) is not None:
+            await self.import_labelled_folder(folder, found, replace)
+        else:
             plan = plan_folders([folder])
             await self.data.add_plan(plan, self.feedback, replace=replace)
             self._show_report(f"Imported the folder {folder.name}: {plural(len(plan.classes), 'class')} from its "
                               "sub-folders.", [], 0)
-            return
-        csv = csv_files[0]
+
+    async def import_labelled_folder(self, folder: Folder, found: tuple[str, Any], replace: bool = False) -> None:
+        """A folder that carries its labels.csv (chosen here or dropped on the page): the CSV decides the classes.
+        The report opens, since a dropped folder's person may never have seen this form."""
+        path, csv = found
+        self.section.open = True
+        await self._import_listed(folder, csv, posixpath.dirname(path), replace,
+                                  f"as the folder's {path} lists them (the CSV's labels are the classes)")
+
+    async def _import_listed(self, folder: Folder, csv: Any, prefix: str, replace: bool, how: str) -> None:
+        """Import the images of `folder` that a CSV file lists, by its labels; its paths start at `prefix`."""
         parsed = parse_labels_csv(decode_csv(await blob_bytes(csv)), LOCAL_BASE)
-        prefix = csv_folder_prefix(folder, str(csv.name), int(csv.size), lambda item: int(item.size))
         match = match_csv(parsed.rows, folder, prefix)
         errors = [error.to_json() for error in parsed.errors]
         errors += [{"line": row.line, "path": row.path, "code": "missing",
-                    "message": f"{row.path} is not in the chosen folder {folder.name}."} for row in match.missing]
+                    "message": f"{row.path} is not in the folder {folder.name}."} for row in match.missing]
+        errors.sort(key=lambda error: error["line"] or 0)  # in the CSV's order, as the person will fix them
         if not match.plan.classes:
             self._show_report("Nothing was imported.", errors, len(errors))
             raise TeachboxError("empty_dataset", f"None of the CSV's images were found in the folder {folder.name}. "
                                                  "Choose the folder that the CSV's paths start in.")
         await self.data.add_plan(match.plan, self.feedback, replace=replace)
-        self._show_report(f"Imported {plural(match.plan.count, 'image')} listed in {csv.name}.", errors, len(errors))
+        counts = ", ".join(f"{quoted(label)} {len(files)}" for label, files in match.plan.classes.items())
+        self._show_report(f"Imported {plural(match.plan.count, 'image')} from {folder.name} {how}: {counts}.",
+                          errors, len(errors))
 
     def clear_report(self) -> None:
         """Another project is open: a report about the previous one's import would mislead."""

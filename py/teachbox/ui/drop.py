@@ -1,7 +1,8 @@
 """Drag and drop of files and folders anywhere on the page.
 
 Where it lands decides what it means: on a class card, every image in it joins that class; on the preview's drop
-zone, the first image is classified; anywhere else, each folder becomes a class named after it (a folder of
+zone, the first image is classified; anywhere else, a folder holding a `labels.csv` is imported through it (the
+CSV import's report says what was skipped), and each other folder becomes a class named after it (a folder of
 folders: each sub-folder). Folders are read through `DataTransferItem.webkitGetAsEntry()` and
 FileSystemDirectoryReader, which must be asked repeatedly (it returns at most 100 entries per call). The entries
 must be taken from the event synchronously (the browser empties the DataTransfer once the handler returns); reading
@@ -18,7 +19,7 @@ from teachbox.errors import TeachboxError
 from teachbox.ui import dom
 from teachbox.ui.class_cards import ClassList
 from teachbox.ui.feedback import Feedback
-from teachbox.ui.folders import Folder, is_image_name, plan_folders, plan_into
+from teachbox.ui.folders import Folder, is_image_name, labels_csv_in, plan_folders, plan_into
 from teachbox.ui.intake import DataOps
 
 
@@ -26,8 +27,10 @@ class DropZones:
     """Document-level drag and drop; the target element decides what a drop does."""
 
     def __init__(self, classes: ClassList, data: DataOps, feedback: Feedback,
-                 classify: Callable[[Any], Awaitable[Any]], preview_feedback: Feedback) -> None:
+                 classify: Callable[[Any], Awaitable[Any]], preview_feedback: Feedback,
+                 labelled_folder: Callable[[Folder, tuple[str, Any]], Awaitable[None]]) -> None:
         self.classes = classes
+        self.labelled_folder = labelled_folder  # CsvImport.import_labelled_folder
         self.data = data
         self.feedback = feedback  # the Classes panel's: most drops add images
         self.classify = classify
@@ -120,8 +123,15 @@ class DropZones:
         if loose and not folders:
             raise TeachboxError("drop_on_class", "Drop image files onto a class to add them to it. A folder "
                                                  "dropped anywhere on the page becomes a class named after it.")
-        plan = plan_folders(folders)
-        await self.data.add_plan(plan, self.feedback)
+        plain = []
+        for folder in folders:
+            found = labels_csv_in(folder)
+            if found is None:
+                plain.append(folder)
+            else:
+                await self.labelled_folder(folder, found)
+        if plain:
+            await self.data.add_plan(plan_folders(plain), self.feedback)
         if loose:
             self.feedback.error(f"{len(loose)} loose file(s) were not added: drop files onto a class to add them "
                                 "there.")

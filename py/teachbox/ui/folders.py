@@ -14,6 +14,7 @@ from typing import Any
 
 from teachbox.data.labels_csv import Row
 
+CSV_NAME = "labels.csv"  # the name a data set's own labels file has (build.py --dataset, ../shared, exports)
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".jpe", ".gif", ".webp", ".bmp", ".avif")
 
 
@@ -106,6 +107,19 @@ def csv_folder_prefix(folder: Folder, csv_name: str, csv_size: int, size_of: Cal
     places = [posixpath.dirname(path) for path, item in folder.files
               if posixpath.basename(path) == csv_name and size_of(item) == csv_size]
     return places[0] if len(places) == 1 else ""
+
+
+def labels_csv_in(folder: Folder) -> tuple[str, Any] | None:
+    """The `labels.csv` a folder carries, if it is a labelled data set, as (its path in the folder, its file): the
+    shallowest one (a data set's CSV sits at its top, beside its image folders), or None when there is none or two at
+    the same depth (which one is meant would be a guess). Then the CSV, not the folder names, says which image is
+    which class."""
+    found = [(path, item) for path, item in ((normalise(p), i) for p, i in folder.files)
+             if posixpath.basename(path) == CSV_NAME]
+    found.sort(key=lambda pair: (pair[0].count("/"), pair[0]))
+    if not found or (len(found) > 1 and found[0][0].count("/") == found[1][0].count("/")):
+        return None
+    return found[0]
 
 
 def match_csv(rows: Iterable[Row], folder: Folder, prefix: str = "") -> CsvMatch:

@@ -1,5 +1,5 @@
 """The whole page: creates the panels, connects the few places where one panel's result matters to another, and
-reveals the app once everything is bound (until then the person sees the start-up status only)."""
+makes the app usable once everything is bound (until then its layout is shown inert, under the start-up status)."""
 
 from __future__ import annotations
 
@@ -49,12 +49,13 @@ class Page:
         self.export = ExportPanel(api, said["export"], self._model_imported)
         self.train = TrainPanel(api, said["train"])
         self.console = ConsolePanel(api)
-        self.drops = DropZones(self.classes, self.data, said["data"], self.preview.classify, said["preview"])
+        self.drops = DropZones(self.classes, self.data, said["data"], self.preview.classify, said["preview"],
+                               self.importer.import_labelled_folder)
         self.projects = ProjectBar(api, self.feedback, said["export"], self.confirm, self._project_changed)
         self.project_id = api.project()["id"]
         self.train.show_project(api.project())
         self.classes.ensure_defaults()
-        dom.by_id("app").hidden = False
+        dom.by_id("app").removeAttribute("inert")  # on screen since the first paint; usable from now on
 
     def _project_changed(self) -> None:
         """The `project` event: another project is open, or the open one was renamed or changed its settings or

@@ -3,6 +3,7 @@
 Why it goes through the CSV import: a sample is a labels CSV on this site, so choosing one is `loadDataset(url)`
 with the same progress, report and checks as a typed address; nothing here knows how data is loaded. The list
 comes from samples/index.json, which every build writes; when it is empty (or unreadable) the menu stays hidden.
+The first sample's address is also the example in the CSV address field: an example that loads on this site.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class SampleMenu:
         for index, sample in enumerate(self.sets):
             self.select.append(dom.el("option", sample.describe(), value=str(index)))
         dom.show(self.box, bool(self.sets))
+        self.importer.suggest(self.sets[0].csv if self.sets else "")  # no example rather than one that 404s
 
     async def load(self) -> None:
         """Replace the classes by the chosen sample (after asking, when that would throw images away)."""
