@@ -31,6 +31,7 @@ SECTIONS = ("start", "teachbox", "backends", "bare", "classic", "tm")
 V1 = "mobilenet_v1_0.25_224"
 V2 = "mobilenet_v2_0.35_224_no_top"
 RESULTS = H.BENCH / "results"
+SCALE_START, SCALE_END = "<!-- scale: written by bench/scale.py --docs -->", "<!-- /scale -->"  # scale.py's markers
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -443,9 +444,14 @@ inside the page.
 
 
 def write_docs(text: str) -> None:
+    """Rewrite docs/benchmarks.md from this run, keeping the section bench/scale.py owns (its own, longer run)."""
     docs = H.ROOT / "docs" / "benchmarks.md"
     docs.parent.mkdir(exist_ok=True)
-    docs.write_text(DOCS_HEADER + "## Latest run\n\n" + text + "\n", encoding="utf-8")
+    current = docs.read_text(encoding="utf-8") if docs.exists() else ""
+    scale = ""
+    if SCALE_START in current:
+        scale = "\n" + SCALE_START + current.split(SCALE_START, 1)[1].split(SCALE_END, 1)[0] + SCALE_END + "\n"
+    docs.write_text(DOCS_HEADER + "## Latest run\n\n" + text + "\n" + scale, encoding="utf-8")
 
 
 def main(argv: list[str]) -> int:

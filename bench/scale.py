@@ -15,8 +15,8 @@ reused.
 
 Memory figures: JS heap = `performance.memory.usedJSHeapSize` (Chromium runs with precise memory info); TF.js wasm
 heap and Python heap = the byte length of the two WebAssembly memories (`teachbox.memory()`), which only grow;
-IndexedDB = `navigator.storage.estimate().usage` (this origin's storage); Chromium RSS = the resident memory of all
-the browser's processes (/proc). Responsiveness: a key pressed in a probe
+IndexedDB = `navigator.storage.estimate().usage` (this origin's storage); Chromium memory = the proportional resident
+memory (PSS) of all the browser's processes (/proc). Responsiveness: a key pressed in a probe
 field every few seconds, its delay from the browser receiving it to the handler running, and the page's long tasks
 (PerformanceObserver "longtask": no input can be answered during one).
 """
@@ -28,6 +28,7 @@ import csv
 import datetime
 import io
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -41,8 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness as H
 
 RESULTS = H.BENCH / "results"
-SECTION_START = "<!-- scale: written by bench/scale.py --docs -->"
-SECTION_END = "<!-- /scale -->"
+from run import SCALE_END as SECTION_END, SCALE_START as SECTION_START  # noqa: E402 - bench/run.py keeps the section
 SAMPLE_EVERY_S = 3.0
 MEMORY_KEYS = ("jsHeap", "tfWasmHeap", "pythonHeap", "idb", "rss")
 
@@ -144,21 +144,27 @@ def sample(page: Any) -> dict[str, Any]:
 
 
 def chromium_rss() -> int | None:
-    """Resident memory of every Chromium process (the bench runs one browser): what the machine pays, blobs and
-    GPU/utility processes included, which no in-page figure shows."""
-    total, seen = 0, False
-    for status in Path("/proc").glob("[0-9]*/status"):
+    """Proportional resident memory (PSS: shared pages split between the processes that share them, so nothing
+    counts twice) of this benchmark's Chromium, i.e. every process below this one (Playwright's driver runs the
+    browser): what the machine pays, blobs and GPU/utility processes included, which no in-page figure shows."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            text = status.read_text()
-            if "chrom" not in (status.parent / "comm").read_text():
-                continue
+            fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        for line in text.splitlines():
-            if line.startswith("VmRSS:"):
-                total += int(line.split()[1]) * 1024
-                seen = True
-    return total if seen else None
+        parents[int(stat.parent.name)] = int(fields[1])
+    mine = {os.getpid()}
+    for _ in range(8):  # driver → browser → its children
+        mine |= {pid for pid, parent in parents.items() if parent in mine}
+    total = 0
+    for pid in mine - {os.getpid()}:
+        try:
+            text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        except OSError:
+            continue
+        total += sum(int(line.split()[1]) * 1024 for line in text.splitlines() if line.startswith("Pss:"))
+    return total or None
 
 
 def watch(page: Any, until: Callable[[dict[str, Any]], bool], timeout_s: float) -> list[dict[str, Any]]:
@@ -175,7 +181,7 @@ def watch(page: Any, until: Callable[[dict[str, Any]], bool], timeout_s: float) 
         H.log(f"   {done.get('phase', '-')} {done.get('done', done.get('epoch', ''))}/"
               f"{done.get('total', done.get('epochs', ''))}  JS {mb(reading['jsHeap'])}  "
               f"tf wasm {mb(reading['tfWasmHeap'])}  python {mb(reading['pythonHeap'])}  IDB {mb(reading['idb'])}  "
-              f"RSS {mb(reading['rss'])}")
+              f"PSS {mb(reading['rss'])}")
         if reading["settled"] is not None or until(reading):
             return samples
         if time.monotonic() > deadline:
@@ -322,7 +328,7 @@ def render(results: dict[str, Any]) -> str:
     lines = [f"{n:,} distinct PNG cells (../shared's 2,800 malaria cells turned, mirrored and cropped under new names), "
              f"{results['created']}, Chromium {results.get('browser', '?')}, backend {results.get('backend', '?')}. "
              f"Command: `{results['command']}`", "",
-             "| phase | result | seconds | JS heap | TF.js wasm heap | Python heap | IndexedDB | Chromium RSS |",
+             "| phase | result | seconds | JS heap | TF.js wasm heap | Python heap | IndexedDB | Chromium (PSS) |",
              "|---|---|---|---|---|---|---|---|",
              f"| after `ready` | | | {memory_cells(results.get('after_ready'))} |"]
     cancel = results.get("cancel")

@@ -16,6 +16,7 @@ must diff against the same `base`): the refresh waits for the operation to end.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
@@ -33,7 +34,7 @@ from teachbox.model.feature_store import Cancelled, Encoder, FeatureStore
 from teachbox.model.metrics import evaluate_predictions
 from teachbox.model.train_options import BEST_BASES, TrainOptions
 from teachbox.model.train_plan import view_key
-from teachbox.model.trainer import pooled_encoder, prepare, train
+from teachbox.model.trainer import embedding_progress, pooled_encoder, prepare, train
 from teachbox.runtime import Runtime
 from teachbox.store.manifest import DEFAULT_NAME, ProjectRecord, Saved, memory_record
 from teachbox.store.merge import Renames, merge, same_content
@@ -94,9 +95,7 @@ class Session:
         are given up on when its first rows all fail the same way."""
         size = self.runtime.active().input_size(project_size)
         encoder = pooled_encoder(self.runtime.active(), replace(self.runtime.preprocessing, size=size))
-        failures = await self.store.ensure(samples, encoder,
-                                           lambda done, total: self._progress({"phase": "embedding", "done": done,
-                                                                               "total": total}),
+        failures = await self.store.ensure(samples, encoder, embedding_progress(self._progress, time.monotonic()),
                                            self._cancelled, self._stop_on_first_rows if from_csv else None)
         return failures, size
 
@@ -137,6 +136,7 @@ class Session:
                                     {"errors": errors[:50]})
             project.input_size = project.input_size or size
             project.add(good)
+            self._progress({"phase": "saving", "total": len(good)})
             await self._save_or_forget(project, self.classifier, good)
             self.project = project
         finally:
@@ -158,6 +158,7 @@ class Session:
             if good:
                 project.input_size = project.input_size or size
             project.add(good)
+            self._progress({"phase": "saving", "total": len(good)})
             await self._save_or_forget(project, self.classifier, good)
             self.project = project
         finally:

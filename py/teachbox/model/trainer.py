@@ -80,7 +80,7 @@ async def train(project: Project, store: FeatureStore, prepared: Prepared, optio
     started = time.monotonic()
     check_trainable(project.counts())
     encoder = prepared.encoder
-    failures = await store.ensure(project.samples, encoder, _embedding_progress(progress, started), cancelled)
+    failures = await store.ensure(project.samples, encoder, embedding_progress(progress, started), cancelled)
     usable = [s for s in project.samples if s.uid not in failures]
     check_trainable(project.classes.counts(s.label for s in usable))
     train_set, val_set = split_samples(project, usable, options)
@@ -206,7 +206,8 @@ def _epoch_hook(tracker: EpochTracker, epochs: int, progress: Progress, cancelle
     return on_epoch
 
 
-def _embedding_progress(progress: Progress, started: float) -> Callable[[int, int], None]:
+def embedding_progress(progress: Progress, started: float) -> Callable[[int, int], None]:
+    """`{phase: "embedding", done, total, eta_s}` events: the time left is what a person waiting wants to know."""
     def report(done: int, total: int) -> None:
         progress({"phase": "embedding", "done": done, "total": total,
                   "eta_s": eta_seconds(done, total, time.monotonic() - started)})

@@ -61,7 +61,7 @@ class CsvImport:
     async def load(self, url: str, source: str, append: bool) -> dict[str, Any]:
         """Load a CSV by address through the API (its progress events drive the Train panel's bar, whoever asked),
         then report what came in. `source` is how the person knows it: the address typed, or a sample's name."""
-        async with self.data.lock:
+        async with self.data.turn(f"Reading the images of {source}"):
             self.feedback.say(f"Loading {source}…")
             summary = await self.api.load_dataset(url, {"append": append})
         counts = ", ".join(f"{quoted(label)} {count}" for label, count in summary["counts"].items())

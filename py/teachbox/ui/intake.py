@@ -9,12 +9,15 @@ place they added from (a class card, the import form).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 from teachbox.api import Api
 from teachbox.errors import TeachboxError
 from teachbox.ui.feedback import Feedback
 from teachbox.ui.folders import Plan
+from teachbox.ui.load_progress import LoadProgress
 
 
 def quoted(label: str) -> str:
@@ -33,15 +36,22 @@ def plural(count: int, word: str) -> str:
 class DataOps:
     """Serialised image additions with person-readable reports."""
 
-    def __init__(self, api: Api) -> None:
+    def __init__(self, api: Api, progress: LoadProgress) -> None:
         self.api = api
+        self.progress = progress
         self.lock = asyncio.Lock()
+
+    @contextlib.asynccontextmanager
+    async def turn(self, what: str) -> AsyncIterator[None]:
+        """One addition at a time, with its progress line and Stop in the Data panel."""
+        async with self.lock, self.progress.running(what):
+            yield
 
     async def add(self, label: str, files: list[Any], feedback: Feedback) -> dict[str, Any] | None:
         """Add files to one class (created if new); report what happened."""
         if not files:
             return None
-        async with self.lock:
+        async with self.turn(f"Reading images for {quoted(label)}"):
             feedback.say(f"Reading {plural(len(files), 'image')} for {quoted(label)}…")
             result = await self.api.add_images(label, files)
         _report(feedback, {label: result["added"]}, result["errors"])
@@ -60,7 +70,8 @@ class DataOps:
                     self.api.delete_class(label)
             for label, files in plan.classes.items():
                 feedback.say(f"Reading {plural(len(files), 'image')} for {quoted(label)}…")
-                result = await self.api.add_images(label, files)
+                async with self.progress.running(f"Reading images for {quoted(label)}"):
+                    result = await self.api.add_images(label, files)
                 added[label] = result["added"]
                 errors += result["errors"]
         _report(feedback, added, errors, plan.skipped)

@@ -16,6 +16,7 @@ from teachbox.ui.drop import DropZones
 from teachbox.ui.export import ExportPanel
 from teachbox.ui.feedback import ConfirmDialog, Feedback
 from teachbox.ui.intake import DataOps
+from teachbox.ui.load_progress import LoadProgress
 from teachbox.ui.preview import Preview
 from teachbox.ui.project_bar import ProjectBar
 from teachbox.ui.results import Results
@@ -36,7 +37,7 @@ class Page:
         said = {name: Feedback.panel(f"{name}-messages") for name in PANELS}
         self.said = said
         self.confirm = ConfirmDialog()
-        self.data = DataOps(api)
+        self.data = DataOps(api, LoadProgress(api, said["data"]))
         self.camera = Camera(dom.by_id("camera-select"), dom.by_id("camera-mirror"), said["data"])
         self.capture = Capture(self.camera, lambda label, frames: self.data.add(label, frames, said["data"]),
                                said["data"])

@@ -230,6 +230,8 @@ class TrainPanel:
     def _progress(self, payload: Any) -> None:
         event = to_py(payload)
         phase = str(event.get("phase", ""))
+        if phase == "saving":  # the Data panel's line says it; here "Reading images: N of N" stays until done
+            return
         # An epoch nobody here asked for: a script's training. (Only epochs are checked: project() counts every
         # image, too much for each batch of a big import.)
         if phase == "training" and not self._following and self.api.project()["busy"] == "training":
