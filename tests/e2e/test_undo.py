@@ -108,6 +108,7 @@ def test_a_grid_of_thumbnails_is_one_tab_stop_with_arrow_keys_inside(app) -> Non
         app.keyboard.press("Tab")
         presses += 1
         assert presses <= 200, "Tab never reached the Train button"
+    expect(app.locator("#steps")).to_be_hidden()  # two columns: no step bar (and no Tab stops of it)
     print(f"\nTabs from the top of the page to Train with two classes of {PER_CLASS} images: {presses}")
     assert presses <= MAX_TABS, f"{presses} Tabs to reach Train"
     for label in ("Class 1", "Class 2"):
@@ -288,6 +289,22 @@ def test_on_a_phone_each_class_is_one_row_and_train_is_near(phone) -> None:
     expect(remove).to_have_css("opacity", "1")  # no hover on a touch screen: always there
     assert phone.evaluate("() => document.documentElement.scrollWidth <= document.documentElement.clientWidth")
     phone.screenshot(path=_screen("undo-phone-classes"), full_page=True)
+
+    # The sticky step bar: Train is one tap away, and the bar stays at the top of the screen.
+    phone.get_by_role("navigation", name="Steps").get_by_role("link", name="Train", exact=True).tap()
+    expect(phone.locator("#train-title")).to_be_focused()
+    expect(phone.locator("#train-title")).to_be_in_viewport()
+    expect(phone.get_by_role("button", name="Train", exact=True)).to_be_in_viewport()
+    steps_top = phone.evaluate("() => document.querySelector('#steps').getBoundingClientRect().top")
+    assert 0 <= steps_top < 5 and phone.evaluate("() => scrollY") > 800, (steps_top, phone.evaluate("() => scrollY"))
+    heading_top = phone.evaluate("() => document.querySelector('#train-title').getBoundingClientRect().top")
+    steps_bottom = phone.evaluate("() => document.querySelector('#steps').getBoundingClientRect().bottom")
+    assert heading_top >= steps_bottom, "the step bar covers the Train heading"
+    assert phone.evaluate("() => { const s = document.querySelector('#steps'); return s.scrollWidth <= s.clientWidth; }"), \
+        "the step bar's links do not fit a 390 px screen"
+    phone.screenshot(path=_screen("undo-phone-train"))
+    phone.get_by_role("link", name="Classes", exact=True).tap()
+    expect(phone.locator("#classes-title")).to_be_focused()
 
     toggle = card(phone, "Class 1").locator(".rows-toggle")
     expect(toggle).to_have_text("Show all")

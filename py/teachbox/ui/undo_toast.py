@@ -65,8 +65,8 @@ class UndoToast:
         token, restored = self._token, self._restored
         if token is None or restored is None:
             return
+        result = self.api.undo(token)  # refused (busy: a training runs)? The offer stays, to try again
         self._token = self._restored = None
-        result = self.api.undo(token)
         back = result["restored"]
         what = plural(back["samples"], "image")
         if back["classes"]:
@@ -113,8 +113,11 @@ class UndoToast:
         self.undo()
 
     def _failed(self, error: BaseException) -> None:
-        """An undo that cannot be done is said in the toast, where the person pressed Undo."""
-        self.button.hidden = True
+        """An undo that cannot be done is said in the toast, where the person pressed Undo; Undo stays while the
+        deletion can still be undone (e.g. after a training that was running)."""
+        if isinstance(error, TeachboxError) and error.code == "nothing_to_undo":
+            self._token = self._restored = None
+        self.button.hidden = self._token is None
         self.text.textContent = error.message if isinstance(error, TeachboxError) else \
             f"The deletion could not be undone ({type(error).__name__})."
         self._show(SHOW_S)
