@@ -44,7 +44,7 @@ def card(page, label: str):
 
 
 def grid(page, label: str):
-    return page.get_by_role("listbox", name=f"Images of {label}")
+    return page.get_by_role("grid", name=f"Images of {label}")
 
 
 def counts(page) -> dict:
@@ -64,7 +64,7 @@ def focused(page) -> dict:
 
 def tops(page, label: str) -> list[float]:
     """Where each thumbnail of a class stands (offsetTop): one value per row of the layout."""
-    return page.evaluate("(name) => [...document.querySelector(`[aria-label='${name}']`).children]"
+    return page.evaluate("(name) => [...document.querySelectorAll(`[aria-label='${name}'] [role=gridcell]`)]"
                          ".map((item) => item.offsetTop)", f"Images of {label}")
 
 
@@ -124,12 +124,12 @@ def test_a_grid_of_thumbnails_is_one_tab_stop_with_arrow_keys_inside(app) -> Non
 
     first = uids(app, "Class 2")
     app.evaluate("() => { document.activeElement.blur(); window.scrollTo(0, 0); }")
-    while focused(app)["role"] != "option":
+    while focused(app)["role"] != "gridcell":
         app.keyboard.press("Tab")
     assert focused(app)["uid"] == uids(app, "Class 1")[0], "Tab enters a grid at its first image"
     app.keyboard.press("Tab")
-    assert focused(app)["role"] != "option", "the next Tab leaves the grid"
-    while focused(app)["role"] != "option":
+    assert focused(app)["role"] != "gridcell", "the next Tab leaves the grid"
+    while focused(app)["role"] != "gridcell":
         app.keyboard.press("Tab")
     assert focused(app)["uid"] == first[0]
     for key, index in (("ArrowRight", 1), ("ArrowRight", 2), ("ArrowLeft", 1), ("End", 23), ("Home", 0)):
@@ -256,7 +256,7 @@ def test_an_undone_delete_is_all_in_storage_after_a_reload_and_one_not_undone_st
     app.reload()
     app.evaluate("() => teachbox.ready")
     assert uids(app, "Class 2") == twos, "storage lost the undone image or its place"
-    expect(grid(app, "Class 2").locator("[role=option]")).to_have_count(24)
+    expect(grid(app, "Class 2").locator("[role=gridcell]")).to_have_count(24)
     app.evaluate("() => teachbox.train({epochs: 2, validationSplit: 0.3, seed: 42})")
     assert app.evaluate("() => teachbox.project().embedded") == 0, "the undone image's embedding was not saved"
 
@@ -322,7 +322,7 @@ def test_on_a_phone_each_class_is_one_row_and_train_is_near(phone) -> None:
     toggle.tap()
     expect(toggle).to_have_attribute("aria-expanded", "false")
 
-    grid(phone, "Class 2").locator("[role=option]").nth(1).locator(".thumb-remove").tap()
+    grid(phone, "Class 2").locator("[role=gridcell]").nth(1).locator(".thumb-remove").tap()
     expect(card(phone, "Class 2").locator(".count")).to_have_text("39 images")
     expect(phone.get_by_role("button", name="Undo")).to_be_visible()
     phone.screenshot(path=_screen("undo-phone-toast"))

@@ -1,10 +1,12 @@
-"""A page of a class's thumbnails as one keyboard stop: a listbox whose options are the images (roving tabindex).
+"""A page of a class's thumbnails as one keyboard stop: a grid whose cells are the images (roving tabindex).
 
 Why: with a focusable × on every thumbnail, reaching the Train panel took ~72 Tabs with two classes of images. Here
 Tab enters the grid once (at the image focused last) and the next Tab leaves it; Arrow keys move among the images
 (Up and Down by a row of the layout), Home and End go to the first and last, Page Up and Page Down turn the page,
 and Delete or Backspace removes the focused image (the card offers undo). The × on each image is for pointers: it
-shows on hover and focus, and always on devices without hover (app.css), and is no Tab stop of its own.
+shows on hover and focus, and always on devices without hover (app.css), and is no Tab stop of its own. A grid
+(one row of cells, wrapped by the layout) rather than a listbox: a cell may hold a button, so a screen reader
+on a touch screen, which has no Delete key, still finds each image's Remove button.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ class ThumbGrid:
 
     def __init__(self, listeners: dom.Listeners, remove: Callable[[str, int], None],
                  turn: Callable[[int], bool]) -> None:
-        self.node = dom.el("ul", cls="thumbs", role="listbox", aria_describedby=KEYS_HINT)
+        self.row = dom.el("div", cls="thumbs-row", role="row")
+        self.node = dom.el("div", self.row, cls="thumbs", role="grid", aria_describedby=KEYS_HINT)
         self._remove = remove
         self._turn = turn
         self._label = ""
@@ -43,17 +46,15 @@ class ThumbGrid:
         """Replace the thumbnails with this page's; drawing runs in the background, newest page wins."""
         self._generation += 1
         generation = self._generation
-        dom.clear(self.node)
+        dom.clear(self.row)
         canvases = []
         for sample in page:
             name = str(sample["name"])
             canvas = thumbs.canvas(name)
-            canvas.setAttribute("aria-hidden", "true")  # the option is named; its picture need not be read twice
             remove = dom.el("button", "×", type="button", cls="thumb-remove", tabindex="-1",
                             aria_label=f"Remove {name} from {self._label}")
-            self.node.append(dom.el("li", canvas, remove, cls="thumb-item", role="option", title=name,
-                                    aria_label=name, data_uid=sample["uid"], tabindex="-1",
-                                    aria_selected="false"))
+            self.row.append(dom.el("div", canvas, remove, cls="thumb-item", role="gridcell", title=name,
+                                   data_uid=sample["uid"], tabindex="-1", aria_selected="false"))
             canvases.append((canvas, sample["source"]))
         uids = [str(sample["uid"]) for sample in page]
         self._rove(self._current if self._current in uids else (uids[0] if uids else None))
@@ -67,10 +68,10 @@ class ThumbGrid:
         dom.spawn(paint())
 
     def _items(self) -> list[Any]:
-        return dom.js_list(self.node.children)
+        return dom.js_list(self.row.children)
 
     def _rove(self, uid: str | None) -> Any:
-        """Make the image `uid` the grid's tab stop (and its selected option); returns its item."""
+        """Make the image `uid` the grid's tab stop (and its selected cell); returns its item."""
         self._current = uid
         found = None
         for item in self._items():
@@ -96,7 +97,7 @@ class ThumbGrid:
         return uid in uids and self.focus_at(uids.index(uid))
 
     def _focused(self, event: Any) -> None:
-        item = event.target.closest("[role=option]")
+        item = event.target.closest("[role=gridcell]")
         if not is_nullish(item):
             self._rove(str(item.dataset.uid))
 
@@ -105,7 +106,7 @@ class ThumbGrid:
         button = event.target.closest(".thumb-remove")
         if is_nullish(button):
             return
-        item = button.closest("[role=option]")
+        item = button.closest("[role=gridcell]")
         self._remove(str(item.dataset.uid), self._index(item))
 
     def _index(self, item: Any) -> int:
@@ -117,7 +118,7 @@ class ThumbGrid:
         return sum(1 for item in items if item.offsetTop == top)
 
     def _key(self, event: Any) -> None:
-        item = event.target.closest("[role=option]")
+        item = event.target.closest("[role=gridcell]")
         if is_nullish(item) or event.altKey or event.ctrlKey or event.metaKey:
             return
         key = str(event.key)
