@@ -178,6 +178,11 @@ class Api:
     def remove_samples(self, uids: Any) -> dict:
         return self.session.remove_samples(arguments.texts(to_py(uids), "removeSamples's uids"))
 
+    def undo(self, token: Any = None) -> dict:
+        """Put back what a deleteClass/removeSamples removed: the newest such deletion, or the one its `undo`
+        token names."""
+        return self.session.undo(arguments.optional_text(to_py(token), "undo's token") or None)
+
     def relabel(self, uids: Any, label: Any) -> dict:
         return self.session.relabel(arguments.texts(to_py(uids), "relabel's uids"),
                                     arguments.text(label, "relabel's label"))
@@ -201,7 +206,8 @@ class Api:
             "info": self.info, "memory": self.memory, "project": self.project, "embed": self.embed,
             "useBase": self.use_base, "loadDataset": self.load_dataset, "addImages": self.add_images,
             "samples": self.samples, "addClass": self.add_class, "renameClass": self.rename_class,
-            "deleteClass": self.delete_class, "removeSamples": self.remove_samples, "relabel": self.relabel,
+            "deleteClass": self.delete_class, "removeSamples": self.remove_samples, "undo": self.undo,
+            "relabel": self.relabel,
             "reset": self.reset, "setSettings": self.set_settings, "train": self.train, "cancel": self.cancel,
             "evaluate": self.evaluate, "predict": self.predict, "explain": self.explain, "exportModel": self.export_model,
             "loadModel": self.load_model, "openClassifier": self.open_classifier, "projects": self.list_projects,

@@ -7,7 +7,7 @@ from typing import Any
 
 from teachbox.errors import TeachboxError
 
-EVENTS = ("progress", "trained", "dataset", "cancelled", "project", "storage", "settings")
+EVENTS = ("progress", "trained", "dataset", "cancelled", "project", "storage", "settings", "restored")
 
 
 class Emitter:

@@ -27,6 +27,7 @@ from teachbox.data.geometry import auto_input_size
 from teachbox.data.image_reading import short_sides
 from teachbox.data.labels_csv import ParsedCSV, check_label, decode_csv, first_rows_failure, parse_labels_csv
 from teachbox.data.project import Project, Sample
+from teachbox.data.removals import Removal, Removals
 from teachbox.errors import TeachboxError
 from teachbox.events import Emitter
 from teachbox.model.classifier import Classifier, classifier_from_zip
@@ -51,6 +52,7 @@ class Session:
         self.store = FeatureStore()
         self.classifier: Classifier | None = None
         self.validation: list[Sample] = []
+        self.removals = Removals()  # this project's deletions that undo() can still put back
         self.busy: str | None = None
         self._cancel = False
         self.db: ProjectDB | None = None  # set once storage is open; None: nothing is saved (no IndexedDB)
@@ -180,18 +182,43 @@ class Session:
         self.idle()
         self.project.rename_class(old, check_label(new))
         self.renames.append((old, new))
+        self.removals.renamed(old, new)
         return self._changed()
 
     def delete_class(self, label: str) -> dict[str, Any]:
         self.idle()
-        self.store.forget(self.project.delete_class(label))
-        return self._changed()
+        position, taken = self.project.take_class(label)
+        return self._removed(taken, (position, label))
 
     def remove_samples(self, uids: list[str]) -> dict[str, Any]:
         self.idle()
-        self.project.remove(set(uids))
-        self.store.forget(set(uids))
-        return self._changed()
+        return self._removed(self.project.take(set(uids)))
+
+    def _removed(self, taken: list[tuple[int, Sample]], class_place: tuple[int, str] | None = None) -> dict[str, Any]:
+        """Keep what a delete took out (with the samples' cached features) for undo(); returns project() with the
+        deletion's `undo` token (None when nothing was removed)."""
+        features = self.store.take({s.uid for _, s in taken})
+        if not taken and class_place is None:
+            return {**self._changed(), "undo": None}
+        removal = Removal(taken, class_place, features)
+        self.removals.keep(removal)
+        return {**self._changed(), "undo": removal.token}
+
+    def undo(self, token: str | None) -> dict[str, Any]:
+        """Put back what a delete removed (the newest one, or the one `token` names): its class at its index, its
+        images at their places with their labels and cached features. Saved like any edit."""
+        self.idle()
+        removal = self.removals.take(token)
+        back = self.project.put_back(removal.samples, removal.class_place)
+        returned = {s.uid for s in back}
+        for key, uid, row in removal.features:
+            if uid in returned:
+                self.store.put(key, uid, row)
+        if self.classifier is not None:  # its metadata names its validation images: those put back count again
+            self.validation = _validation_of(self.classifier, self.project)
+        result = {**self._changed(), "restored": removal.summary()}
+        self.emitter.emit("restored", {**removal.summary(), "uids": sorted(returned)})
+        return result
 
     def relabel(self, uids: list[str], label: str) -> dict[str, Any]:
         self.idle()
@@ -264,6 +291,7 @@ class Session:
         self.store.forget({s.uid for s in self.project.samples} - {s.uid for s in project.samples})
         # Two objects: edits to this tab's name and settings must not change the base they are diffed against.
         self.record, self.base, self.renames, self.saved, self.project = replace(record), record, [], saved, project
+        self.removals.clear()
         self._stale = False
         self._replace_classifier(classifier)
         self.validation = _validation_of(classifier, project)
@@ -356,6 +384,7 @@ class Session:
         self.idle()
         self.store.forget({s.uid for s in self.project.samples})
         self.project = Project()
+        self.removals.clear()
         self._replace_classifier(None)
         self.validation = []
         self.save_later()

@@ -19,6 +19,7 @@ import sys
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -237,12 +238,12 @@ def write_bad_images(folder: Path, real_png: Path, big_side: int = 8000) -> dict
 
 
 @contextlib.contextmanager
-def guarded_context(browser, service_workers: str = "block") -> Iterator:  # noqa: ANN001 - Playwright objects
-    """The `context` fixture as a context manager (for module-scoped pages): a fresh context with the request guard;
-    fails if any request left the test server's origin or the browser reported a CSP / Permissions-Policy
-    violation. Yields (context, guard)."""
+def guarded_context(browser, service_workers: str = "block", **options: Any) -> Iterator:  # noqa: ANN001
+    """The `context` fixture as a context manager (for module-scoped pages): a fresh context (with Playwright's
+    `options`, e.g. a phone's viewport and touch) with the request guard; fails if any request left the test
+    server's origin or the browser reported a CSP / Permissions-Policy violation. Yields (context, guard)."""
     guard = RequestGuard()
-    ctx = browser.new_context(service_workers=service_workers)
+    ctx = browser.new_context(service_workers=service_workers, **options)
     guard.attach(ctx)
     try:
         yield ctx, guard

@@ -41,6 +41,7 @@ BAD_VALUES = """(ctx) => ({
                 [["Class 1"], "bad_option"], [[5, "y"], "bad_option"]],
   deleteClass: [[["no such class"], "unknown_label"], [[{}], "bad_option"]],
   removeSamples: [[[5], "bad_option"], [[[5]], "bad_option"], [[{uid: ctx.uid}], "bad_option"]],
+  undo: [[["no-such-deletion"], "nothing_to_undo"], [[5], "bad_option"], [["a", "b"], "bad_option"]],
   relabel: [[[5, "x"], "bad_option"], [[[ctx.uid], ""], "blank_label"], [[[ctx.uid], "a\\tb"], "bad_label"],
             [[[ctx.uid]], "bad_option"]],
   on: [[["unknown-event", () => {}], "bad_option"], [["dataset", "not a function"], "bad_option"],

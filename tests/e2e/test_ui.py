@@ -323,19 +323,13 @@ def test_drop_folder_and_files(app) -> None:  # noqa: ANN001
     assert app.evaluate(FILES_DROP, {"urls": extra, "selector": ".class-card:nth-child(2) .thumbs"}) is False
     wait_count(app, "Class 2", lambda n: n == before + 3)
 
-    # Delete the dropped class through the in-page dialog: Escape keeps it, "Delete class" removes it.
+    # Deleting the dropped class asks nothing: it goes at once, and the Undo toast could bring it back.
     dropped = card(app, "Dropped folder")
     dropped.get_by_role("button", name="Delete class Dropped folder").click()
-    dialog = app.locator("#confirm-dialog")
-    dialog.wait_for(state="visible")
-    app.keyboard.press("Escape")
-    dialog.wait_for(state="hidden")
-    assert "Dropped folder" in counts(app)
-    dropped.get_by_role("button", name="Delete class Dropped folder").click()
-    app.screenshot(path=str(_screen("dialog-delete-desktop")))
-    dialog.get_by_role("button", name="Delete class").click()
-    dialog.wait_for(state="hidden")
     app.wait_for_function("() => !teachbox.project().classes.includes('Dropped folder')")
+    assert app.locator("#confirm-dialog").is_hidden()
+    assert app.locator("#undo-text").text_content() == "Deleted the class “Dropped folder”."
+    app.screenshot(path=str(_screen("undo-delete-class-desktop")))
     assert card(app, "Dropped folder").count() == 0
 
 
@@ -565,8 +559,7 @@ def test_clear_a_class(app) -> None:  # noqa: ANN001
     cells = card(app, CLEARED)
     cells.locator("input[type=file]").set_input_files(_pngs(MALARIA / "Parasitized", 5))
     wait_count(app, CLEARED, lambda n: n == 5)
-    cells.get_by_role("button", name=f"Remove all images of class {CLEARED}").click()
-    app.locator("#confirm-dialog").get_by_role("button", name="Remove images").click()
+    cells.get_by_role("button", name=f"Remove all images of class {CLEARED}").click()  # no question: undo instead
     wait_count(app, CLEARED, lambda n: n == 0)
     assert cells.locator(".count").text_content() == "0 images"
     assert cells.locator(".thumbs canvas").count() == 0

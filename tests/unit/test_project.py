@@ -189,12 +189,12 @@ def test_rename_class_keeps_its_output_index_and_relabels_its_samples() -> None:
 def test_delete_class_removes_its_samples_and_shifts_later_classes() -> None:
     project = Project()
     project.add(_samples("cat", "dog", "bird", "dog"))
-    removed = project.delete_class("dog")
-    assert len(removed) == 2 and all("/dog/" in uid for uid in removed)
+    position, taken = project.take_class("dog")
+    assert position == 1 and [i for i, _ in taken] == [1, 3] and all("/dog/" in s.uid for _, s in taken)
     assert project.classes.labels == ["cat", "bird"]
     assert project.label_indices() == [0, 1]
     with pytest.raises(TeachboxError) as unknown:
-        project.delete_class("dog")
+        project.take_class("dog")
     assert unknown.value.code == "unknown_label"
 
 

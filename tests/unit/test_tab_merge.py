@@ -81,7 +81,7 @@ def test_a_tab_that_has_not_read_the_other_tabs_work_does_not_remove_it_later() 
     b.add("Dogs", "d1")
     b.save(storage)
     b.project.relabel({"d1"}, "Uninfected")
-    b.project.delete_class("Dogs")
+    b.project.take_class("Dogs")
     merged = b.save(storage)
     assert _labels(merged) == {"p1": "Parasitized", "u1": "Uninfected", "c1": "Cats", "d1": "Uninfected"}
     assert merged.classes == ["Parasitized", "Uninfected", "Cats"]
@@ -103,7 +103,7 @@ def test_a_rename_takes_along_images_another_tab_added_to_the_old_name() -> None
 def test_a_class_deleted_in_one_tab_is_not_resurrected_by_another_tabs_stale_save() -> None:
     storage = _stored()
     a, b = Tab(storage[0]), Tab(storage[0])
-    a.project.delete_class("Parasitized")
+    a.project.take_class("Parasitized")
     a.save(storage)
     b.add("Uninfected", "u2")  # b still shows Parasitized and p1: unchanged there, so not written back
     b.record.name = "Cells, cleaned"
@@ -119,7 +119,7 @@ def test_a_class_deletion_removes_only_what_the_deleting_tab_had_seen() -> None:
     a, b = Tab(storage[0]), Tab(storage[0])
     b.add("Parasitized", "p2")
     b.save(storage)
-    a.project.delete_class("Parasitized")
+    a.project.take_class("Parasitized")
     merged = a.save(storage)
     assert _labels(merged) == {"u1": "Uninfected", "p2": "Parasitized"}
     assert merged.classes == ["Parasitized", "Uninfected"]
@@ -196,3 +196,25 @@ def test_manifests_without_a_model_token_still_open() -> None:
     assert ProjectRecord.from_json(old).model is None
     with pytest.raises(TeachboxError):
         ProjectRecord.from_json({**record.to_json(), "model": 42})
+
+
+def test_a_deletion_undone_after_its_save_puts_images_and_class_back_in_their_places() -> None:
+    """Undo re-adds what a saved delete removed: the merge puts it where this tab's memory has it, so storage (what
+    a reload shows) has the same order as the page, and the save does not look like another tab's change."""
+    storage = _stored()
+    a = Tab(storage[0])
+    a.add("Parasitized", "p2")
+    a.add("Uninfected", "u2")
+    a.save(storage)
+    class_place = a.project.take_class("Parasitized")
+    taken = a.project.take({"u1"})
+    a.save(storage)
+    assert [s.uid for s in storage[0].samples] == ["u2"]
+    a.project.put_back(taken)
+    a.project.put_back(class_place[1], (class_place[0], "Parasitized"))
+    mine_order = [s.uid for s in a.project.samples]
+    assert mine_order == ["p1", "u1", "p2", "u2"]
+    merged = a.save(storage, now=3.0)
+    assert [s.uid for s in merged.samples] == mine_order
+    assert merged.classes == ["Parasitized", "Uninfected"]
+    assert same_content(merged, a.base)

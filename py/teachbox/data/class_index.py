@@ -50,6 +50,14 @@ class ClassIndex:
         self._labels[position] = new
         self._positions[new] = position
 
+    def insert(self, label: str, position: int) -> int:
+        """Register `label` at `position` (clamped) if it is new, e.g. a deleted class put back where it was; later
+        classes move down one output index. Returns its index."""
+        if label not in self._positions:
+            self._labels.insert(max(0, min(position, len(self._labels))), label)
+            self._positions = {name: i for i, name in enumerate(self._labels)}
+        return self._positions[label]
+
     def remove(self, label: str) -> None:
         """Drop a class; later classes move up one output index."""
         self._labels.pop(self.index(label))

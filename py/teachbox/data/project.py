@@ -66,6 +66,26 @@ class Project:
         """Drop samples (e.g. images that failed to decode); classes left empty stay listed so the user sees them."""
         self.samples = [s for s in self.samples if s.uid not in uids]
 
+    def take(self, uids: set[str]) -> list[tuple[int, Sample]]:
+        """Remove samples and return each with the index it had, in order: what `put_back` needs to undo this."""
+        taken = [(i, s) for i, s in enumerate(self.samples) if s.uid in uids]
+        self.remove(uids)
+        return taken
+
+    def put_back(self, taken: list[tuple[int, Sample]], class_place: tuple[int, str] | None = None) -> list[Sample]:
+        """Undo `take` (and `take_class`): the class at its index, each sample at its index (clamped; exact when
+        undone in reverse order). A sample whose uid is back already is left out. Returns the samples put back."""
+        if class_place is not None:
+            self.classes.insert(class_place[1], class_place[0])
+        present = {s.uid for s in self.samples}
+        back = [(i, s) for i, s in taken if s.uid not in present]
+        if len(self.samples) + len(back) > MAX_SAMPLES:
+            raise TeachboxError("too_many_samples", f"A project holds at most {MAX_SAMPLES:,} images.")
+        for index, sample in back:
+            self.classes.add(sample.label)
+            self.samples.insert(index, sample)
+        return [s for _, s in back]
+
     def add_class(self, label: str) -> None:
         if label in self.classes:
             raise TeachboxError("duplicate_label", f"There is already a class named {label!r}.", {"label": label})
@@ -77,13 +97,12 @@ class Project:
             if sample.label == old:
                 sample.label = new
 
-    def delete_class(self, label: str) -> set[str]:
-        """Remove a class and its samples; returns the removed samples' uids."""
-        self.classes.index(label)
-        removed = {s.uid for s in self.samples if s.label == label}
-        self.remove(removed)
+    def take_class(self, label: str) -> tuple[int, list[tuple[int, Sample]]]:
+        """Remove a class and its samples; returns the class's index and the samples as `take` does."""
+        position = self.classes.index(label)
+        taken = self.take({s.uid for s in self.samples if s.label == label})
         self.classes.remove(label)
-        return removed
+        return position, taken
 
     def relabel(self, uids: set[str], label: str) -> int:
         """Move samples to another (existing or new) class; returns how many moved."""

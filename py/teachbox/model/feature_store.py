@@ -106,6 +106,13 @@ class FeatureStore:
         for entry in [entry for entry in self._cache if entry[1] in uids]:
             del self._cache[entry]
 
+    def take(self, uids: set[str]) -> list[tuple[str, str, Any]]:
+        """Forget these samples' rows and return them as (key, uid, row), so an undo can `put` them back."""
+        taken = [(key, uid, row) for (key, uid), row in self._cache.items() if uid in uids]
+        for key, uid, _row in taken:
+            del self._cache[(key, uid)]
+        return taken
+
     def forget_key(self, key: str) -> None:
         for entry in [entry for entry in self._cache if entry[0] == key]:
             del self._cache[entry]

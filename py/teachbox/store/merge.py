@@ -12,6 +12,9 @@ The rules, which make concurrent edits add up instead of overwrite:
 - A removal removes only what this tab had seen: a sample another tab added meanwhile survives a class deletion
   here, and so does its class (it then holds just that sample). Stale state never resurrects anything, since only
   differences are written and a sample or class this tab did not change is taken from storage.
+- This tab's additions go where this tab has them: before the next sample (class) this tab has that is stored, or
+  at the end. So a deletion undone here puts its images and class back in their places in storage too, and new
+  images, which this tab appends, come after everything stored, as before.
 - A class rename is replayed on storage (the `renames` this tab made since `base`, in order), so images another tab
   added to the old name follow it to the new one.
 - The name, settings, input size and model are this tab's where it changed them, else storage's. The model itself
@@ -21,13 +24,15 @@ The rules, which make concurrent edits add up instead of overwrite:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from teachbox.errors import TeachboxError
 from teachbox.store.manifest import ProjectRecord, SampleRecord
 
 Renames = list[tuple[str, str]]
+T = TypeVar("T")
 
 
 def merge(base: ProjectRecord | None, mine: ProjectRecord, theirs: ProjectRecord | None, renames: Renames,
@@ -96,7 +101,8 @@ def _labelled(sample: SampleRecord, label: str) -> SampleRecord:
 
 def _merge_samples(base: list[SampleRecord], mine: list[SampleRecord],
                    theirs: list[SampleRecord]) -> list[SampleRecord]:
-    """Stored samples with this tab's removals and moves applied, in stored order, then this tab's additions."""
+    """Stored samples with this tab's removals and moves applied, in stored order, and this tab's additions in their
+    places (`_placed`)."""
     before = {s.uid: s.label for s in base}
     now = {s.uid: s for s in mine}
     merged = []
@@ -110,16 +116,36 @@ def _merge_samples(base: list[SampleRecord], mine: list[SampleRecord],
         else:
             merged.append(stored)
     stored_uids = {s.uid for s in theirs}
-    merged += [s for s in mine if s.uid not in before and s.uid not in stored_uids]
-    return merged
+    added = {s.uid for s in mine if s.uid not in before and s.uid not in stored_uids}
+    return _placed(merged, mine, added, lambda s: s.uid)
 
 
 def _merge_classes(base: list[str], mine: list[str], theirs: list[str], samples: list[SampleRecord]) -> list[str]:
     """Stored classes in their order, less those this tab deleted (unless a sample it had not seen still needs
-    one), then the classes this tab added, then any class a merged sample names that is not listed yet."""
+    one), the classes this tab added in their places (`_placed`), then any class a merged sample names that is not
+    listed yet."""
     removed = set(base) - set(mine)
     used = {s.label for s in samples}
     classes = [c for c in theirs if c not in removed or c in used]
-    classes += [c for c in mine if c not in base and c not in classes]
+    classes = _placed(classes, mine, {c for c in mine if c not in base and c not in classes}, lambda c: c)
     classes += [label for label in dict.fromkeys(s.label for s in samples) if label not in classes]
     return classes
+
+
+def _placed(merged: list[T], mine: list[T], added: set[Hashable], key: Callable[[T], Hashable]) -> list[T]:
+    """`merged` with the items of `mine` whose keys are in `added` inserted where `mine` has them: each before the
+    next item of `mine` that `merged` holds, or at the end when none follows."""
+    kept = {key(item) for item in merged}
+    ahead_of: dict[Hashable, list[T]] = {}
+    pending: list[T] = []
+    for item in mine:
+        name = key(item)
+        if name in added:
+            pending.append(item)
+        elif name in kept and pending:
+            ahead_of[name], pending = pending, []
+    placed: list[T] = []
+    for item in merged:
+        placed += ahead_of.get(key(item), [])
+        placed.append(item)
+    return placed + pending

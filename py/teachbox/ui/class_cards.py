@@ -14,13 +14,16 @@ from typing import Any
 from teachbox.api import Api
 from teachbox.browser.convert import is_nullish
 from teachbox.errors import TeachboxError
-from teachbox.ui import dom, thumbs
+from teachbox.ui import dom
 from teachbox.ui.camera import Capture
-from teachbox.ui.feedback import ConfirmDialog, Feedback
+from teachbox.ui.feedback import Feedback
 from teachbox.ui.folders import next_class_name
 from teachbox.ui.intake import DataOps, plural, quoted
+from teachbox.ui.thumb_grid import ThumbGrid
+from teachbox.ui.undo_toast import UndoToast
 
 PAGE_SIZE = 24
+ONE_ROW = 5  # thumbnails a phone shows in a collapsed card's row without scrolling: more get a "Show all" toggle
 DEFAULT_CLASSES = ("Class 1", "Class 2")
 _card_ids = itertools.count(1)
 
@@ -28,12 +31,12 @@ _card_ids = itertools.count(1)
 class ClassList:
     """The list of class cards and the Add class button."""
 
-    def __init__(self, api: Api, feedback: Feedback, data: DataOps, capture: Capture, confirm: ConfirmDialog) -> None:
+    def __init__(self, api: Api, feedback: Feedback, data: DataOps, capture: Capture, undo: UndoToast) -> None:
         self.api = api
         self.feedback = feedback
         self.data = data
         self.capture = capture
-        self.confirm = confirm
+        self.undo = undo
         self.root = dom.by_id("class-list")
         self.add_button = dom.by_id("add-class")
         self.cards: dict[str, ClassCard] = {}
@@ -93,6 +96,25 @@ class ClassList:
         self.cards.pop(old, None)
         self.cards[new] = card
 
+    def _restored_card(self, result: dict[str, Any]) -> ClassCard | None:
+        """The card of what an undo (Api.undo's `result`) put back: its class, as named now (renamed since?)."""
+        self.refresh()
+        back = result["restored"]
+        labels = back["classes"] or back["labels"]
+        return self.cards.get(labels[0]) if labels else None
+
+    def show_sample(self, result: dict[str, Any], uid: str) -> None:
+        """An undo put the image `uid` back: its card turns to its page and focuses it."""
+        card = self._restored_card(result)
+        if card is not None:
+            card.show_sample(uid)
+
+    def focus_card(self, result: dict[str, Any], button: str) -> None:
+        """An undo put back a class (or its images): the focus goes to the button that removed them."""
+        card = self._restored_card(result)
+        if card is not None:
+            (card.delete_button if button == "delete" else card.clear_button).focus()
+
     def card_for(self, node: Any) -> ClassCard | None:
         """The card a DOM node belongs to (drop targets)."""
         found = node.closest("[data-card]") if not is_nullish(node) else None
@@ -113,7 +135,6 @@ class ClassCard:
         self.offset = 0
         self.card_id = str(next(_card_ids))
         self._shown: list[str] = []
-        self._generation = 0
         self.listeners = owner.feedback.listeners_for_actions()
         self.renaming = False
 
@@ -128,7 +149,11 @@ class ClassCard:
         self.add_button = dom.el("button", "Add images…", type="button", cls="add-images")
         self.webcam_button = dom.el("button", "Webcam", type="button", cls="webcam", aria_expanded="false")
         self.capture_slot = dom.el("div", cls="capture-slot")
-        self.thumbs = dom.el("ul", cls="thumbs")
+        self.grid = ThumbGrid(self.listeners, self._remove, self._page)
+        self.grid.node.id = f"class-{self.card_id}-thumbs"
+        # On a phone a card shows one scrolling row of its thumbnails, so Train is near (app.css); this shows all.
+        self.rows_button = dom.el("button", "Show all", type="button", cls="small-button rows-toggle",
+                                  aria_expanded="false", aria_controls=self.grid.node.id)
         self.prev_button = dom.el("button", "‹ Prev", type="button", cls="small-button")
         self.next_button = dom.el("button", "Next ›", type="button", cls="small-button")
         self.page_text = dom.el("span", cls="page-text")
@@ -140,7 +165,7 @@ class ClassCard:
                    dom.el("div", self.rename_button, self.clear_button, self.delete_button, cls="card-actions"),
                    cls="card-head"),
             dom.el("div", self.add_button, self.file_input, self.webcam_button, cls="card-add"),
-            self.capture_slot, self.empty_text, self.thumbs, self.pager,
+            self.capture_slot, self.empty_text, self.grid.node, self.rows_button, self.pager,
             cls="class-card", data_card=self.card_id, aria_labelledby=f"class-{self.card_id}-name",
         )
         self._name_buttons()
@@ -152,9 +177,9 @@ class ClassCard:
         on(self.rename_button, "click", lambda _e: self.begin_rename())
         on(self.clear_button, "click", lambda _e: self._clear())
         on(self.delete_button, "click", lambda _e: self._delete())
-        on(self.prev_button, "click", lambda _e: self._page(-1))
-        on(self.next_button, "click", lambda _e: self._page(1))
-        on(self.thumbs, "click", self._thumb_clicked)
+        on(self.prev_button, "click", lambda _e: self._page_button(-1))
+        on(self.next_button, "click", lambda _e: self._page_button(1))
+        on(self.rows_button, "click", lambda _e: self._toggle_rows())
 
     # -- state -> DOM --------------------------------------------------------------------------------------------
     def _name_buttons(self) -> None:
@@ -164,7 +189,7 @@ class ClassCard:
                              (self.webcam_button, "Record from the webcam into")):
             button.setAttribute("aria-label", f"{verb} class {self.label}")
         self.pager.setAttribute("aria-label", f"Pages of {self.label}")
-        self.thumbs.setAttribute("aria-label", f"Images of {self.label}")
+        self.grid.named(self.label)
         self.owner.capture.named(self)
 
     def update(self, count: int) -> None:
@@ -180,32 +205,17 @@ class ClassCard:
             self.page_text.textContent = f"{self.offset + 1}–{min(count, self.offset + PAGE_SIZE)} of {count}"
         self.empty_text.hidden = count > 0
         page = self.api.samples({"label": self.label, "offset": self.offset, "limit": PAGE_SIZE})
+        self.rows_button.hidden = len(page) <= ONE_ROW
         uids = [sample["uid"] for sample in page]
         if uids != self._shown:
             self._shown = uids
-            self._draw(page)
+            self.grid.show(page)
 
-    def _draw(self, page: list[dict[str, Any]]) -> None:
-        """Replace the thumbnails of this page; drawing runs in the background, newest page wins."""
-        self._generation += 1
-        generation = self._generation
-        dom.clear(self.thumbs)
-        canvases = []
-        for sample in page:
-            name = str(sample["name"])
-            canvas = thumbs.canvas(name)
-            remove = dom.el("button", "×", type="button", cls="thumb-remove", data_uid=sample["uid"],
-                            aria_label=f"Remove {name} from {self.label}")
-            self.thumbs.append(dom.el("li", canvas, remove, cls="thumb-item", title=name))
-            canvases.append((canvas, sample["source"]))
-
-        async def paint() -> None:
-            for canvas, source in canvases:
-                if generation != self._generation:
-                    return
-                await thumbs.draw(canvas, source)
-
-        dom.spawn(paint())
+    def _toggle_rows(self) -> None:
+        expanded = not self.node.classList.contains("expanded")
+        self.node.classList.toggle("expanded", expanded)
+        self.rows_button.setAttribute("aria-expanded", "true" if expanded else "false")
+        self.rows_button.textContent = "Show one row" if expanded else "Show all"
 
     # -- actions -------------------------------------------------------------------------------------------------
     async def _files_chosen(self) -> None:
@@ -213,58 +223,55 @@ class ClassCard:
         self.file_input.value = ""  # choosing the same files again must fire `change` again
         await self.owner.data.add(self.label, files, self.owner.feedback)
 
-    def _page(self, step: int) -> None:
-        self.offset = max(0, self.offset + step * PAGE_SIZE)
+    def _page(self, step: int) -> bool:
+        """Show the previous (-1) or next (1) page; False when there is none."""
+        offset = max(0, self.offset + step * PAGE_SIZE)
+        if offset == self.offset or offset >= self.count:
+            return False
+        self.offset = offset
         self.update(self.count)
+        return True
+
+    def _page_button(self, step: int) -> None:
+        self._page(step)
         pressed, other = (self.prev_button, self.next_button) if step < 0 else (self.next_button, self.prev_button)
         if pressed.disabled:  # first or last page reached: keep the keyboard focus on a usable button
             other.focus()
 
-    def _thumb_clicked(self, event: Any) -> None:
-        button = event.target.closest("button[data-uid]")
-        if is_nullish(button):
-            return
-        uid = str(button.dataset.uid)
-        item = button.closest("li")
-        following = item.nextElementSibling or item.previousElementSibling
-        index = self._shown.index(uid) if uid in self._shown else 0
-        self.api.remove_samples([uid])
-        self.owner.feedback.say(f"Removed an image from {quoted(self.label)}.")
+    def _remove(self, uid: str, index: int) -> None:
+        """Remove one image (its × or the Delete key); the focus stays in the grid at the same place."""
+        result = self.api.remove_samples([uid])
         self.owner.refresh()
-        self._focus_thumb(index if following else index - 1)
-
-    def _focus_thumb(self, index: int) -> None:
-        """After removing a thumbnail, focus the next one's × (or the Add button) so keyboard users keep going."""
-        buttons = dom.js_list(self.thumbs.querySelectorAll("button[data-uid]"))
-        if buttons:
-            buttons[max(0, min(index, len(buttons) - 1))].focus()
-        else:
+        if not self.grid.focus_at(index):
             self.add_button.focus()
+        self.owner.undo.offer(result["undo"], f"Removed an image from {quoted(self.label)}.",
+                              lambda restored: self.owner.show_sample(restored, uid))
 
-    async def _clear(self) -> None:
+    def _clear(self) -> None:
         if not self.count:
             return
-        if not await self.owner.confirm.ask(f"Clear {quoted(self.label)}?",
-                                            f"Remove all {plural(self.count, 'image')} of {quoted(self.label)}? "
-                                            "The class itself stays.", "Remove images"):
-            return
         uids = [sample["uid"] for sample in self.api.samples({"label": self.label, "offset": 0, "limit": self.count})]
-        self.api.remove_samples(uids)
-        self.owner.feedback.say(f"Removed {plural(len(uids), 'image')} from {quoted(self.label)}.")
+        result = self.api.remove_samples(uids)
         self.owner.refresh()
         self.add_button.focus()
+        self.owner.undo.offer(result["undo"], f"Removed {plural(len(uids), 'image')} from {quoted(self.label)}.",
+                              lambda restored: self.owner.focus_card(restored, "clear"))
 
-    async def _delete(self) -> None:
-        detail = f" and its {plural(self.count, 'image')}" if self.count else ""
-        if not await self.owner.confirm.ask(f"Delete {quoted(self.label)}?",
-                                            f"Delete the class {quoted(self.label)}{detail}? This cannot be undone.",
-                                            "Delete class"):
-            return
+    def _delete(self) -> None:
         label = self.label
-        self.api.delete_class(label)
-        self.owner.feedback.say(f"Deleted the class {quoted(label)}.")
+        result = self.api.delete_class(label)
         self.owner.refresh()
         self.owner.add_button.focus()
+        self.owner.undo.offer(result["undo"], f"Deleted the class {quoted(label)}.",
+                              lambda restored: self.owner.focus_card(restored, "delete"))
+
+    def show_sample(self, uid: str) -> None:
+        """Turn to the page that holds the image `uid` and focus it (an undo brought it back)."""
+        uids = [s["uid"] for s in self.api.samples({"label": self.label, "offset": 0, "limit": self.count})]
+        if uid in uids:
+            self.offset = uids.index(uid) // PAGE_SIZE * PAGE_SIZE
+            self.update(self.count)
+            self.grid.focus_uid(uid)
 
     # -- inline rename ------------------------------------------------------------------------------------------
     def begin_rename(self) -> None:
@@ -318,7 +325,7 @@ class ClassCard:
         self.owner.feedback.say(f"Renamed {quoted(old)} to {quoted(self.label)}.")
 
     def destroy(self) -> None:
-        self._generation += 1
+        self.grid.show([])  # stops drawing
         if self.owner.capture.is_open_in(self):
             self.owner.capture.close()
         self.listeners.clear()

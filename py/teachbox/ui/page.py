@@ -22,6 +22,7 @@ from teachbox.ui.project_bar import ProjectBar
 from teachbox.ui.results import Results
 from teachbox.ui.sample_menu import SampleMenu
 from teachbox.ui.trainpanel import TrainPanel
+from teachbox.ui.undo_toast import UndoToast
 
 # The panels with their own message lines (index.html's `<div class="panel-messages" id="NAME-messages">`).
 PANELS = ("data", "import", "train", "results", "preview", "export")
@@ -37,15 +38,16 @@ class Page:
         said = {name: Feedback.panel(f"{name}-messages") for name in PANELS}
         self.said = said
         self.confirm = ConfirmDialog()
+        self.undo = UndoToast(api)
         self.data = DataOps(api, LoadProgress(api, said["data"]))
         self.camera = Camera(dom.by_id("camera-select"), dom.by_id("camera-mirror"), said["data"])
         self.capture = Capture(self.camera, lambda label, frames: self.data.add(label, frames, said["data"]),
                                said["data"])
-        self.classes = ClassList(api, said["data"], self.data, self.capture, self.confirm)
+        self.classes = ClassList(api, said["data"], self.data, self.capture, self.undo)
         self.importer = CsvImport(api, said["import"], self.data)
         self.sample_menu = SampleMenu(api, self.importer, self.confirm)
         self.classifier_menu = ClassifierMenu(api, self.feedback)
-        self.results = Results(api, said["results"])
+        self.results = Results(api, said["results"], self.undo)
         self.preview = Preview(api, self.camera, said["preview"])
         self.export = ExportPanel(api, said["export"], self._model_imported)
         self.train = TrainPanel(api, said["train"])
@@ -70,6 +72,7 @@ class Page:
         if project["id"] == self.project_id:
             return
         self.project_id = project["id"]
+        self.undo.hide()  # the previous project's deletions are final
         for feedback in self.said.values():  # what was said was about the previous project
             feedback.clear()
         self.importer.clear_report()

@@ -1,7 +1,8 @@
 """Results of the last training on its validation images: accuracy per class, confusion matrix, and the mistakes.
 
 The mistakes are where a person finds mislabelled images, so each one offers the fix in place: move it to the
-class the model (or the person) thinks is right, or delete it. Those edits change the data, not these numbers: the
+class the model (or the person) thinks is right, or delete it (the Undo toast can put it back, and the mistake's
+buttons come back with it). Those edits change the data, not these numbers: the
 panel then says the results are from before the change, until the next training. A training that ends, whoever
 started it (the Train button, the console, a script), is evaluated at once, so these numbers are the model's.
 """
@@ -11,11 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 from teachbox.api import Api
-from teachbox.browser.convert import is_nullish
+from teachbox.browser.convert import is_nullish, to_py
 from teachbox.errors import TeachboxError
 from teachbox.ui import dom, heatmap, thumbs
 from teachbox.ui.feedback import Feedback
 from teachbox.ui.intake import plural, quoted
+from teachbox.ui.undo_toast import UndoToast
 
 MAX_MISTAKES = 60
 BUTTONS_UP_TO = 4  # with more classes, "Move to" is a picker instead of one button per class
@@ -29,9 +31,10 @@ def pct(value: float) -> str:
 class Results:
     """Evaluation of the current model through `Api.evaluate()`, rendered as tables and a list of mistakes."""
 
-    def __init__(self, api: Api, feedback: Feedback) -> None:
+    def __init__(self, api: Api, feedback: Feedback, undo: UndoToast) -> None:
         self.api = api
         self.feedback = feedback
+        self.undo = undo
         self.body = dom.by_id("results-body")
         self.note = dom.by_id("results-note")
         self.evaluate_button = dom.by_id("results-evaluate")
@@ -43,14 +46,21 @@ class Results:
         self._targets: list[tuple[Any, str]] = []  # (Move button or option, class it moves to)
         self._shown_data: tuple[Any, ...] = ()  # _data_signature() when the results shown were rendered
         self._thumbs: list[tuple[Any, Any, str]] = []  # (canvas, image source, predicted class) of listed mistakes
+        self._deleted: dict[str, tuple[Any, Any]] = {}  # uid -> (item, status) of mistakes deleted here
+        self._fixes = 0  # mistakes fixed (moved or deleted) and not undone since the results were shown
+        self._note = ""  # the note of the results shown, again when undos bring the data back to what they are about
         feedback.follow(api, "trained", lambda _p: self.evaluate())  # a coroutine: call_handler runs it after
         feedback.follow(api, "dataset", lambda _p: self._data_changed())
+        feedback.follow(api, "restored", self._restored)
         self.show_saved()
         self.evaluate_button.disabled = not api.project()["trained"]
 
     def _data_changed(self) -> None:
-        if not self._editing and self._data_signature() != self._shown_data:
-            self._stale("The images changed since these results; train again to update them.")
+        if not self._editing:
+            if self._data_signature() != self._shown_data:
+                self._stale("The images changed since these results; train again to update them.")
+            elif self.shown and not self._fixes:  # an undo brought back the data these results are about
+                self.note.textContent = self._note
         self._check_targets()
 
     def _data_signature(self) -> tuple[Any, ...]:
@@ -94,11 +104,13 @@ class Results:
         when = str(saved.get("evaluated") or "")[:16].replace("T", " ")
         self.note.textContent = f"{self.note.textContent} Saved with the model{f' ({when} UTC)' if when else ''}; " \
                                 "Evaluate again re-runs it."
+        self._note = str(self.note.textContent)
         return True
 
     def _empty(self, note: str) -> None:
         self.item_listeners.clear()
         self._targets = []
+        self._deleted, self._fixes = {}, 0
         dom.clear(self.body)
         self.shown = False
         self.note.textContent = note
@@ -120,10 +132,12 @@ class Results:
         self._shown_data = self._data_signature()
         self.item_listeners.clear()
         self._targets = []
+        self._deleted, self._fixes = {}, 0
         dom.clear(self.body)
         labels: list[str] = result["labels"]
         self.note.textContent = (f"Validation accuracy {pct(result['accuracy'])} on "
                                  f"{plural(result['count'], 'validation image')} (images held out from training).")
+        self._note = str(self.note.textContent)
         self.body.append(self._per_class(result))
         self.body.append(self._confusion(labels, result["confusion"], result["count"]))
         self.body.append(self._mistakes(labels, result["misclassified"]))
@@ -234,6 +248,7 @@ class Results:
                 control.disabled = True
             status.textContent = message
             item.classList.add("fixed")
+            self._fixes += 1
             self.note.textContent = "You fixed images after this evaluation; train again to update the results."
             self._focus_after(item)
 
@@ -252,11 +267,12 @@ class Results:
         def delete() -> None:
             self._editing = True
             try:
-                self.api.remove_samples([uid])
+                result = self.api.remove_samples([uid])
             finally:
                 self._editing = False
             done("Deleted from the project.")
-            self.feedback.say(f"Deleted {name}.")
+            self._deleted[uid] = (item, status)
+            self.undo.offer(result["undo"], f"Deleted {name}.", lambda _result: remove.focus())
 
         if len(targets) <= BUTTONS_UP_TO:
             for label in targets:
@@ -277,6 +293,20 @@ class Results:
         self.item_listeners.on(remove, "click", lambda _e: delete())
         actions.append(remove)
         return item
+
+    def _restored(self, payload: Any) -> None:
+        """Mistakes deleted here whose images an undo put back can be fixed again (moved to a class that exists)."""
+        for uid in to_py(payload)["uids"]:
+            found = self._deleted.pop(str(uid), None)
+            if found is None:
+                continue
+            item, status = found
+            for control in dom.js_list(item.querySelectorAll(".mistake-actions button, .mistake-actions select")):
+                control.disabled = False
+            item.classList.remove("fixed")
+            status.textContent = "Put back in the project."
+            self._fixes -= 1
+        self._data_changed()
 
     def _focus_after(self, item: Any) -> None:
         """The fixed item's buttons are now disabled: keyboard focus goes on to the next mistake (or the heading)."""
