@@ -131,3 +131,20 @@ def test_save_plan_writes_only_what_changed() -> None:
 
     retrained = plan_save(after, ["b", "c"], [(POOLED, "b"), (POOLED, "c")], object())
     assert retrained.put_model, "a new classifier object is a new model to store"
+
+
+def test_a_big_save_is_cut_into_chunks_and_a_small_one_stays_one() -> None:
+    from teachbox.store.manifest import CHUNK_BYTES, CHUNK_OPS, put_chunks
+
+    def op(i: int) -> tuple[str, str, str, None]:
+        return ("blobs", "put", f"k{i}", None)
+
+    assert put_chunks([]) == [[]]
+    assert put_chunks([(op(1), 10), (op(2), 10)]) == [[op(1), op(2)]]
+    many = put_chunks([(op(i), 1) for i in range(CHUNK_OPS * 2 + 3)])
+    assert [len(chunk) for chunk in many] == [CHUNK_OPS, CHUNK_OPS, 3]
+    heavy = put_chunks([(op(i), CHUNK_BYTES // 2 + 1) for i in range(3)])
+    assert [len(chunk) for chunk in heavy] == [1, 1, 1]  # two would pass the byte limit
+    huge = put_chunks([(op(0), CHUNK_BYTES * 3), (op(1), 1)])
+    assert [len(chunk) for chunk in huge] == [1, 1]  # one record over the limit still goes, alone
+    assert [o for chunk in many for o in chunk] == [op(i) for i in range(CHUNK_OPS * 2 + 3)]  # order kept

@@ -1,4 +1,5 @@
-"""Projects in IndexedDB: one database, one transaction per save, so a save lands whole or not at all.
+"""Projects in IndexedDB: one database; a save's manifest and its last records in one transaction, so a save lands
+whole or not at all (a big save's other new records go first, in chunks no manifest names until then: put_chunks).
 
 Stores (all with out-of-line keys; key layout in manifest.py): `projects` (the manifest as a JSON string),
 `blobs` (each sample's image bytes as a Blob: CSV rows too, so a saved project needs no server), `features` (pooled
@@ -36,6 +37,7 @@ from teachbox.store.manifest import (
     new_id,
     plan_save,
     project_range,
+    put_chunks,
 )
 from teachbox.store.merge import Renames, merge
 
@@ -123,13 +125,16 @@ class ProjectDB:
         by_uid = {s.uid: s for s in project.samples}
         sizes = {s.uid: s.size for s in base.samples} if base is not None else {}
         ident = record.id
-        ops: list[idb.Op] = []
+        puts: list[tuple[idb.Op, int]] = []
         for uid in plan.put_blobs:
             blob = await sample_blob(by_uid[uid])
             sizes[uid] = int(blob.size)
-            ops.append((BLOBS, "put", blob_key(ident, uid), blob))
+            puts.append(((BLOBS, "put", blob_key(ident, uid), blob), sizes[uid]))
+        puts += [((FEATURES, "put", feature_key(ident, key, uid), row), int(row.byteLength))
+                 for key, uid in plan.put_features for row in (store.get(key, uid),)]
+        *early, last = put_chunks(puts)
+        ops: list[idb.Op] = list(last)
         ops += [(BLOBS, "delete", blob_key(ident, uid), None) for uid in plan.delete_blobs]
-        ops += [(FEATURES, "put", feature_key(ident, key, uid), store.get(key, uid)) for key, uid in plan.put_features]
         ops += [(FEATURES, "delete", feature_key(ident, key, uid), None) for key, uid in plan.delete_features]
         model = base.model if base is not None and classifier is not None else None
         model_bytes = base.model_bytes if model is not None else 0
@@ -144,9 +149,29 @@ class ProjectDB:
             + _row_bytes(store, plan.put_features) - _row_bytes(store, plan.delete_features)
         now = environment.now_epoch()
         mine = memory_record(record, project, sizes, feature_bytes, model_bytes, model, now)
-        merged = await self._update(ident, lambda theirs: merge(base, mine, theirs, renames, now),
-                                    [*ops, (META, "put", LAST, ident)])
+        written: list[idb.Op] = []
+        try:
+            for chunk in early:  # records no manifest names yet: invisible until the last transaction lands
+                await self.write(chunk)
+                written += chunk
+            merged = await self._update(ident, lambda theirs: merge(base, mine, theirs, renames, now),
+                                        [*ops, (META, "put", LAST, ident)])
+        except TeachboxError:
+            await self._unwrite(written)
+            raise
         return mine, plan.after(saved, classifier), merged
+
+    async def _unwrite(self, puts: list[idb.Op]) -> None:
+        """Take back the early chunks of a save that did not land (best effort: storage may be what failed; a
+        record left behind is named by no manifest and goes with its project)."""
+        for chunk in put_chunks([((store, "delete", key, None), 0) for store, _kind, key, _value in puts]):
+            if not chunk:
+                return
+            try:
+                await self.write(chunk)
+            except TeachboxError as error:
+                environment.console_warn(f"could not take back part of a failed save: {error.message}")
+                return
 
     async def create(self, record: ProjectRecord) -> None:
         """A new project's first manifest (its id is new: no other tab can hold it), and the last open one."""

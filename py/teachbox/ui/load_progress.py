@@ -18,7 +18,7 @@ from teachbox.api import Api
 from teachbox.browser.convert import to_py
 from teachbox.ui import dom
 from teachbox.ui.feedback import Feedback
-from teachbox.ui.trainpanel import ANNOUNCE_EVERY_S, time_left
+from teachbox.ui.progress_text import ANNOUNCE_EVERY_S, time_left
 
 SHOW_FROM = 100
 

@@ -11,7 +11,6 @@ training options; out-of-range values are refused by the core with a sentence na
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from typing import Any
 
@@ -24,6 +23,7 @@ from teachbox.ui import dom
 from teachbox.ui.charts import TRAIN_COLOUR, VALIDATION_COLOUR, LineChart, Series
 from teachbox.ui.feedback import Feedback
 from teachbox.ui.intake import plural
+from teachbox.ui.progress_text import ANNOUNCE_EVERY_S, time_left
 
 # input id → (API option, kind, what the person calls it)
 FIELDS = {
@@ -36,7 +36,6 @@ FIELDS = {
     "opt-dropout": ("dropout", float, "Dropout"),
 }
 PHASES = {"embedding": "Reading images", "training": "Training", "evaluating": "Evaluating"}
-ANNOUNCE_EVERY_S = 2.0  # screen readers hear the progress line at most this often
 DRAW_EVERY_S = 0.1  # epochs of a small head take milliseconds: redraw the charts at most ~10 times a second
 WATCH_EVERY_S = 0.25  # how often the end of a training started elsewhere is checked for (it may fail silently)
 DEFAULTS = TrainOptions().to_json()  # what a field shows when the project's settings do not name its option
@@ -56,16 +55,6 @@ def parse_option(text: str, kind: Any, name: str) -> Any:
     if kind is int and value.is_integer():
         return int(value)
     return value  # a fractional whole-number option is refused by the core with its own message
-
-
-def time_left(seconds: float | None) -> str:
-    if seconds is None or not math.isfinite(seconds):
-        return ""
-    if seconds < 1:
-        return " — almost done"
-    if seconds < 90:
-        return f" — about {seconds:.0f} s left"
-    return f" — about {seconds / 60:.0f} min left"
 
 
 def percent(value: float | None) -> str:
