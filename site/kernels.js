@@ -8,9 +8,13 @@
   // The longest a batch's model ops hold the main thread before the page gets a turn: input is answered within
   // about this (plus one op), well under the 100 ms a person notices.
   const SLICE_MS = 40;
-  /** A turn for the page's input and rendering: scheduler.yield keeps this task's priority; a message otherwise. */
-  const yieldToPage = () => (globalThis.scheduler && scheduler.yield ? scheduler.yield()
-    : new Promise((resolve) => { const channel = new MessageChannel(); channel.port1.onmessage = resolve; channel.port2.postMessage(null); }));
+  /** A turn for the page's input and rendering: the rest runs as a new task (a message: setTimeout is clamped to
+   *  4 ms when nested). */
+  const yieldToPage = () => new Promise((resolve) => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => { channel.port1.close(); resolve(); };
+    channel.port2.postMessage(null);
+  });
 
   const kernels = {
     /** [1, size, size, 3] float32: crop `box` ([y1, x1, y2, x2], normalised) + bilinear resize, then `scaling`
