@@ -44,6 +44,11 @@ import harness as H
 RESULTS = H.BENCH / "results"
 from run import SCALE_END as SECTION_END, SCALE_START as SECTION_START  # noqa: E402 - bench/run.py keeps the section
 SAMPLE_EVERY_S = 3.0
+LEAD = ("How it is measured: `bench/scale.py` ([development.md](development.md#benchmarks)); what was changed for these "
+        "figures and what they show (the TF.js wasm heap is bounded by the batch, not the data set; the images' bytes "
+        "stay in Chromium's memory; the tasks over 100 ms that remain): [decisions.md](decisions.md), "
+        "\"30,000 images\". Memory cells are peaks while a phase ran, or what stays after two forced collections "
+        "(\"settled\").")
 MEMORY_KEYS = ("jsHeap", "tfWasmHeap", "pythonHeap", "idb", "rss")
 
 # Installed once per page: the probe field, its key delays, and the long tasks since the last reset.
@@ -381,7 +386,7 @@ def render(results: dict[str, Any]) -> str:
 def write_docs(text: str) -> None:
     docs = H.ROOT / "docs" / "benchmarks.md"
     current = docs.read_text(encoding="utf-8")
-    block = f"{SECTION_START}\n## Scale: 30,000 images\n\n{text}\n{SECTION_END}\n"
+    block = f"{SECTION_START}\n## Scale: 30,000 images\n\n{LEAD}\n\n{text}\n{SECTION_END}\n"
     if SECTION_START in current:
         head, rest = current.split(SECTION_START, 1)
         current = head + block + rest.split(SECTION_END, 1)[1].lstrip("\n")
