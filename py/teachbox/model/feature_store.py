@@ -27,6 +27,7 @@ BATCH = 32  # faster per image than 16 on wasm (docs/decisions.md)
 # Batches prepared ahead of the model: more gave no speed, and each extra batch in flight holds more wasm heap (which
 # never shrinks).
 AHEAD = 1
+FETCH_AT_ONCE = 32  # URLs fetched together when saving (sample_blobs)
 
 
 @dataclass
@@ -217,3 +218,11 @@ async def sample_blob(sample: Sample) -> Any:
     if isinstance(sample.source, str):
         sample.source = await net.fetch_blob(sample.source)
     return sample.source
+
+
+async def sample_blobs(samples: list[Sample]) -> list[Any]:
+    """Each sample's Blob (sample_blob), the URLs among them fetched FETCH_AT_ONCE at a time: after a cancelled
+    load, the next load's cache hits still have URLs, and fetched one by one 9,000 of them took 25 s to save."""
+    for start in range(0, len(samples), FETCH_AT_ONCE):
+        await asyncio.gather(*(sample_blob(sample) for sample in samples[start:start + FETCH_AT_ONCE]))
+    return [sample.source for sample in samples]

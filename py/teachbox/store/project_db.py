@@ -27,7 +27,7 @@ from teachbox.browser.convert import bytes_blob
 from teachbox.data.project import Project
 from teachbox.errors import TeachboxError
 from teachbox.model.classifier import Classifier
-from teachbox.model.feature_store import FeatureStore, sample_blob
+from teachbox.model.feature_store import FeatureStore, sample_blobs
 from teachbox.store.manifest import (
     ProjectRecord,
     Saved,
@@ -126,8 +126,7 @@ class ProjectDB:
         sizes = {s.uid: s.size for s in base.samples} if base is not None else {}
         ident = record.id
         puts: list[tuple[idb.Op, int]] = []
-        for uid in plan.put_blobs:
-            blob = await sample_blob(by_uid[uid])
+        for uid, blob in zip(plan.put_blobs, await sample_blobs([by_uid[uid] for uid in plan.put_blobs])):
             sizes[uid] = int(blob.size)
             puts.append(((BLOBS, "put", blob_key(ident, uid), blob), sizes[uid]))
         puts += [((FEATURES, "put", feature_key(ident, key, uid), row), int(row.byteLength))
