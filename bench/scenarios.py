@@ -63,7 +63,7 @@ def _training_run(page: Any, data: Data, label: str, options: dict[str, Any] | N
            "fit_s": trained["fit_seconds"], "epochs": trained["epochs"], "best_epoch": trained["best_epoch"],
            "val_accuracy": trained["val_accuracy"], "total_s": loaded["seconds"] + trained["seconds"],
            "accuracy": scored["accuracy"], "test_count": scored["count"], "eval_s": scored["seconds"],
-           "input_size": trained["inputSize"]}
+           "input_size": trained["input_size"]}
     log(f"teachbox train {label} at {row['input_size']} px: load {row['load_s']:.1f} s + train "
         f"{row['train_s']:.1f} s ({row['epochs']} "
         f"epochs, best {row['best_epoch']}) = {row['total_s']:.1f} s; accuracy {row['accuracy']:.3f} on "
