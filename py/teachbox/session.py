@@ -130,17 +130,16 @@ class Session:
             parsed = await _fetch_csv(csv_url)
             samples = [Sample(row.label, row.url, row.path, line=row.line) for row in parsed.rows]
             project = self.project.copy() if append else Project()
-            failures, size = await self._validate_images(samples, project.input_size, from_csv=True)
-            good = [s for s in samples if s.uid not in failures]
-            errors = [e.to_json() for e in parsed.errors] + self.errors(samples, failures)
-            if not good:
-                raise TeachboxError("empty_dataset", f"No usable image in {csv_url}; nothing was changed.",
-                                    {"errors": errors[:50]})
-            project.input_size = project.input_size or size
-            project.add(good)
-            self._progress({"phase": "saving", "total": len(good)})
-            await self._save_or_forget(project, self.classifier, good)
-            self.project = project
+
+            def report(failures: dict[str, TeachboxError]) -> list[dict[str, Any]]:
+                return [e.to_json() for e in parsed.errors] + self.errors(samples, failures)
+
+            def refused(failures: dict[str, TeachboxError]) -> TeachboxError:
+                return TeachboxError("empty_dataset", f"No usable image in {csv_url}; nothing was changed.",
+                                     {"errors": report(failures)[:50]})
+
+            _good, failures = await self._add_usable(project, samples, from_csv=True, if_none=refused)
+            errors = report(failures)
         finally:
             self._finish()
         summary = {**project.to_json(), "errors": errors, "error_count": len(errors), "rows": len(parsed.rows)}
@@ -154,19 +153,29 @@ class Session:
         try:
             samples = [Sample(label, item, str(getattr(item, "name", "") or f"image {i + 1}"))
                        for i, item in enumerate(files)]
-            failures, size = await self._validate_images(samples, self.project.input_size)
-            good = [s for s in samples if s.uid not in failures]
-            project = self.project.copy()
-            if good:
-                project.input_size = project.input_size or size
-            project.add(good)
-            self._progress({"phase": "saving", "total": len(good)})
-            await self._save_or_forget(project, self.classifier, good)
-            self.project = project
+            good, failures = await self._add_usable(self.project.copy(), samples)
         finally:
             self._finish()
         self.emitter.emit("dataset", self.project.to_json())
         return {**self.project.to_json(), "added": len(good), "errors": self.errors(samples, failures)}
+
+    async def _add_usable(self, project: Project, samples: list[Sample], from_csv: bool = False,
+                          if_none: Callable[[dict[str, TeachboxError]], TeachboxError] | None = None
+                          ) -> tuple[list[Sample], dict[str, TeachboxError]]:
+        """Check and embed `samples`, add the usable ones to `project` (a tentative copy), save it, and only then
+        make it the open project: a failed save leaves the open project as it was. Raises `if_none(failures)` when
+        nothing is usable and the caller refuses that. Returns (usable samples, failures by uid)."""
+        failures, size = await self._validate_images(samples, project.input_size, from_csv=from_csv)
+        good = [s for s in samples if s.uid not in failures]
+        if not good and if_none is not None:
+            raise if_none(failures)
+        if good:
+            project.input_size = project.input_size or size
+        project.add(good)
+        self._progress({"phase": "saving", "total": len(good)})
+        await self._save_or_forget(project, self.classifier, good)
+        self.project = project
+        return good, failures
 
     # -- editing classes and samples (the UI's label-cleaning loop) -------------------------------------------------
     def idle(self) -> None:
