@@ -214,12 +214,20 @@
       const lastReader = steps.map(() => -1);
       steps.forEach((step, i) => step.inputs.forEach((j) => { if (j >= 0) lastReader[j] = i; }));
       const taps = plan.taps || [];
+      /** The plan's steps one at a time into `values` (a yield after each, for sliced), every value freed after
+       *  its last reader unless `keep` holds it; `tidyEach` when no tf.tidy encloses the whole run. */
+      function* stepping(input, keep, values, tidyEach) {
+        for (let i = 0; i < steps.length; i++) {
+          const step = steps[i];
+          const inputs = step.inputs.map((j) => (j < 0 ? input : values[j]));
+          values.push(tidyEach ? tf.tidy(() => run(step, inputs)) : run(step, inputs));
+          step.inputs.forEach((j) => { if (j >= 0 && lastReader[j] === i && !keep.includes(j)) values[j].dispose(); });
+          yield;
+        }
+      }
       const forward = (input, keep) => {
         const values = [];
-        steps.forEach((step, i) => {
-          values.push(run(step, step.inputs.map((j) => (j < 0 ? input : values[j]))));
-          step.inputs.forEach((j) => { if (j >= 0 && lastReader[j] === i && !keep.includes(j)) values[j].dispose(); });
-        });
+        for (const _ of stepping(input, keep, values, false));  // drains it: nothing to do between steps
         return values;
       };
       return {
@@ -245,10 +253,7 @@
           let result = null;
           try {
             let since = performance.now();
-            for (let i = 0; i < steps.length; i++) {
-              const step = steps[i];
-              values.push(tf.tidy(() => run(step, step.inputs.map((j) => (j < 0 ? input : values[j])))));
-              step.inputs.forEach((j) => { if (j >= 0 && lastReader[j] === i && !keep.includes(j)) values[j].dispose(); });
+            for (const _ of stepping(input, keep, values, true)) {
               if (performance.now() - since > SLICE_MS) {
                 await yieldToPage();
                 since = performance.now();

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 from teachbox.data.splits import stratified_split
 
 from tests.conftest import ROOT, SHARED
@@ -426,6 +427,7 @@ def test_preview_test_image_and_live_camera(app) -> None:  # noqa: ANN001
     before = counts(app)["Class 3"]
     card(app, "Class 3").get_by_role("button", name="Record from the webcam into class Class 3").click()
     button = app.get_by_role("button", name="Hold to record camera pictures for Class 3")
+    expect(button).to_be_enabled()  # it is disabled until the camera is on: a press before that is not a press
     button.hover()
     app.mouse.down()
     _wait_recording(app, "Hold to record camera pictures for Class 3", 3)

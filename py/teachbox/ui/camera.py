@@ -125,6 +125,12 @@ class Camera:
             self.select.append(option)
         self.select.disabled = len(devices) < 2
 
+    def has_picture(self, user: str) -> bool:
+        """Whether `user`'s <video> shows a picture yet: a camera that has just started can have none for a moment
+        (more on a busy machine), and a recording waits for it instead of failing."""
+        video = self.users.get(user)
+        return video is not None and self.running and int(video.videoWidth) > 0
+
     def frame(self, user: str, canvas: Any) -> Any:
         """Draw `user`'s current picture into `canvas` (as shown: mirrored or not) and return it."""
         video = self.users.get(user)
@@ -321,12 +327,13 @@ class Capture:
                 await self._countdown(self._number(self.delay, 0, 10))
             while self.recording and self.camera.running and self.target is target:
                 started = time.monotonic()
-                self._pending.append(await self.camera.jpeg(self.USER))
-                self.taken += 1
-                self.button.textContent = f"Recording… {self.taken}"
-                self._add_pending(target)
-                if limit is not None and self.taken >= limit:
-                    break
+                if self.camera.has_picture(self.USER):
+                    self._pending.append(await self.camera.jpeg(self.USER))
+                    self.taken += 1
+                    self.button.textContent = f"Recording… {self.taken}"
+                    self._add_pending(target)
+                    if limit is not None and self.taken >= limit:
+                        break
                 await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
         finally:
             self.recording = False

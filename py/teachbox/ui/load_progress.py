@@ -10,7 +10,6 @@ camera frames or dropped files are read before a line could be read.
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -18,7 +17,7 @@ from teachbox.api import Api
 from teachbox.browser.convert import to_py
 from teachbox.ui import dom
 from teachbox.ui.feedback import Feedback
-from teachbox.ui.progress_text import ANNOUNCE_EVERY_S, time_left
+from teachbox.ui.progress_text import Announcer, time_left
 
 SHOW_FROM = 100
 
@@ -31,11 +30,10 @@ class LoadProgress:
         self.box = dom.by_id("data-progress")
         self.bar = dom.by_id("data-progress-bar")
         self.text = dom.by_id("data-progress-text")
-        self.live = dom.by_id("data-progress-live")
+        self.announcer = Announcer(dom.by_id("data-progress-live"))
         self.stop_button = dom.by_id("data-stop")
         self.what = ""
         self.active = False
-        self._announced = 0.0
         self.listeners = feedback.listeners_for_actions()
         self.listeners.on(self.stop_button, "click", lambda _e: self.stop())
         feedback.follow(api, "progress", self._progress)
@@ -73,10 +71,6 @@ class LoadProgress:
             self._say(f"{self.what}: {done:,} of {total:,}{time_left(event.get('eta_s'))}", force=done == total)
 
     def _say(self, text: str, force: bool = False) -> None:
-        """The visible line on every batch; the live region at most every few seconds (a screen reader reading
-        every batch would never finish a sentence)."""
+        """The visible line on every batch; screen readers hear it throttled (progress_text.Announcer)."""
         self.text.textContent = text
-        now = time.monotonic()
-        if force or now - self._announced >= ANNOUNCE_EVERY_S:
-            self._announced = now
-            self.live.textContent = text
+        self.announcer.say(text, force)

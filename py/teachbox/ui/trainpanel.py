@@ -23,7 +23,7 @@ from teachbox.ui import dom
 from teachbox.ui.charts import TRAIN_COLOUR, VALIDATION_COLOUR, LineChart, Series
 from teachbox.ui.feedback import Feedback
 from teachbox.ui.intake import plural
-from teachbox.ui.progress_text import ANNOUNCE_EVERY_S, time_left
+from teachbox.ui.progress_text import Announcer, time_left
 
 # input id → (API option, kind, what the person calls it)
 FIELDS = {
@@ -71,7 +71,7 @@ class TrainPanel:
         self.stop_button = dom.by_id("train-stop")
         self.progress = dom.by_id("train-progress")
         self.phase = dom.by_id("train-phase")
-        self.live = dom.by_id("train-live")
+        self.announcer = Announcer(dom.by_id("train-live"))
         self.summary = dom.by_id("train-summary")
         self.base = dom.by_id("opt-base")
         self.crop = dom.by_id("opt-crop")
@@ -85,7 +85,6 @@ class TrainPanel:
         self.history: list[dict[str, float]] = []
         self.epochs = 0
         self.best_epoch: int | None = None
-        self._announced = 0.0
         self._drawn = 0.0
         self._following = False  # a training is shown as running (this panel's, or one started elsewhere)
         self._ended = False  # the followed training ended with a `trained` or `cancelled` event
@@ -274,14 +273,10 @@ class TrainPanel:
         self.progress.value = 0
 
     def _set_phase(self, text: str, force: bool = False) -> None:
-        """Show the progress line. The live region gets it at most every few seconds: a screen reader reading
-        every batch would never finish a sentence."""
+        """Show the progress line (and tell screen readers, throttled: progress_text.Announcer)."""
         self.phase.textContent = text
         self.progress.setAttribute("aria-valuetext", text)
-        now = time.monotonic()
-        if force or now - self._announced >= ANNOUNCE_EVERY_S:
-            self._announced = now
-            self.live.textContent = text
+        self.announcer.say(text, force)
 
     # -- charts and their text alternative -----------------------------------------------------------------------
     def draw(self) -> None:
