@@ -16,7 +16,8 @@ reused.
 Memory figures: JS heap = `performance.memory.usedJSHeapSize` (Chromium runs with precise memory info); TF.js wasm
 heap and Python heap = the byte length of the two WebAssembly memories (`teachbox.memory()`), which only grow;
 IndexedDB = `navigator.storage.estimate().usage` (this origin's storage); Chromium memory = the proportional resident
-memory (PSS) of all the browser's processes (/proc). Responsiveness: a key pressed in a probe
+memory (PSS) of all the browser's processes (/proc), also by kind of process (Playwright's driver, which runs the
+browser for the benchmark, is shown apart and not counted). Responsiveness: a key pressed in a probe
 field every few seconds, its delay from the browser receiving it to the handler running, and the page's long tasks
 (PerformanceObserver "longtask": no input can be answered during one).
 """
@@ -144,14 +145,16 @@ def make_images(folder: Path, count: int) -> Path:
 
 def sample(page: Any) -> dict[str, Any]:
     reading = H.evaluate(page, SAMPLE)
-    reading["rss"] = chromium_rss()
+    reading["rss"], reading["pss_by_kind"] = chromium_rss()
     return reading
 
 
-def chromium_rss() -> int | None:
+def chromium_rss() -> tuple[int | None, dict[str, int]]:
     """Proportional resident memory (PSS: shared pages split between the processes that share them, so nothing
-    counts twice) of this benchmark's Chromium, i.e. every process below this one (Playwright's driver runs the
-    browser): what the machine pays, blobs and GPU/utility processes included, which no in-page figure shows."""
+    counts twice) of this benchmark's Chromium, i.e. every process below this one but Playwright's driver (a Node
+    process that runs the browser for the benchmark, not part of what a person's browser pays): blobs and GPU and
+    utility processes included, which no in-page figure shows. Returns that total and the PSS of each kind of
+    process (renderer, browser, gpu-process, utility, zygote; the driver too, for the record)."""
     parents: dict[int, int] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -162,14 +165,19 @@ def chromium_rss() -> int | None:
     mine = {os.getpid()}
     for _ in range(8):  # driver → browser → its children
         mine |= {pid for pid, parent in parents.items() if parent in mine}
-    total = 0
+    by_kind: dict[str, int] = {}
     for pid in mine - {os.getpid()}:
         try:
             text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+            # Chromium rewrites its children's argv into one line (its process titles): split on spaces too.
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").split()
         except OSError:
             continue
-        total += sum(int(line.split()[1]) * 1024 for line in text.splitlines() if line.startswith("Pss:"))
-    return total or None
+        kind = next((arg.split(b"=", 1)[1].decode() for arg in command if arg.startswith(b"--type=")),
+                    "browser" if b"chrom" in command[0] else "driver")
+        pss = sum(int(line.split()[1]) * 1024 for line in text.splitlines() if line.startswith("Pss:"))
+        by_kind[kind] = by_kind.get(kind, 0) + pss
+    return (sum(pss for kind, pss in by_kind.items() if kind != "driver") or None), by_kind
 
 
 def watch(page: Any, until: Callable[[dict[str, Any]], bool], timeout_s: float) -> list[dict[str, Any]]:
@@ -186,12 +194,17 @@ def watch(page: Any, until: Callable[[dict[str, Any]], bool], timeout_s: float) 
         H.log(f"   {done.get('phase', '-')} {done.get('done', done.get('epoch', ''))}/"
               f"{done.get('total', done.get('epochs', ''))}  JS {mb(reading['jsHeap'])}  "
               f"tf wasm {mb(reading['tfWasmHeap'])}  python {mb(reading['pythonHeap'])}  IDB {mb(reading['idb'])}  "
-              f"PSS {mb(reading['rss'])}")
+              f"PSS {mb(reading['rss'])} ({kinds(reading['pss_by_kind'])})")
         if reading["settled"] is not None or until(reading):
             return samples
         if time.monotonic() > deadline:
             raise TimeoutError(f"still running after {timeout_s:.0f} s")
         time.sleep(SAMPLE_EVERY_S)
+
+
+def kinds(by_kind: dict[str, int]) -> str:
+    """`renderer 812.3 MB, browser 301.0 MB, …`: a PSS reading by kind of process, largest first."""
+    return ", ".join(f"{kind} {mb(pss)}" for kind, pss in sorted(by_kind.items(), key=lambda item: -item[1]))
 
 
 def mb(value: float | None) -> str:
@@ -242,7 +255,7 @@ def settled_memory(page: Any) -> dict[str, Any]:
     """Memory after two forced collections: what stays held, not what a phase touched on its way."""
     H.evaluate(page, FORCED_GC)
     reading = sample(page)
-    return {key: reading[key] for key in (*MEMORY_KEYS, "numTensors")}
+    return {key: reading[key] for key in (*MEMORY_KEYS, "numTensors", "pss_by_kind")}
 
 
 def open_ready(context: Any, url: str) -> Any:
@@ -370,6 +383,13 @@ def render(results: dict[str, Any]) -> str:
         lines.append(f"| folder picker (*Choose image folder…*, *Import*) | {folder['samples']} images; choosing "
                      f"took {folder['set_input_files_s']} s | {folder['seconds']} | {memory_cells(folder['peak'])} (peaks) |")
         lines.append(f"| … settled after it | | | {memory_cells(results.get('after_folder'))} |")
+    lines += ["", "Chromium's PSS by kind of process, settled (Playwright's driver, which is not counted, in brackets):"]
+    for name, label in (("after_ready", "after `ready`"), ("after_load", "after `loadDataset`"),
+                        ("after_train", "after `train`"), ("after_folder", "after the folder import")):
+        if results.get(name) and results[name].get("pss_by_kind"):
+            by_kind = dict(results[name]["pss_by_kind"])
+            driver = by_kind.pop("driver", None)
+            lines.append(f"- {label}: {kinds(by_kind)} [driver {mb(driver)}]")
     lines += ["", "Responsiveness while working (a key pressed in a field every few seconds; long tasks block input):"]
     for name, label in (("cancel", "loading until cancelled"), ("load", "loading"), ("train", "training"),
                         ("folder", "folder import")):
