@@ -80,7 +80,7 @@ def keras_site(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path, brows
         server.start_in_thread()
         page, info = open_app(ctx, server.url)
         yield {"page": page, "info": info, "bases": bases, "models": models, "classifier": classifier,
-               "images": export_images(shared_dir)}
+               "images": export_images(shared_dir), "url": server.url}
         server.shutdown()
 
 
@@ -148,3 +148,22 @@ def test_the_page_offers_the_shipped_classifier_and_opens_it(keras_site) -> None
     project = page.evaluate("() => teachbox.project()")
     assert project["name"].startswith("flowers_mobilenet") and project["model"]["labels"] == CLASSIFIER_LABELS
     assert "Opened the classifier" in page.locator("#notice").text_content()
+
+
+def test_a_link_with_model_opens_that_classifier_and_a_wrong_id_still_starts(keras_site) -> None:  # noqa: ANN001
+    """`?model=ID`, the link a site hands out: the page starts with that classifier as a new project's model; an id
+    this build does not ship is written in the start-up log and the page starts on the last project."""
+    context = keras_site["page"].context
+    last = keras_site["page"].evaluate("() => teachbox.project().id")
+    linked, _info = open_app(context, keras_site["url"] + "?model=flowers")
+    project = linked.evaluate("() => teachbox.project()")
+    assert project["id"] != last, "the link opens the classifier in a new project"
+    assert project["name"].startswith("flowers_mobilenet") and project["model"]["labels"] == CLASSIFIER_LABELS
+    ranked = linked.evaluate("(url) => teachbox.predict(url)", keras_site["images"][0])
+    assert sorted(entry["label"] for entry in ranked) == sorted(CLASSIFIER_LABELS)
+    linked.close()
+
+    wrong, _info = open_app(context, keras_site["url"] + "?model=no-such-model")
+    assert "could not open classifier 'no-such-model'" in wrong.locator("#status-log").text_content()
+    assert wrong.evaluate("() => teachbox.project().id") == project["id"], "it starts on the last project"
+    wrong.close()
