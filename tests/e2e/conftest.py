@@ -158,10 +158,15 @@ def context(browser, guard: RequestGuard):  # noqa: ANN001, ANN201 - Playwright 
     guard.check()
 
 
+# Pages opened by open_app that are still open: a test that times out reports their last console lines.
+_OPEN_PAGES: list[Any] = []
+
+
 def open_app(ctx, url: str):  # noqa: ANN001, ANN201
     """Open the app and wait for `teachbox.ready`; returns (page, info). Console errors are kept on page.logs."""
     page = ctx.new_page()
     page.logs = []
+    _OPEN_PAGES[:] = [open_page for open_page in _OPEN_PAGES if not open_page.is_closed()] + [page]
     page.on("console", lambda message: page.logs.append(f"{message.type}: {message.text}"))
     page.on("pageerror", lambda error: page.logs.append(f"pageerror: {error}"))
     page.set_default_timeout(BOOT_TIMEOUT_MS)
@@ -174,6 +179,18 @@ def open_app(ctx, url: str):  # noqa: ANN001, ANN201
 
 
 # -- additions: a writable /scratch/ mount, CSV helpers, bad image files, module-scoped guarded contexts -------------
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    """A test that timed out (pytest-timeout) shows what each open page last said: the stack says which call waited,
+    the page's log says what it was doing. Only what is already in Python is read: the page may be what hangs."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and call.excinfo is not None and "from pytest-timeout" in str(call.excinfo.value):
+        for page in _OPEN_PAGES:
+            if not page.is_closed():
+                report.sections.append((f"console of {page.url} (last 40 lines)", "\n".join(page.logs[-40:])))
 
 
 def pytest_configure(config: pytest.Config) -> None:
