@@ -131,15 +131,14 @@ class Session:
             samples = [Sample(row.label, row.url, row.path, line=row.line) for row in parsed.rows]
             project = self.project.copy() if append else Project()
 
-            def report(failures: dict[str, TeachboxError]) -> list[dict[str, Any]]:
-                return [e.to_json() for e in parsed.errors] + self.errors(samples, failures)
+            row_errors = [e.to_json() for e in parsed.errors]
 
             def refused(failures: dict[str, TeachboxError]) -> TeachboxError:
                 return TeachboxError("empty_dataset", f"No usable image in {csv_url}; nothing was changed.",
-                                     {"errors": report(failures)[:50]})
+                                     {"errors": (row_errors + self.errors(samples, failures))[:50]})
 
             _good, failures = await self._add_usable(project, samples, from_csv=True, if_none=refused)
-            errors = report(failures)
+            errors = row_errors + self.errors(samples, failures)
         finally:
             self._finish()
         summary = {**project.to_json(), "errors": errors, "error_count": len(errors), "rows": len(parsed.rows)}

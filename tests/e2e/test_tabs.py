@@ -7,6 +7,7 @@ Three pages of one browser context share its IndexedDB and BroadcastChannel, as 
 
 from __future__ import annotations
 
+from tests.conftest import SHARED
 from tests.e2e.conftest import guarded_context, open_app, read_labels, stratified
 from tests.e2e.test_projects import ADD_FILES, MALARIA
 
@@ -37,15 +38,22 @@ def _wait_classes(page, wanted: set[str]) -> None:
 def test_two_tabs_edit_one_project_and_a_third_sees_both(browser, server) -> None:
     with guarded_context(browser) as (ctx, _guard):
         try:
-            _edit_in_two_tabs(ctx, server.url)
+            shown = _edit_in_two_tabs(ctx, server.url)
         except Exception:
             for number, page in enumerate(ctx.pages):  # what each tab logged and showed says which did not follow
                 alert = page.evaluate("() => document.getElementById('alert')?.textContent")
                 print(f"--- tab {number + 1}, alert {alert!r}:\n" + "\n".join(getattr(page, "logs", [])[-40:]))
             raise
+    # What a person sees in the tab opened last: both tabs' classes, renamed as the first tab renamed one, with their
+    # images, and the model the first tab trained.
+    assert shown["cards"] == [["Kittens", f"{PER_CLASS} images"], ["Dogs", f"{PER_CLASS} images"]]
+    assert shown["thumbnails"] == 2 * PER_CLASS
+    assert "Kittens" in shown["predicted"] or "Dogs" in shown["predicted"], shown["predicted"]
 
 
-def _edit_in_two_tabs(ctx, url: str) -> None:
+def _edit_in_two_tabs(ctx, url: str) -> dict:
+    """Edits in two tabs of one project, checked through the API as they happen; returns what the third tab opened
+    afterwards shows on its page (read before the last step deletes the project)."""
     rows = stratified(read_labels("malaria"), PER_CLASS, 41)
     cats = [MALARIA + path for path, label in rows if label == "Parasitized"]
     dogs = [MALARIA + path for path, label in rows if label == "Uninfected"]
@@ -101,6 +109,13 @@ def _edit_in_two_tabs(ctx, url: str) -> None:
     assert sorted(names) == sorted([["Kittens", url.split("/")[-1]] for url in cats]
                                    + [["Dogs", url.split("/")[-1]] for url in dogs])
     assert third.evaluate(STORED) == {"blobs": 2 * PER_CLASS, "models": 1}, "nothing orphaned or lost"
+    probe = next(path for path, _label in read_labels("malaria") if path not in {p for p, _ in rows})
+    third.locator("#test-file").set_input_files(SHARED / "datasets" / "malaria" / probe)
+    third.wait_for_selector("#test-bars .bar-row.top")
+    shown = {"cards": [[card.locator("h3").text_content(), card.locator(".count").text_content()]
+                       for card in third.locator(".class-card").all()],
+             "thumbnails": third.locator(".class-card .thumbs canvas").count(),
+             "predicted": third.locator("#test-bars .bar-row.top .bar-label").text_content()}
 
     # A project deleted in one tab is left by the others, and no later save of theirs brings it back.
     third.evaluate("(id) => teachbox.deleteProject(id)", project)
@@ -108,3 +123,4 @@ def _edit_in_two_tabs(ctx, url: str) -> None:
         page.wait_for_function("(id) => teachbox.project().id !== id", arg=project, timeout=CONVERGED)
     assert project not in [p["id"] for p in first.evaluate("() => teachbox.projects()")]
     assert third.evaluate(STORED)["blobs"] == 0
+    return shown

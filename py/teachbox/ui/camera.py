@@ -133,9 +133,9 @@ class Camera:
 
     def frame(self, user: str, canvas: Any) -> Any:
         """Draw `user`'s current picture into `canvas` (as shown: mirrored or not) and return it."""
-        video = self.users.get(user)
-        if video is None or not self.running or int(video.videoWidth) == 0:
+        if not self.has_picture(user):
             raise TeachboxError("no_camera", "The camera is not on.")
+        video = self.users[user]
         width, height = int(video.videoWidth), int(video.videoHeight)
         scale = min(1.0, MAX_SIDE / max(width, height))
         out_w, out_h = max(1, round(width * scale)), max(1, round(height * scale))
