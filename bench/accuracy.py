@@ -48,7 +48,9 @@ HEADS: dict[str, dict[str, Any]] = {
     "epochs 20, patience 5": {"epochs": 20, "patience": 5},
     "tta 2": {"tta": 2},
     "tta 4": {"tta": 4},
+    "depths 1": {"depths": 1},
     "depths 2": {"depths": 2},
+    "depths 2, tta auto": {"depths": 2, "tta": "auto"},
     "views 4": {"views": 4},
     BEST: {"quality": "best"},
     # Fine-tuning MobileNet v1's last depthwise-separable block (after the head, at most 10 epochs at a tenth of the

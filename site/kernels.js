@@ -138,22 +138,24 @@
      * Grad-CAM of a Teachbox image model (base → teachbox_pool → head): the base's last feature map A for one image,
      * weighted per channel by the mean gradient of log p(class `index`) over A, summed over channels, ReLU'd and
      * scaled to [0, 1]. Only the head is differentiated (pooling and dense layers: every backend has their
-     * gradients); a two-depth model keeps its earlier depth's pooled features fixed. Resolves to {map: h × w rows,
-     * peak: the largest value before scaling}.
+     * gradients); a two-depth model keeps its earlier depth's pooled features fixed (pooled by the model's own layer:
+     * max since `depths: 2` took the mid-scale layer, average before), so the map shows what the last depth looked
+     * at. Resolves to {map: h × w rows, peak: the largest value before scaling}.
      */
     async explain(model, image, box, size, scaling, index) {
       const layerNamed = (name) => model.layers.find((layer) => layer.name === name);
       const head = ["teachbox_hidden", "teachbox_dropout", "teachbox_output"].map(layerNamed).filter(Boolean);
       const joined = layerNamed("teachbox_depths");
       const taps = [model.getLayer("teachbox_pool").input];
-      if (joined) taps.push(model.getLayer("teachbox_pool_earlier").input);
+      const earlierPool = joined && model.getLayer("teachbox_pool_earlier");
+      if (joined) taps.push(earlierPool.input);
       const [cam, peak] = tf.tidy(() => {
         const input = kernels.toInput(image, box, size, scaling);
         const parts = tf.model({inputs: model.inputs, outputs: taps}).predict(input);
         const [maps, earlier] = Array.isArray(parts) ? parts : [parts];
         const score = (features) => {
           let x = tf.mean(features, [1, 2]);
-          if (joined) x = tf.concat([tf.mean(earlier, [1, 2]), x], 1);
+          if (joined) x = tf.concat([earlierPool.apply(earlier), x], 1);
           for (const layer of head) x = layer.apply(x);
           // a one-hot product, not gather: gather's gradient (UnsortedSegmentSum) has no wasm kernel
           return tf.log(tf.sum(x.mul(tf.oneHot(tf.tensor1d([index], "int32"), x.shape[1])), 1).add(1e-12)).sum();
@@ -199,6 +201,7 @@
         if (step.op === "add") return tf.add(x[0], x[1]);
         if (step.op === "concat") return tf.concat(x, -1);
         if (step.op === "mean") return tf.mean(x[0], [1, 2]);
+        if (step.op === "max") return tf.max(x[0], [1, 2]);
         if (step.op === "dense") {
           const softmax = step.activation === "softmax";
           const y = tf.fused.matMul({ a: x[0], b: step.filter, bias: step.bias,
@@ -214,6 +217,10 @@
       const lastReader = steps.map(() => -1);
       steps.forEach((step, i) => step.inputs.forEach((j) => { if (j >= 0) lastReader[j] = i; }));
       const taps = plan.taps || [];
+      // An embedding: each tapped value max-pooled (the strongest response anywhere: a detail's), then the output
+      // average-pooled, concatenated in that order. tf_training.image_model builds the same as layers.
+      const pooledFeatures = (values, keep) =>
+        tf.concat(keep.map((j) => (j === plan.output ? tf.mean(values[j], [1, 2]) : tf.max(values[j], [1, 2]))), 1);
       /** The plan's steps one at a time into `values` (a yield after each, for sliced), every value freed after
        *  its last reader unless `keep` holds it; `tidyEach` when no tf.tidy encloses the whole run. */
       function* stepping(input, keep, values, tidyEach) {
@@ -234,12 +241,11 @@
         predict(input) {
           return tf.tidy(() => forward(input, [plan.output])[plan.output]);
         },
-        /** [N, C] embeddings: the output and each tapped value, globally average-pooled and concatenated (taps
-         *  first, in plan order). */
+        /** [N, C] embeddings: the tapped values and the output, pooled and concatenated (pooledFeatures). */
         embed(input) {
           return tf.tidy(() => {
-            const values = forward(input, [...taps, plan.output]);
-            return tf.concat([...taps, plan.output].map((j) => tf.mean(values[j], [1, 2])), 1);
+            const keep = [...taps, plan.output];
+            return pooledFeatures(forward(input, keep), keep);
           });
         },
         /**
@@ -259,7 +265,7 @@
                 since = performance.now();
               }
             }
-            result = pooled ? tf.tidy(() => tf.concat(keep.map((j) => tf.mean(values[j], [1, 2])), 1)) : values[plan.output];
+            result = pooled ? tf.tidy(() => pooledFeatures(values, keep)) : values[plan.output];
             return result;
           } finally {
             values.forEach((value) => { if (value !== result) value.dispose(); });  // disposing twice is a no-op

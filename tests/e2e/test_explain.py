@@ -97,6 +97,20 @@ CANVAS_SUM = """(id) => {
   for (let k = 0; k < data.length; k += 4) { red += data[k]; blue += data[k + 2]; }
   return {red, blue};
 }"""
+# The mean red of the preview canvas over the map's hottest cell (the centre crop of a square cell image fills the
+# canvas, so cell (i, j) of an n × m map is that fraction of it).
+HOT_CELL_RED = """([id, map]) => {
+  const canvas = document.getElementById(id);
+  const rows = map.length, cols = map[0].length;
+  let best = [0, 0];
+  map.forEach((row, i) => row.forEach((v, j) => { if (v > map[best[0]][best[1]]) best = [i, j]; }));
+  const w = canvas.width / cols, h = canvas.height / rows;
+  const data = canvas.getContext("2d").getImageData(Math.ceil(best[1] * w), Math.ceil(best[0] * h),
+                                                    Math.floor(w), Math.floor(h)).data;
+  let red = 0;
+  for (let k = 0; k < data.length; k += 4) red += data[k];
+  return red / (data.length / 4);
+}"""
 
 
 def test_the_preview_overlays_where_the_model_looked(trained, shared_dir) -> None:  # noqa: ANN001
@@ -105,11 +119,13 @@ def test_the_preview_overlays_where_the_model_looked(trained, shared_dir) -> Non
     page.set_input_files("#test-file", str(path))
     page.wait_for_function("() => document.querySelectorAll('#test-bars li').length > 0")
     plain = page.evaluate(CANVAS_SUM, "test-canvas")
+    heat = page.evaluate("(url) => teachbox.explain(url).then((e) => e.map)", split["test_urls"][0])
+    hot_before = page.evaluate(HOT_CELL_RED, ["test-canvas", heat])
     assert page.is_enabled("#explain-toggle")
     page.check("#explain-toggle")
     page.wait_for_function(f"(before) => ({CANVAS_SUM})('test-canvas').red !== before.red", arg=plain)
-    overlaid = page.evaluate(CANVAS_SUM, "test-canvas")
-    print(f"\npreview canvas red/blue sums: plain {plain}, with the overlay {overlaid}")
-    assert overlaid["red"] > plain["red"], "the overlay adds red where the model looked"
+    hot_after = page.evaluate(HOT_CELL_RED, ["test-canvas", heat])
+    print(f"\npreview canvas: mean red over the map's hottest cell {hot_before:.1f} plain, {hot_after:.1f} overlaid")
+    assert hot_after > hot_before + 20, "the overlay paints red where the model looked"
     page.uncheck("#explain-toggle")
     page.wait_for_function(f"(before) => ({CANVAS_SUM})('test-canvas').red === before.red", arg=plain)

@@ -105,6 +105,12 @@ def test_zip_holds_model_weights_and_metadata(exported) -> None:  # noqa: ANN001
     assert model_json["format"] == "layers-model"
     inputs = [layer for layer in model_json["modelTopology"]["config"]["layers"] if layer["class_name"] == "InputLayer"]
     assert [layer["config"]["batch_input_shape"] for layer in inputs] == [[None, 128, 128, 3]]
+    # By default the head also reads the mid-scale layer, max-pooled (`depths: "auto"`): plain Keras layers.
+    layers = {layer["name"]: layer for layer in model_json["modelTopology"]["config"]["layers"]}
+    earlier = layers["teachbox_pool_earlier"]
+    assert earlier["class_name"] == "GlobalMaxPooling2D"
+    assert earlier["inbound_nodes"][0][0][0] == metadata["base"]["earlierDepth"] == "conv_pw_6_relu"
+    assert layers["teachbox_depths"]["class_name"] == "Concatenate"
     groups = model_json["weightsManifest"]
     assert [group["paths"] for group in groups] == [["weights.bin"]], f"weightsManifest paths {groups}"
     needed = sum(4 * _prod(spec["shape"]) for group in groups for spec in group["weights"])

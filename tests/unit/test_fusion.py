@@ -126,8 +126,10 @@ def test_a_trained_classifier_is_base_pooling_and_dense_head() -> None:
 
 
 def test_the_earlier_depth_of_each_mobilenet_is_a_step_on_the_path() -> None:
-    """`depths: 2` pools the block before the output too: it must be a value the plan computes anyway."""
-    for path, cut, earlier, op in ((V1, "conv_pw_13_relu", "conv_pw_12_relu", "conv"), (V2, None, "block_15_add", "add")):
+    """`depths: 2` max-pools the first pointwise activation at 1/16 scale too: it must be a value the plan computes
+    anyway (a convolution step whose ReLU was fused into it)."""
+    for path, cut, earlier, op in ((V1, "conv_pw_13_relu", "conv_pw_6_relu", "conv"),
+                                   (V2, None, "block_7_expand_relu", "conv")):
         topology = _topology(path, cut)
         assert earlier_depth(layer_infos(topology)) == earlier
         plan = plan_fused(topology, (earlier,))
@@ -141,16 +143,22 @@ def test_the_earlier_depth_of_each_mobilenet_is_a_step_on_the_path() -> None:
 def test_no_earlier_depth_outside_the_mobilenet_families() -> None:
     tiny = _model(_layer("input", "InputLayer", []), _layer("features", "Conv2D", ["input"], **CONV))
     assert earlier_depth(layer_infos(tiny)) is None
+    cut = _topology(V1, "conv_pw_11_relu")  # useBase({cut}) at the 1/16 stage: no deeper stage to add it to
+    assert earlier_depth(layer_infos(cut)) is None
+    assert earlier_depth(layer_infos(_topology(V1, "conv_pw_12_relu"))) == "conv_pw_6_relu"
     assert plan_fused(tiny, ("nowhere",)) is None, "a tap the model lacks is refused, not silently dropped"
 
 
-def test_two_depths_pooled_and_concatenated_before_a_dense_head() -> None:
+@pytest.mark.parametrize(("early_pool", "op"), [("GlobalMaxPooling2D", "max"), ("GlobalAveragePooling2D", "mean")])
+def test_two_depths_pooled_and_concatenated_before_a_dense_head(early_pool: str, op: str) -> None:
+    """A classifier of two depths: the earlier map max-pooled as trained today, or average-pooled as models saved
+    before `depths: 2` took the mid-scale layer were; both still run as fused ops."""
     plan = plan_fused(_model(
         _layer("input", "InputLayer", []),
         _layer("early", "Conv2D", ["input"], **CONV), _layer("late", "Conv2D", ["early"], **CONV),
-        _layer("pool_early", "GlobalAveragePooling2D", ["early"]), _layer("pool_late", "GlobalAveragePooling2D", ["late"]),
+        _layer("pool_early", early_pool, ["early"]), _layer("pool_late", "GlobalAveragePooling2D", ["late"]),
         _layer("joined", "Concatenate", ["pool_early", "pool_late"], axis=-1),
         _layer("probs", "Dense", ["joined"], activation="softmax")))
     assert plan is not None
-    assert [step.op for step in plan.steps] == ["conv", "conv", "mean", "mean", "concat", "dense"]
+    assert [step.op for step in plan.steps] == ["conv", "conv", op, "mean", "concat", "dense"]
     assert plan.steps[4].inputs == (2, 3) and plan.steps[5].inputs == (4,)

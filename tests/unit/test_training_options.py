@@ -236,21 +236,34 @@ def test_views_and_tta_are_checked_and_name_their_views() -> None:
     assert tuned.view_names() == ("id", "hflip") and tuned.test_views() == ("id", "hflip")
     for bad, words in (({"views": 3}, "views must be one of 1, 2, 4, 8"), ({"views": True}, "views must be"),
                        ({"tta": 3}, 'tta must be "auto" or one of 1, 2, 4, 8'), ({"tta": True}, "tta must be"),
-                       ({"depths": 3}, "depths must be a whole number from 1 to 2"),
+                       ({"depths": 3}, 'depths must be "auto", 1 or 2, not 3'),
+                       ({"depths": True}, "depths must be"), ({"depths": "all"}, "depths must be"),
                        ({"depths": 2, "fineTuneLayers": 1}, "cannot be combined with fineTuneLayers")):
         with pytest.raises(TeachboxError) as caught:
             TrainOptions.from_api(bad)
         assert caught.value.code == "bad_option" and words in caught.value.message, (bad, caught.value.message)
 
 
+def test_depths_auto_takes_the_mid_scale_layer_where_the_base_has_one() -> None:
+    """The default pools two depths on a MobileNet (docs/accuracy.md, run 5) and one on a base without that layer;
+    an explicit value is kept either way (a 2 the base cannot give is refused when the run starts)."""
+    assert TrainOptions().depths == "auto"
+    assert (TrainOptions().depths_on(True), TrainOptions().depths_on(False)) == (2, 1)
+    for depths in (1, 2):
+        options = TrainOptions.from_api({"depths": depths})
+        assert (options.depths_on(True), options.depths_on(False)) == (depths, depths)
+    assert TrainOptions.from_api({"depths": 2.0}).depths_on(False) == 2, "a JS number is a number"
+
+
 def test_quality_presets_set_what_the_caller_does_not() -> None:
     best = TrainOptions.from_api({"quality": "best"})
-    assert (best.views, best.tta, best.depths, best.hidden_units, best.l2, best.quality) == (1, "auto", 2, 0, 0.01, "best")
+    assert (best.views, best.tta, best.depths, best.hidden_units, best.l2, best.quality) == \
+        (1, "auto", "auto", 100, 0.003, "best")
     assert best.tta_candidates() == (1, 2, 4) and best.test_views() == ("id", "hflip", "rot90", "transpose")
     mixed = TrainOptions.from_api({"quality": "best", "tta": 2, "views": 2, "epochs": 7})
-    assert (mixed.views, mixed.tta, mixed.depths, mixed.epochs) == (2, 2, 2, 7), "explicit options win"
+    assert (mixed.views, mixed.tta, mixed.epochs) == (2, 2, 7), "explicit options win"
     tuned = TrainOptions.from_api({"quality": "best", "fineTuneLayers": 2})
-    assert (tuned.depths, tuned.tta, tuned.hidden_units) == (1, "auto", 0), "two depths yield to fine-tuning"
+    assert (tuned.depths, tuned.tta) == ("auto", "auto"), "fine-tuning is not refused"
     assert mixed.tta_candidates() == (2,)
     assert TrainOptions.from_api({"quality": "default"}) == TrainOptions()
     assert TrainOptions.from_api(best.to_json()) == best, "a run's options repeat it"

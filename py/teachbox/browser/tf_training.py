@@ -316,12 +316,12 @@ async def fit(model: Any, data: tuple[Any, Any, Any, Any], epochs: int, batch_si
 
 def image_model(base_model: Any, head: list[Any], earlier: str | None = None) -> tuple[Any, list[Any]]:
     """(base → global average pooling → head as one model, the layers it added). With `earlier`, that layer's
-    output is pooled too and concatenated before the output's, as the fused runner's `embed` does."""
+    output is max-pooled too and concatenated before the output's, as the fused runner's `embed` does."""
     pool = tf.layers.globalAveragePooling2d(to_js({"name": "teachbox_pool"}))
     pooled = pool.apply(base_model.outputs[0])
     added = [pool]
     if earlier:
-        early_pool = tf.layers.globalAveragePooling2d(to_js({"name": "teachbox_pool_earlier"}))
+        early_pool = tf.layers.globalMaxPooling2d(to_js({"name": "teachbox_pool_earlier"}))
         joined = tf.layers.concatenate(to_js({"axis": -1, "name": "teachbox_depths"}))
         pooled = joined.apply(to_js([early_pool.apply(base_model.getLayer(earlier).output), pooled]))
         added += [early_pool, joined]

@@ -25,6 +25,7 @@ INPUT = -1  # the value index of the model's input
 CONVOLUTIONS = {"Conv2D": "conv", "DepthwiseConv2D": "depthwise"}
 ACTIVATIONS = ("linear", "relu", "relu6")
 DENSE_ACTIVATIONS = (*ACTIVATIONS, "softmax")
+GLOBAL_POOLS = {"GlobalAveragePooling2D": "mean", "GlobalMaxPooling2D": "max"}
 PASS_THROUGH = ("Dropout",)  # identity when predicting
 
 
@@ -32,7 +33,7 @@ PASS_THROUGH = ("Dropout",)  # identity when predicting
 class Step:
     """One op of the plan. `inputs` are indices of earlier steps (INPUT: the model's input)."""
 
-    op: str  # "conv" | "depthwise" | "dense" | "pad" | "add" | "mean" (global average pooling) | "concat"
+    op: str  # "conv" | "depthwise" | "dense" | "pad" | "add" | "mean" / "max" (global pooling) | "concat"
     inputs: tuple[int, ...]
     layer: str = ""  # conv/depthwise/dense: the layer whose kernel (and bias, if any) it uses
     norm: str = ""  # the BatchNormalization layer folded into it, if any
@@ -47,7 +48,7 @@ class Step:
 class FusedPlan:
     steps: tuple[Step, ...]
     output: int  # the step whose value is the model's output
-    taps: tuple[int, ...] = ()  # steps whose values are also pooled into the embedding (features of more depths)
+    taps: tuple[int, ...] = ()  # steps whose values are also max-pooled into the embedding (features of two depths)
 
     def to_json(self) -> dict[str, Any]:
         return {"steps": [asdict(step) for step in self.steps], "output": self.output, "taps": list(self.taps)}
@@ -59,7 +60,7 @@ class FusedPlan:
 
 def plan_fused(topology: dict[str, Any], taps: tuple[str, ...] = ()) -> FusedPlan | None:
     """The plan for a Keras functional topology, or None when it holds a layer or setting this does not cover.
-    `taps` name layers whose outputs the runner's `embed` pools beside the output's."""
+    `taps` name layers whose outputs the runner's `embed` max-pools beside the output's average."""
     layers = layer_infos(topology)
     outputs = model_config(topology).get("output_layers") or []
     if len(outputs) != 1 or not layers or any(layer.reused for layer in layers):
@@ -111,9 +112,9 @@ def _step(kind: str, cfg: dict[str, Any], inputs: list[int], name: str) -> Step 
         return Step("add", tuple(inputs))
     if kind == "Concatenate" and cfg.get("axis", -1) == -1 and len(inputs) >= 2:
         return Step("concat", tuple(inputs))
-    if kind == "GlobalAveragePooling2D" and cfg.get("data_format", "channels_last") == "channels_last" \
+    if kind in GLOBAL_POOLS and cfg.get("data_format", "channels_last") == "channels_last" \
             and not cfg.get("keepdims") and len(inputs) == 1:
-        return Step("mean", tuple(inputs))
+        return Step(GLOBAL_POOLS[kind], tuple(inputs))
     if kind == "Dense" and cfg.get("activation", "linear") in DENSE_ACTIVATIONS and len(inputs) == 1:
         return Step("dense", tuple(inputs), layer=name, activation=cfg.get("activation", "linear"))
     return None

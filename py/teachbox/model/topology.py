@@ -52,16 +52,38 @@ def layer_infos(topology: dict[str, Any]) -> list[LayerInfo]:
     return infos
 
 
+# The scale `depths: 2` taps at: a MobileNet's stride-16 stage (14 × 14 at 224 px), whose maps still resolve
+# structures a few pixels wide, such as a parasite in a blood cell, that the 7 × 7 output has averaged away.
+MID_STRIDE = 16
+ACTIVATION_CLASSES = ("ReLU", "Activation")
+
+
 def earlier_depth(layers: list[LayerInfo]) -> str | None:
-    """The feature map one block before a MobileNet base's output, pooled beside it for `depths: 2`: v1's previous
-    pointwise block (`conv_pw_12_relu` before `conv_pw_13_relu`), v2's last residual block output (`block_15_add`
-    before `out_relu`). Both are on the path to the output, so tapping them costs a pooling, no extra convolution.
-    None for other architectures."""
-    names = [layer.name for layer in layers]
-    last = names[-1] if names else ""
-    if last.startswith("conv_pw_") and last.endswith("_relu"):
-        number = last[len("conv_pw_"):-len("_relu")]
-        candidate = f"conv_pw_{int(number) - 1}_relu" if number.isdigit() else ""
-        return candidate if candidate in names else None
-    adds = [name for name in names if name.startswith("block_") and name.endswith("_add")]
-    return adds[-1] if last == "out_relu" and adds else None
+    """The layer `depths: 2` max-pools beside a MobileNet's average-pooled output: the first pointwise (1 × 1)
+    convolution's activation at 1/MID_STRIDE of the input size (v1 `conv_pw_6_relu`, v2 `block_7_expand_relu`). It is
+    on the path to the output, so tapping it costs a pooling, no extra convolution. Measured on patient-grouped folds
+    before it was chosen (docs/accuracy.md, run 5): of every block's pooled features this one, max-pooled, came first
+    on malaria cells for v1 and v2, and beside the output it is at least as good on photos. None for a model
+    without such a layer before its output (another architecture, or a base cut at that stage)."""
+    by_name = {layer.name: layer for layer in layers}
+    stride: dict[str, int] = {}
+    for layer in layers:
+        own = layer.config.get("strides", 1) if layer.class_name in ("Conv2D", "DepthwiseConv2D") else 1
+        own = own[0] if isinstance(own, list | tuple) else own
+        stride[layer.name] = max((stride.get(name, 1) for name in layer.inputs), default=1) * int(own or 1)
+    if not layers or stride[layers[-1].name] <= MID_STRIDE:
+        return None
+    for layer in layers:
+        if layer.class_name in ACTIVATION_CLASSES and stride[layer.name] == MID_STRIDE \
+                and _after_pointwise(layer, by_name):
+            return layer.name
+    return None
+
+
+def _after_pointwise(layer: LayerInfo, by_name: dict[str, LayerInfo]) -> bool:
+    """Whether an activation's input is a 1 × 1 convolution (through its batch-norm, if any)."""
+    source = by_name.get(layer.inputs[0]) if len(layer.inputs) == 1 else None
+    if source is not None and source.class_name == "BatchNormalization" and len(source.inputs) == 1:
+        source = by_name.get(source.inputs[0])
+    return source is not None and source.class_name == "Conv2D" \
+        and list(source.config.get("kernel_size", [])) == [1, 1]

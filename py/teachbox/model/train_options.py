@@ -30,7 +30,7 @@ VIEWS = VIEW_SETS[8]
 # `quality` presets: option values a preset sets unless the caller gives them. "best" also prefers the first of
 # BEST_BASES the build ships (session.py). What each does and what it measured: docs/accuracy.md.
 AUTO_TTA = (1, 2, 4)
-PRESETS: dict[str, dict[str, Any]] = {"default": {}, "best": {"tta": AUTO, "depths": 2, "hiddenUnits": 0, "l2": 0.01}}
+PRESETS: dict[str, dict[str, Any]] = {"default": {}, "best": {"tta": AUTO}}
 BEST_BASES = ("mobilenet_v1_0.75_224",)
 
 # camelCase names the API accepts → dataclass fields.
@@ -63,7 +63,9 @@ class TrainOptions:
     input_size: int | str = INPUT_SIZE
     views: int = 1
     tta: int | str = 1
-    depths: int = 1  # 2: the base's earlier block pooled beside its output (topology.earlier_depth)
+    # 2: the base's mid-scale layer max-pooled beside its output (topology.earlier_depth); "auto": 2 where the base
+    # has that layer and no layer is fine-tuned, else 1.
+    depths: int | str = AUTO
     quality: str = "default"  # the preset the other values started from
 
     @classmethod
@@ -77,8 +79,6 @@ class TrainOptions:
         if quality not in PRESETS:
             raise TeachboxError("bad_option", f"quality must be one of {', '.join(PRESETS)}, not {quality!r}.")
         preset = dict(PRESETS[quality])
-        if given.get("fineTuneLayers") and "depths" not in given:
-            preset.pop("depths", None)  # two depths pool below the fine-tuned layers: the preset yields to them
         values = {_API_NAMES[name]: value for name, value in {**preset, **given}.items() if value is not None}
         options = cls(**{**values, "quality": quality})
         options.validate()
@@ -101,8 +101,9 @@ class TrainOptions:
         if self.tta != AUTO and (isinstance(self.tta, bool) or self.tta not in VIEW_SETS):
             raise TeachboxError("bad_option", f"tta must be \"auto\" or one of {', '.join(map(str, VIEW_SETS))}, "
                                               f"not {self.tta!r}.")
-        whole(self.depths, "depths", 1, 2)
-        if self.depths > 1 and self.fine_tune_layers > 0:
+        if self.depths != AUTO and (isinstance(self.depths, bool) or self.depths not in (1, 2)):
+            raise TeachboxError("bad_option", f"depths must be \"auto\", 1 or 2, not {self.depths!r}.")
+        if self.depths == 2 and self.fine_tune_layers > 0:
             raise TeachboxError("bad_option", "depths pools a layer below the fine-tuned ones; it cannot be combined "
                                               "with fineTuneLayers.")
         if self.crop not in CROP_MODES:
@@ -114,6 +115,11 @@ class TrainOptions:
     def asked_size(self) -> int | None:
         """The input size this run asks for, or None for "auto" (then the project's images decide)."""
         return None if self.input_size == AUTO else int(self.input_size)
+
+    def depths_on(self, has_mid_scale: bool) -> int:
+        """The depths a frozen-base run pools on a base that has (or lacks) the mid-scale layer: "auto" takes it
+        where there is one; an explicit 2 on a base without one is refused by the base (extractor.depth_dim)."""
+        return (2 if has_mid_scale else 1) if self.depths == AUTO else int(self.depths)
 
     def view_names(self) -> tuple[str, ...]:
         """The views training embeds and learns from."""

@@ -53,7 +53,9 @@ class Prepared:
 
 def pooled_encoder(base: FeatureExtractor, preprocessing: Preprocessing, views: tuple[str, ...] = ("id",),
                    depths: int = 1) -> Encoder:
-    part = "pooled" if depths == 1 else f"pooled{depths}"
+    # "pooled2" named the average-pooled previous block `depths: 2` pooled before it took the mid-scale layer: a new
+    # name, so features cached then are never read as today's.
+    part = "pooled" if depths == 1 else f"pooled{depths}-{base.earlier}-max"
     return Encoder(feature_key(base.base_id, preprocessing, part), base.runner, (base.depth_dim(depths),), True,
                    preprocessing, views, depths)
 
@@ -62,8 +64,7 @@ async def prepare(base: FeatureExtractor, reload: Callable[[], Any], options: Tr
     """The encoder whose features this run trains on, reading images at `size` pixels."""
     preprocessing = Preprocessing(mode=options.crop, size=size, scaling=base.scaling)
     if options.fine_tune_layers == 0:
-        # "best" asks for two depths where the base has them (MobileNet v1/v2); other bases train on one.
-        depths = 1 if options.quality == "best" and base.earlier is None else options.depths
+        depths = options.depths_on(base.earlier is not None)
         return Prepared(pooled_encoder(base, preprocessing, options.view_names(), depths), base)
     plan = plan_fine_tuning(layer_infos(tfjs.topology(base.model)), options.fine_tune_layers)  # fails before loading
     copy = await reload()
