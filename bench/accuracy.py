@@ -403,8 +403,10 @@ def markdown(results: dict[str, Any], conclusions: str) -> str:
         f"the {tb.get('backend')} backend (Pyodide {tb.get('pyodide')}, TF.js {tb.get('tfjs')})",
         "- Head grid: " + "; ".join(f"`{name}` = `{json.dumps(opts)}`" for name, opts in results["heads"].items())
         + " (every other option at its default: 50 epochs, patience 15, batch 16, validationSplit 0.15, seed 42, "
-          "224 px center crop). `hiddenUnits 0` is softmax regression on the standardised embedding (no dropout; its "
-          "L2 applies to the softmax layer since 2026-12-02, none before).",
+          "224 px center crop, depths \"auto\"). `hiddenUnits 0` is softmax regression on the standardised embedding "
+          "(no dropout; its L2 applies to the softmax layer since 2026-12-02, none before). `depths 2` is the base's "
+          "mid-scale layer max-pooled beside its output since 2026-12-03 (the previous block, averaged, before), and "
+          "the default where the base has it.",
         "",
         "## Folds",
         "",

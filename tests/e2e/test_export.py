@@ -145,6 +145,41 @@ def test_fresh_profile_loads_the_zip_and_predicts_the_same(exported, context, se
     assert diff <= 1e-5, f"predictions after loadModel in a fresh profile differ by {diff:.3e} (> 1e-5)"
 
 
+def _average_pooled_earlier_depth(name: str, content: bytes) -> bytes:
+    """model.json as a model trained before `depths: 2` max-pooled its earlier depth held it: that layer averages."""
+    if name != "model.json":
+        return content
+    model_json = json.loads(content)
+    for layer in model_json["modelTopology"]["config"]["layers"]:
+        if layer["name"] == "teachbox_pool_earlier":
+            layer["class_name"] = "GlobalAveragePooling2D"
+    return json.dumps(model_json).encode()
+
+
+def test_a_model_saved_before_the_max_pooled_depth_opens_predicts_and_explains(exported, context,  # noqa: ANN001
+                                                                               server) -> None:
+    """Such models pooled their earlier depth by average; their own layers say so, and the page runs them that way
+    (fused: `GlobalAveragePooling2D` is a plan step too), so they predict as they always did."""
+    page, _info = open_app(context, server.url)
+    b64 = base64.b64encode(_rezip(exported["zip"], _average_pooled_earlier_depth)).decode()
+    result = page.evaluate(f"""async ([b64, urls]) => {{
+      const loaded = await teachbox.loadModel(({BLOB_FROM_B64})(b64));
+      const predictions = [];
+      for (const url of urls) predictions.push(await teachbox.predict(url));
+      const before = teachbox.memory().numTensors;
+      const explained = await teachbox.explain(urls[0]);
+      return {{loaded, predictions, explained, leaked: teachbox.memory().numTensors - before}};
+    }}""", [b64, exported["images"]])
+    assert result["loaded"]["labels"] == exported["project"]["classes"]
+    for ranked in result["predictions"]:
+        assert abs(sum(entry["probability"] for entry in ranked) - 1) < 1e-4
+    diff = max_diff(exported["predictions"], result["predictions"])
+    print(f"\naverage- instead of max-pooled earlier depth: max |Δp| {diff:.2e}")
+    assert diff > 1e-3, "the model's own pooling layer was not what ran"
+    heat = [value for row in result["explained"]["map"] for value in row]
+    assert heat and 0 <= min(heat) and max(heat) <= 1 + 1e-6 and result["leaked"] == 0
+
+
 def test_bare_tfjs_reproduces_teachbox(exported, context, server, scratch) -> None:  # noqa: ANN001
     folder = scratch / "export"
     folder.mkdir(exist_ok=True)

@@ -114,6 +114,33 @@ def test_page_embeddings_equal_keras(keras_site, name: str, shared_dir: Path) ->
         assert worst <= TOLERANCE * max(1.0, float(np.abs(expected).max())), f"{name}: {embedding} vs {expected}"
 
 
+def test_default_training_on_a_base_without_the_mid_scale_layer_pools_one_depth(keras_site,  # noqa: ANN001
+                                                                                 shared_dir: Path) -> None:
+    """`depths: "auto"` pools MobileNet's mid-scale layer beside the output only where the base has one: a VGG-style
+    base trains on its output alone, and asking it for two depths is refused, saying why."""
+    folder = shared_dir / "datasets" / "malaria" / "images"
+    urls = {label: [f"/shared/datasets/malaria/images/{label}/{path.name}"
+                    for path in sorted((folder / label).iterdir())[:6]] for label in ("Parasitized", "Uninfected")}
+    result = keras_site["page"].evaluate("""async (urls) => {
+      await teachbox.newProject("one depth");
+      await teachbox.useBase({id: "tiny_vgg16"});
+      for (const [label, list] of Object.entries(urls)) {
+        await teachbox.addImages(label, await Promise.all(list.map(async (url) => (await fetch(url)).blob())));
+      }
+      const trained = await teachbox.train({epochs: 3});
+      const metadata = (await teachbox.loadModel(await teachbox.exportModel())).metadata;
+      let refused = null;
+      try { await teachbox.train({epochs: 3, depths: 2}); } catch (e) { refused = {code: e.code, message: e.message}; }
+      await teachbox.useBase({id: "mobilenet_v1_0.25_224"});
+      return {trained, metadata, refused};
+    }""", urls)
+    assert result["trained"]["options"]["depths"] == "auto" and result["trained"]["train_count"] > 0
+    assert result["metadata"]["base"]["id"] == "tiny_vgg16"
+    assert "earlierDepth" not in result["metadata"]["base"], result["metadata"]["base"]
+    assert result["refused"]["code"] == "bad_option"
+    assert "depths 2 needs a MobileNet v1 or v2 base" in result["refused"]["message"], result["refused"]
+
+
 def test_a_shipped_keras_classifier_opens_as_a_project_model_and_predicts_as_keras(keras_site,  # noqa: ANN001
                                                                                    shared_dir: Path) -> None:
     page = keras_site["page"]

@@ -57,14 +57,16 @@ def malaria_run(app, malaria) -> dict:  # noqa: ANN001
       const t0 = performance.now();
       const dataset = await teachbox.loadDataset(train);
       const t1 = performance.now();
+      const loadEvents = window.progressEvents.length;
       const trained = await teachbox.train({});
+      const trainPhases = [...new Set(window.progressEvents.slice(loadEvents).map((e) => e.phase))];
       const t2 = performance.now();
       const evaluation = await teachbox.evaluate(test);
       const t3 = performance.now();
       const phases = {};
       for (const e of window.progressEvents) phases[e.phase] = (phases[e.phase] || 0) + 1;
       const lastEmbedding = window.progressEvents.filter((e) => e.phase === 'embedding').pop();
-      return {dataset, trained, evaluation, phases, lastEmbedding, tensors: teachbox.memory().numTensors,
+      return {dataset, trained, evaluation, phases, trainPhases, lastEmbedding, tensors: teachbox.memory().numTensors,
               project: teachbox.project(), ms: {load: t1 - t0, train: t2 - t1, evaluate: t3 - t2}};
     }""", {"train": malaria["train"], "test": malaria["test"]})
     assert "error" not in result, f"malaria pipeline rejected: {result.get('error')}"
@@ -130,6 +132,14 @@ def test_malaria_trains_and_generalises(malaria_run: dict) -> None:
         f"{phases['training']} training progress events for {trained['epochs']} epochs"
     last = result["lastEmbedding"]
     assert last["done"] == last["total"] == 400, f"last embedding progress {last}"
+
+
+def test_loading_embeds_what_the_default_training_reads(malaria_run: dict) -> None:
+    """loadDataset embeds each image once, as the features the project's next training reads (two depths on this
+    MobileNet), so Train goes straight to fitting: no embedding phase, no image embedded twice."""
+    assert "embedding" not in malaria_run["trainPhases"], f"training embedded again: {malaria_run['trainPhases']}"
+    # each training image once, then each held-out image once by evaluate()
+    assert malaria_run["project"]["embedded"] == malaria_run["dataset"]["samples"] + malaria_run["evaluation"]["count"]
 
 
 def test_tensor_count_stable_across_retrains_and_predicts(app, malaria, malaria_run: dict) -> None:  # noqa: ANN001
