@@ -123,6 +123,7 @@ def test_default_training_on_a_base_without_the_mid_scale_layer_pools_one_depth(
                     for path in sorted((folder / label).iterdir())[:6]] for label in ("Parasitized", "Uninfected")}
     result = keras_site["page"].evaluate("""async (urls) => {
       await teachbox.newProject("one depth");
+      for (const label of teachbox.project().classes) teachbox.deleteClass(label);  // the new project's empty two
       await teachbox.useBase({id: "tiny_vgg16"});
       for (const [label, list] of Object.entries(urls)) {
         await teachbox.addImages(label, await Promise.all(list.map(async (url) => (await fetch(url)).blob())));
