@@ -62,9 +62,10 @@ def earlier_depth(layers: list[LayerInfo]) -> str | None:
     """The layer `depths: 2` max-pools beside a MobileNet's average-pooled output: the first pointwise (1 × 1)
     convolution's activation at 1/MID_STRIDE of the input size (v1 `conv_pw_6_relu`, v2 `block_7_expand_relu`). It is
     on the path to the output, so tapping it costs a pooling, no extra convolution. Measured on patient-grouped folds
-    before it was chosen (docs/accuracy.md, run 5): of every block's pooled features this one, max-pooled, came first
-    on malaria cells for v1 and v2, and beside the output it is at least as good on photos. None for a model
-    without such a layer before its output (another architecture, or a base cut at that stage)."""
+    before it was chosen (bench/depth_probe.py, docs/accuracy.md run 5): of every block's pooled features this one,
+    max-pooled, came first on malaria cells for v1 and v2, and beside the output it is level with the output alone
+    on photos. None for a model without such a layer before its output (another architecture, or a base cut at
+    that stage)."""
     by_name = {layer.name: layer for layer in layers}
     stride: dict[str, int] = {}
     for layer in layers:
