@@ -1,10 +1,11 @@
 """Which depth of a MobileNet, pooled how, best tells classes apart on unseen groups: the probe behind `depths: 2`.
 
-    python bench/depth_probe.py [--bases ID ...] [--datasets NAME ...] [--combos SPEC ...] [--folds 5] [--seed 0]
+    python bench/depth_probe.py [--bases ID ...] [--datasets NAME ...] [--combos SPEC ...] [--only-combos]
+                                [--size 224] [--folds 5] [--seed 0]
 
 For every base and data set it embeds each image once on CPython (the TF.js layers model.json in ../shared/models
-read by tensorflowjs; the page's centre crop and [-1, 1] scaling at 224 px), keeping each block's activation both
-average- and max-pooled, then cross-validates a standardised logistic regression (C = 0.01, the regularised linear
+read by tensorflowjs; the page's centre crop and [-1, 1] scaling at 224 px, or `--size`), keeping each block's
+activation both average- and max-pooled, then cross-validates a standardised logistic regression (C = 0.01, the regularised linear
 probe) on the same folds as bench/accuracy.py: patient-grouped on malaria, stratified on the others. Prints one line
 per (layer, pooling) and per feature combination, mean ± sd over the folds.
 
@@ -44,14 +45,21 @@ DEFAULT_COMBOS = {
 }
 
 
-def embed(base: Path, data: Path) -> tuple[list[str], list[str], dict[str, np.ndarray]]:
-    """(paths, labels, {layer: [N, 2C] average- then max-pooled activations}) of every image in data/labels.csv."""
+def embed(base: Path, data: Path, size: int = SIZE) -> tuple[list[str], list[str], dict[str, np.ndarray]]:
+    """(paths, labels, {layer: [N, 2C] average- then max-pooled activations}) of every image in data/labels.csv,
+    read at `size` pixels (the convolutions take any size; the base is rebuilt for it)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflowjs
     import tf_keras
     from PIL import Image
 
     model = tensorflowjs.converters.load_keras_model(str(base / "model.json"))
+    if size != SIZE:
+        config = model.get_config()
+        config["layers"][0]["config"]["batch_input_shape"] = [None, size, size, 3]
+        resized = tf_keras.Model.from_config(config)
+        resized.set_weights(model.get_weights())
+        model = resized
     names = [layer.name for layer in model.layers if layer.name.endswith(LAYER_ENDINGS)]
     probe = tf_keras.Model(model.inputs, [model.get_layer(name).output for name in names])
     with open(data / "labels.csv", newline="", encoding="utf-8") as handle:
@@ -61,7 +69,7 @@ def embed(base: Path, data: Path) -> tuple[list[str], list[str], dict[str, np.nd
         image = Image.open(data / path).convert("RGB")
         side = min(image.size)
         left, top = (image.width - side) // 2, (image.height - side) // 2
-        square = image.crop((left, top, left + side, top + side)).resize((SIZE, SIZE), Image.BILINEAR)
+        square = image.crop((left, top, left + side, top + side)).resize((size, size), Image.BILINEAR)
         return np.asarray(square, np.float32) / 127.5 - 1
 
     pooled: dict[str, list[np.ndarray]] = {name: [] for name in names}
@@ -106,18 +114,21 @@ def main() -> None:
                                                     "(default: the output, `depths: 2` before and after this probe)")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only-combos", action="store_true", help="score the combinations, not every single layer")
+    parser.add_argument("--size", type=int, default=SIZE, help="input size in pixels (default 224, the page's)")
     args = parser.parse_args()
     for dataset in args.datasets:
         data = H.SHARED / "datasets" / dataset
         for base in args.bases:
-            paths, labels, pooled = embed(H.SHARED / "models" / base, data)
+            paths, labels, pooled = embed(H.SHARED / "models" / base, data, args.size)
             fold_of = F.grouped_folds(labels, [patient_id(p) for p in paths], args.folds, args.seed)
             family = "mobilenet_v2" if "v2" in base else "mobilenet_v1"
-            specs = [f"{name}:{how}" for name in pooled for how in ("avg", "max")]
+            specs = [] if args.only_combos else [f"{name}:{how}" for name in pooled for how in ("avg", "max")]
             specs += args.combos or DEFAULT_COMBOS[family]
             for spec in dict.fromkeys(specs):
                 scores = cross_validate(features(pooled, spec), labels, fold_of, args.folds)
-                print(f"{dataset}\t{base}\t{spec}\t{statistics.mean(scores):.4f} ± {statistics.stdev(scores):.4f}"
+                print(f"{dataset}\t{base}@{args.size}\t{spec}\t"
+                      f"{statistics.mean(scores):.4f} ± {statistics.stdev(scores):.4f}"
                       f"\t{' '.join(f'{s:.3f}' for s in scores)}", flush=True)
 
 

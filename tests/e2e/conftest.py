@@ -169,6 +169,7 @@ def open_app(ctx, url: str):  # noqa: ANN001, ANN201
     _OPEN_PAGES[:] = [open_page for open_page in _OPEN_PAGES if not open_page.is_closed()] + [page]
     page.on("console", lambda message: page.logs.append(f"{message.type}: {message.text}"))
     page.on("pageerror", lambda error: page.logs.append(f"pageerror: {error}"))
+    page.on("crash", lambda _page: page.logs.append("crash: the page's renderer crashed"))
     page.set_default_timeout(BOOT_TIMEOUT_MS)
     page.goto(url)
     try:
@@ -183,14 +184,42 @@ def open_app(ctx, url: str):  # noqa: ANN001, ANN201
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
-    """A test that timed out (pytest-timeout) shows what each open page last said: the stack says which call waited,
-    the page's log says what it was doing. Only what is already in Python is read: the page may be what hangs."""
+    """A test that timed out (pytest-timeout, or a Playwright wait) shows what each open page last said: the stack
+    says which call waited, the page's log says what it was doing. Only what is already in Python is read: the page
+    may be what hangs."""
     outcome = yield
     report = outcome.get_result()
-    if report.failed and call.excinfo is not None and "from pytest-timeout" in str(call.excinfo.value):
+    if report.failed and call.excinfo is not None and _timed_out(call.excinfo.value):
+        playwright_wait = type(call.excinfo.value).__name__ == "TimeoutError"
         for page in _OPEN_PAGES:
             if not page.is_closed():
-                report.sections.append((f"console of {page.url} (last 40 lines)", "\n".join(page.logs[-40:])))
+                state = _page_state(page) if playwright_wait else ""
+                report.sections.append((f"console of {page.url} (last 40 lines)",
+                                        "\n".join([*page.logs[-40:], state])))
+
+
+def _timed_out(error: BaseException) -> bool:
+    return "from pytest-timeout" in str(error) or type(error).__name__ == "TimeoutError"
+
+
+PAGE_STATE = """() => JSON.stringify({
+  project: (({id, name, busy, samples}) => ({id, name, busy, samples}))(teachbox.project()),
+  alerts: [...document.querySelectorAll('[role=alert]')].filter((e) => e.checkVisibility())
+    .map((e) => e.textContent.trim()).filter(Boolean),
+  notice: document.querySelector('#notice')?.textContent, focus: document.activeElement?.id})"""
+
+
+def _page_state(page) -> str:  # noqa: ANN001 - a Playwright page
+    """After a Playwright wait timed out (the test's thread is free to ask): does the page's main thread still
+    answer, and if so what the app says it is doing. A page that does not answer is stuck in a synchronous loop."""
+    try:
+        page.wait_for_function("() => true", timeout=3_000)
+    except Exception:  # noqa: BLE001 - any failure here is the answer
+        return "state: the page's main thread did not answer within 3 s"
+    try:
+        return f"state: {page.evaluate(PAGE_STATE)}"
+    except Exception as error:  # noqa: BLE001
+        return f"state: unreadable ({error})"
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -264,6 +264,27 @@ def test_fine_tune_trains_exports_and_does_not_leak(app, trained: dict, split: d
         "fine-tune then frozen retrain did not return to the baseline"
 
 
+def test_best_solves_its_linear_head_on_this_backend(app, trained: dict, split: dict) -> None:  # noqa: ANN001
+    """quality "best" (a linear head solved by L-BFGS, with the loss and gradient computed by this backend) trains
+    in one solve, classifies the held-out cells, holds two tensors fewer than the default model (no hidden layer)
+    and a default retrain brings numTensors back to the baseline."""
+    result = _call(app, """async ({test, options}) => {
+      const best = await teachbox.train({quality: "best", seed: options.seed});
+      const evaluation = await teachbox.evaluate(test);
+      const tensors = teachbox.memory().numTensors;
+      await teachbox.train(options);
+      return {best, evaluation, tensors};
+    }""", {"test": split["test"], "options": OPTIONS})
+    best = result["best"]
+    print(f"\n{app.backend}: best solved in {best['fit_seconds']}s, tta {best['tta']}, val_loss "
+          f"{best['val_loss']:.3f}, test accuracy {result['evaluation']['accuracy']:.2f} "
+          f"(default {trained['evaluation']['accuracy']:.2f})")
+    assert best["options"]["hiddenUnits"] == 0 and best["epochs"] == 1 and best["best_epoch"] == 1
+    assert result["evaluation"]["accuracy"] >= trained["evaluation"]["accuracy"] - 1 / (2 * TEST_PER_CLASS)
+    assert result["tensors"] == trained["baseline"] - 2, (result["tensors"], trained["baseline"])
+    assert _settled_tensors(app, trained["baseline"]) == trained["baseline"], "best then default left tensors"
+
+
 def test_reload_restores_the_project_and_its_model(app, trained: dict, split: dict) -> None:  # noqa: ANN001
     before = app.evaluate("() => teachbox.project()")
     predictions = _call(app, PREDICT_ALL, split["test_urls"])

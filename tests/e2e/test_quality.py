@@ -48,14 +48,15 @@ def test_best_is_at_least_as_accurate_on_unseen_cells(compared) -> None:  # noqa
     first, best = compared["first"], compared["best"]
     print(f"\nheld-out accuracy: default {first['accuracy']:.3f}, best {best['accuracy']:.3f}")
     assert best["trained"]["options"]["quality"] == "best" and best["trained"]["options"]["tta"] == "auto"
+    assert best["trained"]["options"]["hiddenUnits"] == 0 and best["trained"]["epochs"] == 1, "solved, one step"
     assert best["trained"]["tta"] in (1, 2, 4), "the validation images chose how many views predictions average"
     assert best["accuracy"] >= first["accuracy"] - NOISE, (first["accuracy"], best["accuracy"])
 
 
 def test_views_and_depths_leave_no_tensor_behind(compared) -> None:  # noqa: ANN001
     counts = [compared[run]["tensors"] for run in ("first", "best", "again")]
-    # best differs in its test-time views, not in its layers: the same tensors in every model
-    assert counts[0] == counts[1] == counts[2], f"default → best → default changed numTensors: {counts}"
+    # best's head is linear: the model lacks the hidden layer's kernel and bias, and nothing else differs
+    assert counts[0] == counts[2] == counts[1] + 2, f"default → best → default: numTensors {counts}"
 
 
 def test_the_best_model_exports_its_views_and_depths(app, compared) -> None:  # noqa: ANN001
@@ -99,3 +100,23 @@ def test_a_seeded_training_repeats(app, cells, compared) -> None:  # noqa: ANN00
     }""", cells)
     assert runs[0]["history"] == runs[1]["history"]
     assert runs[0]["predicted"] == runs[1]["predicted"]
+
+
+def test_the_best_accuracy_box_trains_what_the_preset_says(app, compared) -> None:  # noqa: ANN001
+    """The Train panel's fields show the defaults (100 hidden units): with "Best accuracy" ticked they must not
+    override the preset's linear head, while a field the person changed still wins."""
+    def train_in_the_panel() -> dict:
+        app.locator("#train-start").click()
+        app.wait_for_function("() => teachbox.project().busy === 'training'", timeout=30_000)
+        app.wait_for_function("() => teachbox.project().busy == null", timeout=300_000)
+        return app.evaluate("() => teachbox.project().model.training.options")
+
+    app.locator("#opt-best").check()
+    options = train_in_the_panel()
+    assert (options["quality"], options["hiddenUnits"], options["l2"], options["tta"]) == ("best", 0, 0.045, "auto")
+    app.locator("#train details.advanced summary").click()
+    app.locator("#opt-hidden").fill("32")
+    options = train_in_the_panel()
+    assert (options["quality"], options["hiddenUnits"]) == ("best", 32), "the changed field wins"
+    app.locator("#train-reset").click()
+    assert not app.locator("#opt-best").is_checked()

@@ -258,7 +258,10 @@ def test_depths_auto_takes_the_mid_scale_layer_where_the_base_has_one() -> None:
 def test_quality_presets_set_what_the_caller_does_not() -> None:
     best = TrainOptions.from_api({"quality": "best"})
     assert (best.views, best.tta, best.depths, best.hidden_units, best.l2, best.quality) == \
-        (1, "auto", "auto", 100, 0.003, "best")
+        (1, "auto", "auto", 0, 0.045, "best")
+    assert best.solves_exactly() and not TrainOptions().solves_exactly()
+    tuned_linear = TrainOptions.from_api({"quality": "best", "fineTuneLayers": 1})
+    assert not tuned_linear.solves_exactly(), "a fine-tuned tail is not convex: Adam epochs"
     assert best.tta_candidates() == (1, 2, 4) and best.test_views() == ("id", "hflip", "rot90", "transpose")
     mixed = TrainOptions.from_api({"quality": "best", "tta": 2, "views": 2, "epochs": 7})
     assert (mixed.views, mixed.tta, mixed.epochs) == (2, 2, 7), "explicit options win"

@@ -30,7 +30,7 @@ VIEWS = VIEW_SETS[8]
 # `quality` presets: option values a preset sets unless the caller gives them. "best" also prefers the first of
 # BEST_BASES the build ships (session.py). What each does and what it measured: docs/accuracy.md.
 AUTO_TTA = (1, 2, 4)
-PRESETS: dict[str, dict[str, Any]] = {"default": {}, "best": {"tta": AUTO}}
+PRESETS: dict[str, dict[str, Any]] = {"default": {}, "best": {"hiddenUnits": 0, "l2": 0.045, "tta": AUTO}}
 BEST_BASES = ("mobilenet_v1_0.75_224",)
 
 # camelCase names the API accepts → dataclass fields.
@@ -115,6 +115,11 @@ class TrainOptions:
     def asked_size(self) -> int | None:
         """The input size this run asks for, or None for "auto" (then the project's images decide)."""
         return None if self.input_size == AUTO else int(self.input_size)
+
+    def solves_exactly(self) -> bool:
+        """A linear head on a frozen base is convex: it is solved to its optimum (L-BFGS, model/lbfgs.py), and
+        epochs, batchSize, learningRate, dropout and patience do not apply."""
+        return self.hidden_units == 0 and self.fine_tune_layers == 0
 
     def depths_on(self, has_mid_scale: bool) -> int:
         """The depths a frozen-base run pools on a base that has (or lacks) the mid-scale layer: "auto" takes it

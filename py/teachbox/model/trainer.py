@@ -1,7 +1,8 @@
 """Transfer learning in the page: features once, a small head trained on them, one model out.
 
-Frozen base (fineTuneLayers = 0): cached pooled embeddings → standardise → dense(relu, L2) → dropout → softmax,
-with the standardisation folded into the first dense layer afterwards so the exported model needs no extra step.
+Frozen base (fineTuneLayers = 0): cached pooled embeddings → standardise → dense(relu, L2) → dropout → softmax
+(Adam epochs), or with no hidden units a softmax solved to its optimum (model/lbfgs.py), with the standardisation
+folded into the first dense layer afterwards so the exported model needs no extra step.
 Fine-tuning (K > 0): a private copy of the base is split; the frozen part's activations are cached once. The head is
 first trained as above on the untouched tail's pooled output; then the last K weighted layers and the head train
 together from there, at a tenth of the learning rate, for at most FINE_TUNE_EPOCHS epochs (the usual two-stage
@@ -12,6 +13,7 @@ This module runs a run; model/train_plan.py decides its parts and browser/tf_tra
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -22,6 +24,7 @@ from teachbox.browser import environment, tf_training, tfjs
 from teachbox.data.class_index import check_trainable
 from teachbox.data.geometry import Preprocessing
 from teachbox.data.project import Project, Sample
+from teachbox.model import lbfgs
 from teachbox.model.classifier import Classifier
 from teachbox.model.extractor import FeatureExtractor
 from teachbox.model.feature_store import Encoder, FeatureStore
@@ -113,9 +116,15 @@ async def train(project: Project, store: FeatureStore, prepared: Prepared, optio
         owned += [standardizer.apply(pooled), standardizer.apply(pooled_val) if pooled_val is not None else None]
         head_model = tf_training.trainable_model(tuple(tfjs.shape(pooled)[1:]), head, None)
         try:
-            await tf_training.fit(head_model, (owned[-2], y, owned[-1], yv), options.epochs, options.batch_size,
-                                  options.learning_rate, options.seed,
-                                  _epoch_hook(tracker, options.epochs + tuned_epochs, progress, cancelled))
+            if options.solves_exactly():
+                # A linear head on frozen features is convex: solved to its optimum, reported as one epoch.
+                logs = await tf_training.solve_linear(head[-1], (owned[-2], y, owned[-1], yv), options.l2,
+                                                      _solver(cancelled))
+                _epoch_hook(tracker, 1, progress, cancelled)(0, logs)
+            else:
+                await tf_training.fit(head_model, (owned[-2], y, owned[-1], yv), options.epochs, options.batch_size,
+                                      options.learning_rate, options.seed,
+                                      _epoch_hook(tracker, options.epochs + tuned_epochs, progress, cancelled))
             # Stage 2 (fine-tuning): tail and head together from there, at a tenth of the rate, so the head's first
             # gradients do not wreck the pretrained tail; an epoch that does not beat stage 1 is not kept.
             if tail is not None and not cancelled():
@@ -205,6 +214,15 @@ def _epoch_hook(tracker: EpochTracker, epochs: int, progress: Progress, cancelle
         return best, stop or cancelled()
 
     return on_epoch
+
+
+def _solver(cancelled: Callable[[], bool]) -> tf_training.Solver:
+    """L-BFGS (model/lbfgs.py); after each step the page takes its turn, and a cancel stops it."""
+    async def pause(_iteration: int, _value: float) -> bool:
+        await asyncio.sleep(0)
+        return cancelled()
+
+    return lambda objective, start: lbfgs.minimize(objective, start, after_step=pause)
 
 
 def embedding_progress(progress: Progress, started: float) -> Callable[[int, int], None]:

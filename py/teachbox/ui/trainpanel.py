@@ -149,7 +149,9 @@ class TrainPanel:
         chosen: dict[str, Any] = {}
         for element_id, (option, kind, name) in FIELDS.items():
             value = parse_option(str(dom.by_id(element_id).value), kind, name)
-            if value is not None:
+            # With "Best accuracy" a field left at the default is not sent, so the preset's value applies (its
+            # linear head has no hidden units); a field the person changed wins, as in the API.
+            if value is not None and not (self.best.checked and value == DEFAULTS[option]):
                 chosen[option] = value
         if self.best.checked:
             chosen["quality"] = "best"  # the preset picks the base too (session.py)
