@@ -10,11 +10,9 @@ from __future__ import annotations
 import base64
 import io
 import json
-import warnings
 import zipfile
 
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.conftest import SHARED
 from tests.e2e.conftest import guarded_context, open_app, read_labels, stratified
@@ -73,21 +71,12 @@ READY_MS = 90_000  # a reload here is ready in 2–5 s
 
 
 def _reload(page) -> dict:
-    """Reload and wait until the page is ready. In two clean-clone CI runs (2026-12-02 and 2026-12-03; never here,
-    even with both cores busy) a reload in this module never became ready, and every later test of the module then
-    waited on that page. So the wait is bounded, and a start that did not finish is reloaded once more, with a
-    warning that names it: the restore assertions then still run on a page that started."""
-    for attempt in (1, 2):
-        page.reload()
-        try:
-            page.wait_for_function("() => ['ready', 'failed'].includes(document.body.dataset.state)", timeout=READY_MS)
-            return page.evaluate("() => window.teachbox.ready")
-        except PlaywrightTimeout:
-            if attempt == 2:
-                raise
-            warnings.warn(f"the page was not ready {READY_MS / 1000:.0f} s after a reload "
-                          f"(status: {page.inner_text('#status-text')!r}); reloading once more", stacklevel=2)
-    return {}  # not reached: the second attempt returns or raises
+    """Reload and wait until the page is ready, bounded. In two clean-clone CI runs (2026-12-02 and 2026-12-03; never
+    here) a start after a reload never finished; the bounded wait fails this test with the page's state (conftest's
+    timeout report) instead of holding every later test of the module, and reloading again would hide the bug."""
+    page.reload()
+    page.wait_for_function("() => ['ready', 'failed'].includes(document.body.dataset.state)", timeout=READY_MS)
+    return page.evaluate("() => window.teachbox.ready")
 
 
 @pytest.fixture(scope="module")
