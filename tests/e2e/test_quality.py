@@ -49,6 +49,7 @@ def test_best_is_at_least_as_accurate_on_unseen_cells(compared) -> None:  # noqa
     print(f"\nheld-out accuracy: default {first['accuracy']:.3f}, best {best['accuracy']:.3f}")
     assert best["trained"]["options"]["quality"] == "best" and best["trained"]["options"]["tta"] == "auto"
     assert best["trained"]["options"]["hiddenUnits"] == 0 and best["trained"]["epochs"] == 1, "solved, one step"
+    assert best["trained"]["solved"] and not first["trained"]["solved"]
     assert best["trained"]["tta"] in (1, 2, 4), "the validation images chose how many views predictions average"
     assert best["accuracy"] >= first["accuracy"] - NOISE, (first["accuracy"], best["accuracy"])
 
@@ -113,6 +114,8 @@ def test_the_best_accuracy_box_trains_what_the_preset_says(app, compared) -> Non
 
     app.locator("#opt-best").check()
     options = train_in_the_panel()
+    assert "(a linear head, solved to its optimum)" in app.locator("#train-summary").text_content()
+    assert "stopped early" not in app.locator("#train-summary").text_content()
     assert (options["quality"], options["hiddenUnits"], options["l2"], options["tta"]) == ("best", 0, 0.045, "auto")
     app.locator("#train details.advanced summary").click()
     app.locator("#opt-hidden").fill("32")

@@ -155,6 +155,7 @@ async def train(project: Project, store: FeatureStore, prepared: Prepared, optio
     result["train_count"], result["val_count"] = len(train_set), len(val_set)
     result["skipped"] = skipped_report(project, failures)
     result["tta"] = len(views)
+    result["solved"] = options.solves_exactly()  # one solve, not epochs: nothing stopped early
     if tail is not None:
         result["fine_tune_from_epoch"] = first + 1 if len(tracker.history or []) > first else None
     classifier = _classifier(prepared, features_model, head, project.classes.labels, options, result, views)

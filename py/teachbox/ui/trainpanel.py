@@ -259,9 +259,12 @@ class TrainPanel:
         self.draw()
         self._fill_table()
         asked = int(result["options"]["epochs"])
-        stopped_early = " (stopped early: no more improvement)" if result["epochs"] < asked else ""
+        if result.get("solved"):
+            how = " (a linear head, solved to its optimum)"
+        else:
+            how = " (stopped early: no more improvement)" if result["epochs"] < asked else ""
         self.summary.textContent = (
-            f"Trained {plural(result['epochs'], 'epoch')} in {result['seconds']:.1f} s{stopped_early}; kept epoch "
+            f"Trained {plural(result['epochs'], 'epoch')} in {result['seconds']:.1f} s{how}; kept epoch "
             f"{result['best_epoch']}: validation accuracy {percent(result['val_accuracy'])}, training accuracy "
             f"{percent(result['accuracy'])} ({result['train_count']} training and {result['val_count']} validation "
             f"{'image' if result['val_count'] == 1 else 'images'}).")
