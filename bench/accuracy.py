@@ -88,7 +88,8 @@ TRAIN_EVALUATE = """async ({options, test}) => {
   const e = await window.teachbox.evaluate(test);
   return {train_s: (trained - start) / 1000, eval_s: (performance.now() - trained) / 1000, accuracy: e.accuracy,
           test_count: e.count, eval_errors: e.errors.length, epochs: r.epochs, best_epoch: r.best_epoch,
-          val_accuracy: r.val_accuracy, train_count: r.train_count, val_count: r.val_count, input_size: r.inputSize};
+          val_accuracy: r.val_accuracy, train_count: r.train_count, val_count: r.val_count, input_size: r.inputSize,
+          tta: r.tta};
 }"""
 
 

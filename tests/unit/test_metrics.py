@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 from teachbox.errors import TeachboxError
-from teachbox.model.metrics import evaluate_predictions
+from teachbox.model.metrics import evaluate_predictions, mean_log_likelihood
 
 LABELS = ["a", "b", "c"]
 TRUE = [0, 0, 1, 1, 2, 2]
@@ -77,3 +78,21 @@ def test_inconsistent_input_is_rejected(true: list[int], probs: list[list[float]
     with pytest.raises(TeachboxError) as info:
         evaluate_predictions(true, probs, LABELS, items)
     assert info.value.code == "bad_predictions"
+
+
+def test_log_likelihood_ranks_what_accuracy_ties() -> None:
+    labels = [0, 1, 1]
+    confident = [[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]]
+    hesitant = [[0.55, 0.45], [0.45, 0.55], [0.6, 0.4]]
+    same_accuracy = [evaluate_predictions(labels, probs, ["x", "y"])["accuracy"] for probs in (confident, hesitant)]
+    assert same_accuracy[0] == same_accuracy[1] == pytest.approx(2 / 3)
+    assert mean_log_likelihood(labels, confident) > mean_log_likelihood(labels, hesitant)
+    assert mean_log_likelihood([0], [[1.0, 0.0]]) == 0.0
+    assert mean_log_likelihood([1], [[1.0, 0.0]]) == pytest.approx(math.log(1e-12)), "a certain mistake is finite"
+
+
+def test_log_likelihood_needs_one_prediction_per_label() -> None:
+    for true, probs in (([], []), ([0, 1], [[0.5, 0.5]])):
+        with pytest.raises(TeachboxError) as info:
+            mean_log_likelihood(true, probs)
+        assert info.value.code == "bad_predictions"

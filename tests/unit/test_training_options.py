@@ -262,7 +262,7 @@ def test_quality_presets_set_what_the_caller_does_not() -> None:
     assert best.solves_exactly() and not TrainOptions().solves_exactly()
     tuned_linear = TrainOptions.from_api({"quality": "best", "fineTuneLayers": 1})
     assert not tuned_linear.solves_exactly(), "a fine-tuned tail is not convex: Adam epochs"
-    assert best.tta_candidates() == (1, 2, 4) and best.test_views() == ("id", "hflip", "rot90", "transpose")
+    assert best.tta_candidates() == (1, 2) and best.test_views() == ("id", "hflip")
     mixed = TrainOptions.from_api({"quality": "best", "tta": 2, "views": 2, "epochs": 7})
     assert (mixed.views, mixed.tta, mixed.epochs) == (2, 2, 7), "explicit options win"
     tuned = TrainOptions.from_api({"quality": "best", "fineTuneLayers": 2})

@@ -80,3 +80,12 @@ def evaluate_predictions(
         "confusion": confusion,
         "misclassified": misclassified,
     }
+
+
+def mean_log_likelihood(true: Sequence[int], probs: Sequence[Sequence[float]]) -> float:
+    """The mean log-probability given to each image's true class (minus the log loss). It ranks models on a few
+    hundred validation images more surely than accuracy, which moves only when an image crosses 0.5 and so ties or
+    flips on one or two images; a zero probability counts as 1e-12 rather than minus infinity."""
+    if not true or len(true) != len(probs):
+        raise _bad(f"{len(true)} labels and {len(probs)} predictions: one per image, at least one.")
+    return sum(math.log(max(row[label], 1e-12)) for row, label in zip(probs, true)) / len(true)

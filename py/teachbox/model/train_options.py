@@ -29,7 +29,7 @@ VIEW_SETS = {
 VIEWS = VIEW_SETS[8]
 # `quality` presets: option values a preset sets unless the caller gives them. "best" also prefers the first of
 # BEST_BASES the build ships (session.py). What each does and what it measured: docs/accuracy.md.
-AUTO_TTA = (1, 2, 4)
+AUTO_TTA = (1, 2)  # 4 scored no better on malaria (docs/accuracy.md, run 7) and embeds 3 views, not 1
 PRESETS: dict[str, dict[str, Any]] = {"default": {}, "best": {"hiddenUnits": 0, "l2": 0.045, "tta": AUTO}}
 BEST_BASES = ("mobilenet_v1_0.75_224",)
 

@@ -29,6 +29,7 @@ from teachbox.model.classifier import Classifier
 from teachbox.model.extractor import FeatureExtractor
 from teachbox.model.feature_store import Encoder, FeatureStore
 from teachbox.model.finetune_plan import FineTunePlan, plan_fine_tuning
+from teachbox.model.metrics import mean_log_likelihood
 from teachbox.model.topology import layer_infos
 from teachbox.model.train_options import (
     FINE_TUNE_EPOCHS,
@@ -176,7 +177,9 @@ def _training_rows(store: FeatureStore, samples: list[Sample], encoder: Encoder)
 async def _chosen_views(store: FeatureStore, val_set: list[Sample], encoder: Encoder, trainable: Any,
                         project: Project, options: TrainOptions) -> tuple[str, ...]:
     """The views predictions average over: the one count asked for, or ("auto") the count among AUTO_TTA whose
-    average is most accurate on the validation images (fewer views on a tie; without validation images, none)."""
+    average gives the validation images' true classes the highest mean log-probability (fewer views on a tie;
+    without validation images, none). Accuracy chose worse: on a few hundred images it ties or flips on one image
+    (docs/accuracy.md, run 7)."""
     candidates = options.tta_candidates()
     if len(candidates) == 1:
         return VIEW_SETS[candidates[0]]
@@ -188,8 +191,7 @@ async def _chosen_views(store: FeatureStore, val_set: list[Sample], encoder: Enc
     for count in candidates:
         keys = [view_key(encoder.key, view) for view in VIEW_SETS[count]]
         probs = await store.averaged(val_set, keys, shape, trainable)
-        correct = sum(row.index(max(row)) == label for row, label in zip(probs, truth))
-        scored.append((correct, -count))
+        scored.append((mean_log_likelihood(truth, probs), -count))
     return VIEW_SETS[-max(scored)[1]]
 
 
