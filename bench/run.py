@@ -422,7 +422,9 @@ inside the page.
   same two ways for predict latency.
   Teachable Machine and the classic recipe always work at 224 px.
 - **Time to trained model**: `reset()` → `loadDataset(train CSV)` → `train()` with defaults; accuracy is
-  `evaluate(test CSV).accuracy`. Teachable Machine (`@teachablemachine/image` 0.8.5 on this build's TF.js 4.22 +
+  `evaluate(test CSV).accuracy`. *Best* runs first `setSettings({quality: "best"})`, as ticking the Train panel's
+  box does before images are added (the images are then embedded once, on the base *best* trains on), then
+  `train({quality: "best"})`. Teachable Machine (`@teachablemachine/image` 0.8.5 on this build's TF.js 4.22 +
   wasm): `createTeachable(…, {version: 2, alpha: 0.35})`, every image centre-cropped into a 224×224 canvas and
   `addExample`'d, `train({epochs: 50, learningRate: 0.001, batchSize: 16, denseUnits: 100})`, accuracy through its
   `predict()`. Its runs use fixed seeds (`setSeed("bench-N")`); run 1 adds the examples, runs 2… retrain the same

@@ -54,7 +54,10 @@ class Data:
 
 def _training_run(page: Any, data: Data, label: str, options: dict[str, Any] | None = None) -> dict[str, Any]:
     """reset → loadDataset(train CSV) → train(options; the defaults without) → evaluate(test CSV), on the active
-    base. The reset empties the feature cache, so every run embeds its images again."""
+    base. The reset empties the feature cache, so every run embeds its images again. Options are first made the
+    project's settings, as ticking the Train panel's "Best accuracy" box does before images are added (the images
+    are then embedded on the base that training uses)."""
+    evaluate(page, "(settings) => window.teachbox.setSettings(settings)", options or {})
     loaded = evaluate(page, LOAD_DATASET, data.train_csv)
     trained = evaluate(page, TRAIN, options)
     scored = evaluate(page, EVALUATE, data.test_csv)
@@ -319,6 +322,7 @@ def teachbox_main(browser: Browser, base_url: str, data: Data, sizes: Sizes, run
         best = [_training_run(page, data, f"{info['base']['id']} best run {run + 1}/{runs}", BEST)
                 for run in range(runs)]
         out["training_best"] = {**_training_summary(best, info["base"]["id"]), "options": BEST}
+        evaluate(page, "() => window.teachbox.setSettings({})")
         while trainings < 3:  # the memory figure is "after 3 trainings": retrain on the loaded (cached) data set
             evaluate(page, TRAIN)
             trainings += 1

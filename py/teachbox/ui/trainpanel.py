@@ -92,6 +92,7 @@ class TrainPanel:
         self.listeners.on(self.start_button, "click", lambda _e: self.train())
         self.listeners.on(self.stop_button, "click", lambda _e: self.stop())
         self.listeners.on(dom.by_id("train-reset"), "click", lambda _e: self.reset_settings())
+        self.listeners.on(self.best, "change", lambda _e: self.choose_quality())
         self.listeners.on(dom.window, "resize", lambda _e: self.draw())
         feedback.follow(api, "progress", self._progress)
         feedback.follow(api, "trained", self._trained)
@@ -143,6 +144,16 @@ class TrainPanel:
         """Back to the core's defaults: saved as empty settings, so the project follows the defaults from now on."""
         self.api.set_settings({})
         self.feedback.say("The settings are back to their defaults.")
+
+    def choose_quality(self) -> None:
+        """Ticking "Best accuracy" becomes the project's setting at once, not at Train: images added from then on
+        are embedded once, on the base it trains on, instead of on this one first (session.py). While Teachbox is
+        busy the box still applies at Train."""
+        try:
+            self.api.set_settings(self.options())
+        except TeachboxError as error:
+            if error.code != "busy":
+                raise
 
     def options(self) -> dict[str, Any]:
         """The training options as the API takes them (camelCase; empty fields use the core's defaults)."""
