@@ -44,6 +44,9 @@ def trained(module_context, server, scratch):  # noqa: ANN001, ANN201
     split = held_out_split(scratch, "explain", "malaria", 60, 12, seed=21)
     page, _ = open_app(module_context, server.url)
     page.evaluate("(url) => teachbox.loadDataset(url).then(() => teachbox.train({seed: 5}))", split["train"])
+    # The Results panel evaluates every new model on its own once training ends; its tensors come and go while it
+    # does, so the tensor counts below start after it has shown its results.
+    page.wait_for_function("document.querySelector('#results-note').textContent.startsWith('Validation accuracy')")
     return page, split
 
 
