@@ -71,6 +71,13 @@ def options(args: argparse.Namespace) -> BuildOptions:
                         labels=args.labels)
 
 
+def asks_for_a_build(args: argparse.Namespace) -> bool:
+    """Whether `serve` was also told how to build (anything beyond --out and --port): `build.py --weights DIR serve`
+    must serve a build with those weights, not whatever dist/ already held."""
+    defaults = vars(parse_args([]))
+    return any(value != defaults[key] for key, value in vars(args).items() if key not in ("command", "out", "port"))
+
+
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     from teachbox_build.serve import serve
@@ -79,6 +86,9 @@ def main(argv: list[str]) -> int:
         if args.command == "serve":
             if not (args.out / "index.html").is_file():
                 print(f"{args.out} has no build yet: building first", flush=True)
+                build(options(args))
+            elif asks_for_a_build(args):
+                print(f"build options given: rebuilding {args.out} first", flush=True)
                 build(options(args))
             serve(args.out.resolve(), args.port)
             return 0

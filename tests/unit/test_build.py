@@ -319,6 +319,28 @@ def test_serve_smoke(built: tuple[Path, subprocess.CompletedProcess], tmp_path: 
         server.wait(timeout=10)
 
 
+def test_serve_with_build_options_rebuilds_first(built: tuple[Path, subprocess.CompletedProcess],
+                                                 tmp_path: Path) -> None:
+    """`build.py --weights DIR serve` on an existing dist/ serves a build made with what it was told."""
+    dist = tmp_path / "dist"
+    shutil.copytree(built[0], dist)
+    samples = dist / "samples" / "index.json"
+    assert json.loads(samples.read_text(encoding="utf-8"))["samples"], "the build bundles the sample"
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "build.py", "serve", "--no-sample", "--weights", str(V1_025),
+                               "--port", str(port), "--out", str(dist)],
+                              cwd=ROOT, env={**os.environ, "HOME": str(tmp_path)}, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True)
+    try:
+        with get(f"http://127.0.0.1:{port}/", attempts=1200) as response:
+            assert response.status == 200
+        assert json.loads(samples.read_text(encoding="utf-8"))["samples"] == [], "the old build was served"
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=10)
+    assert "rebuilding" in output
+
+
 def test_boot_script_knows_the_sizes_of_the_start_up_downloads(built: tuple[Path, subprocess.CompletedProcess],
                                                                tmp_path: Path) -> None:
     """boot.js gets each start-up file's size, so a first visit's status line can say "4.1 of 13.5 MB"."""
