@@ -16,7 +16,7 @@ import js  # type: ignore[import-not-found]
 
 from teachbox.browser import kernels
 from teachbox.browser.convert import to_js
-from teachbox.browser.tfjs import tidy
+from teachbox.browser.tfjs import tidy, values_now
 from teachbox.errors import TeachboxError
 
 tf = js.tf
@@ -339,11 +339,7 @@ async def solve_linear(dense: Any, data: tuple[Any, Any, Any, Any], l2: float, s
             kernel_gradient = tf.matMul(x, error, True, False).add(kernel.mul(2 * l2))
             return tf.concat(to_js([loss.reshape(to_js([1])), kernel_gradient.reshape(to_js([-1])), error.sum(0)]))
 
-        result = tidy(compute)
-        try:
-            values = result.dataSync().to_py().tolist()
-        finally:
-            result.dispose()
+        values = values_now(compute)
         return values[0], values[1:]
 
     found = await solver(objective, [0.0] * (split + classes))
@@ -355,21 +351,13 @@ async def solve_linear(dense: Any, data: tuple[Any, Any, Any, Any], l2: float, s
     return logs
 
 
-def _scalar(compute: Callable[[], Any]) -> float:
-    result = tidy(compute)
-    try:
-        return float(result.dataSync()[0])
-    finally:
-        result.dispose()
-
-
 def _accuracy(dense: Any, x: Any, y: Any) -> float:
-    return _scalar(lambda: dense.apply(x).argMax(1).equal(y.argMax(1)).toFloat().mean())
+    return values_now(lambda: dense.apply(x).argMax(1).equal(y.argMax(1)).toFloat().mean())[0]
 
 
 def _cross_entropy(dense: Any, x: Any, y: Any) -> float:
     """Mean cross-entropy of the dense layer's probabilities (the val_loss `fit` reports, without the penalty)."""
-    return _scalar(lambda: y.mul(dense.apply(x).clipByValue(1e-7, 1).log()).sum().neg().div(int(x.shape[0])))
+    return values_now(lambda: y.mul(dense.apply(x).clipByValue(1e-7, 1).log()).sum().neg().div(int(x.shape[0])))[0]
 
 
 def image_model(base_model: Any, head: list[Any], earlier: str | None = None) -> tuple[Any, list[Any]]:

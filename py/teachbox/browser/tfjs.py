@@ -133,11 +133,17 @@ def relative_gap(model: Any, runner: Any, side: int) -> float:
         return tf.div(tf.max(tf.abs(tf.sub(expected, runner.predict(image)))),
                       tf.maximum(tf.max(tf.abs(expected)), 1e-6))
 
-    scalar = tidy(gap)
+    return values_now(gap)[0]
+
+
+def values_now(compute: Callable[[], Any]) -> list[float]:
+    """`compute`'s tensor, made in a tidy, read at once as a flat list and disposed: for the few numbers a step
+    needs before it can go on (a check, a loss and its gradient), where awaiting a read would gain nothing."""
+    result = tidy(compute)
     try:
-        return float(scalar.dataSync()[0])
+        return result.dataSync().to_py().tolist()
     finally:
-        scalar.dispose()
+        result.dispose()
 
 
 # -- models -------------------------------------------------------------------------------------------------------
