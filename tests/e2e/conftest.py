@@ -184,37 +184,46 @@ def open_app(ctx, url: str):  # noqa: ANN001, ANN201
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
-    """A test that timed out (pytest-timeout, or a Playwright wait) shows what each open page last said: the stack
-    says which call waited, the page's log says what it was doing. Only what is already in Python is read: the page
-    may be what hangs."""
+    """A test that timed out (pytest-timeout, or a Playwright wait) or whose renderer crashed shows, for each page it
+    opened, what the page last said and whether it still answers (and if so what the app says it is doing): the
+    stack says which call waited, the page's log and state say what the page was doing. Playwright stays usable
+    after pytest-timeout interrupts one of its calls, and the state is asked with a bounded wait."""
     outcome = yield
     report = outcome.get_result()
-    if report.failed and call.excinfo is not None and _timed_out(call.excinfo.value):
-        playwright_wait = type(call.excinfo.value).__name__ == "TimeoutError"
+    if report.failed and call.excinfo is not None and _stalled(call.excinfo.value):
         for page in _OPEN_PAGES:
             if not page.is_closed():
-                state = _page_state(page) if playwright_wait else ""
                 report.sections.append((f"console of {page.url} (last 40 lines)",
-                                        "\n".join([*page.logs[-40:], state])))
+                                        "\n".join([*page.logs[-40:], _page_state(page)])))
 
 
-def _timed_out(error: BaseException) -> bool:
-    return "from pytest-timeout" in str(error) or type(error).__name__ == "TimeoutError"
+def _stalled(error: BaseException) -> bool:
+    text = str(error)
+    return "from pytest-timeout" in text or "Target crashed" in text or type(error).__name__ == "TimeoutError"
 
 
 PAGE_STATE = """() => JSON.stringify({
+  state: document.body.dataset.state, status: document.querySelector('#status-text')?.textContent,
   project: (({id, name, busy, samples}) => ({id, name, busy, samples}))(teachbox.project()),
+  interpreter: window.teachboxInterpreter?.state,
   alerts: [...document.querySelectorAll('[role=alert]')].filter((e) => e.checkVisibility())
     .map((e) => e.textContent.trim()).filter(Boolean),
   notice: document.querySelector('#notice')?.textContent, focus: document.activeElement?.id})"""
 
 
-def _page_state(page) -> str:  # noqa: ANN001 - a Playwright page
-    """After a Playwright wait timed out (the test's thread is free to ask): does the page's main thread still
-    answer, and if so what the app says it is doing. A page that does not answer is stuck in a synchronous loop."""
+def answers(page, timeout_ms: int = 3_000) -> bool:  # noqa: ANN001 - a Playwright page
+    """Whether the page's main thread runs a task within `timeout_ms` (a page stuck in a synchronous loop, or whose
+    renderer crashed, does not)."""
     try:
-        page.wait_for_function("() => true", timeout=3_000)
+        page.wait_for_function("() => true", timeout=timeout_ms)
     except Exception:  # noqa: BLE001 - any failure here is the answer
+        return False
+    return True
+
+
+def _page_state(page) -> str:  # noqa: ANN001 - a Playwright page
+    """Does the page's main thread still answer, and if so what the app says it is doing."""
+    if not answers(page):
         return "state: the page's main thread did not answer within 3 s"
     try:
         return f"state: {page.evaluate(PAGE_STATE)}"
