@@ -60,11 +60,15 @@ class BuildOptions:
 
 
 def base_label(base_id: str) -> str:
-    """A readable name for a MobileNet folder name such as `mobilenet_v1_0.25_224`; other ids are shown as they are."""
+    """A readable name for a MobileNet folder name such as `mobilenet_v1_0.25_224`, or an EfficientNet-Lite one such
+    as `efficientnet_lite0_224` (what teachbox_build.efficientnet_lite's docs suggest); other ids are shown as they
+    are."""
     parts = base_id.split("_")
     if len(parts) >= 3 and parts[0] == "mobilenet" and parts[1] in ("v1", "v2"):
         version = "v1" if parts[1] == "v1" else "V2"
         return f"MobileNet {version} α={parts[2]}"
+    if len(parts) >= 2 and parts[0] == "efficientnet" and parts[1].startswith("lite") and parts[1][4:].isdigit():
+        return f"EfficientNet-Lite{parts[1][4:]}"
     return base_id
 
 

@@ -271,6 +271,8 @@ def test_source_id_and_label() -> None:
     assert source_id("/x/models/mobilenet_v1_0.25_224/") == "mobilenet_v1_0.25_224"
     assert source_id("https://h/tfjs/mobilenet_v1_0.25_224/model.json") == "mobilenet_v1_0.25_224"
     assert base_label("mobilenet_v2_0.35_224_no_top") == "MobileNet V2 α=0.35"
+    assert base_label("efficientnet_lite0_224") == "EfficientNet-Lite0"
+    assert base_label("efficientnet_b0") == "efficientnet_b0", "only the Lite variants are named so"
     assert base_label("my_model") == "my_model"
 
 
