@@ -1,0 +1,54 @@
+"""A base rebuilt from an EfficientNet-Lite PyTorch checkpoint (teachbox_build.efficientnet_lite) runs in the page:
+TF.js reads the layers the converter writes (ReLU6, depthwise and strided "same" convolutions, residual sums), and
+the base embeds, trains and predicts with every tensor freed. A small Lite with random weights (the unit tests'),
+since the real checkpoint is not in ../shared; the real one's values were checked against PyTorch (accuracy.md,
+run 8)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from teachbox_build.efficientnet_lite import write_layers_model
+
+from tests.e2e.conftest import DEFAULT_BASE, StaticServer, build_dist, held_out_split, open_app
+from tests.unit.test_efficientnet_lite import _lite_state
+
+LITE = "efficientnet_lite0_224"
+
+
+@pytest.fixture(scope="module")
+def lite_site(tmp_path_factory, shared_dir, scratch):  # noqa: ANN001, ANN201
+    folder = tmp_path_factory.mktemp("lite") / LITE
+    write_layers_model(_lite_state(np.random.default_rng(1)), folder)
+    dist = build_dist(tmp_path_factory.mktemp("lite-dist") / "dist", [DEFAULT_BASE, folder])
+    with StaticServer(dist, 0, mounts={"/shared/": shared_dir, "/scratch/": scratch}) as httpd:
+        httpd.start_in_thread()
+        yield httpd
+        httpd.shutdown()
+
+
+USE_TRAIN_PREDICT = """async ({base, train, probe}) => {
+  const before = teachbox.memory().numTensors;
+  await teachbox.useBase(base);
+  const loaded = await teachbox.loadDataset(train);
+  const trained = await teachbox.train({epochs: 3});
+  const prediction = await teachbox.predict(probe);
+  const model = teachbox.project().model.base;
+  teachbox.reset();
+  await teachbox.useBase(teachbox.info().bases[0].id);
+  return {loaded, trained, prediction, model, before, after: teachbox.memory().numTensors};
+}"""
+
+
+def test_a_lite_base_embeds_trains_and_predicts(module_context, lite_site, scratch) -> None:  # noqa: ANN001
+    page, info = open_app(module_context, lite_site.url)
+    lite = next(base for base in info["bases"] if base["id"] == LITE)
+    assert lite["label"] == "EfficientNet-Lite0"
+    cells = held_out_split(scratch, "lite-base", "malaria", 10, 1, 7)
+    run = page.evaluate(USE_TRAIN_PREDICT, {"base": LITE, "train": cells["train"], "probe": cells["test_urls"][0]})
+    assert run["loaded"]["samples"] == 20 and run["trained"]["train_count"] + run["trained"]["val_count"] == 20
+    assert run["model"]["id"] == LITE and run["model"]["cutLayer"] == "top_relu", run["model"]
+    assert sorted(p["label"] for p in run["prediction"]) == ["Parasitized", "Uninfected"]
+    assert abs(sum(p["probability"] for p in run["prediction"]) - 1) < 1e-5
+    assert run["after"] == run["before"], f"tensors left after reset: {run['before']} -> {run['after']}"
+    assert not any(line.startswith("pageerror") for line in page.logs), page.logs
