@@ -54,6 +54,8 @@ HARD_LIMIT_S = 900  # beyond the 300 s a test has: the timer fired and did not f
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
+    if not item.config.pluginmanager.hasplugin("timeout"):  # `-p no:timeout`: nothing to arm
+        return
     settings = _get_item_settings(item)
     if not settings.timeout or settings.func_only:
         return
