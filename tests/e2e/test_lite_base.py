@@ -1,30 +1,47 @@
 """A base rebuilt from an EfficientNet-Lite PyTorch checkpoint (teachbox_build.efficientnet_lite) runs in the page:
 TF.js reads the layers the converter writes (ReLU6, depthwise and strided "same" convolutions, residual sums), and
-the base embeds, trains and predicts with every tensor freed. A small Lite with random weights (the unit tests'),
+the base embeds, trains and predicts with every tensor freed, and computes what tf_keras computes from the same
+model.json. A small Lite with random weights (the unit tests'),
 since the real checkpoint is not in ../shared; the real one's values were checked against PyTorch (accuracy.md,
 run 8)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+from teachbox_build import standalone_predict
 from teachbox_build.efficientnet_lite import write_layers_model
+from teachbox_build.keras_extra import tensorflowjs
 
-from tests.e2e.conftest import DEFAULT_BASE, StaticServer, build_dist, held_out_split, open_app
+from tests.e2e.conftest import DEFAULT_BASE, StaticServer, build_dist, export_images, held_out_split, open_app
 from tests.unit.test_efficientnet_lite import _lite_state
 
 LITE = "efficientnet_lite0_224"
 
 
 @pytest.fixture(scope="module")
-def lite_site(tmp_path_factory, shared_dir, scratch):  # noqa: ANN001, ANN201
+def lite_folder(tmp_path_factory) -> Path:  # noqa: ANN001
     folder = tmp_path_factory.mktemp("lite") / LITE
     write_layers_model(_lite_state(np.random.default_rng(1)), folder)
-    dist = build_dist(tmp_path_factory.mktemp("lite-dist") / "dist", [DEFAULT_BASE, folder])
+    return folder
+
+
+@pytest.fixture(scope="module")
+def lite_site(tmp_path_factory, shared_dir, scratch, lite_folder):  # noqa: ANN001, ANN201
+    dist = build_dist(tmp_path_factory.mktemp("lite-dist") / "dist", [DEFAULT_BASE, lite_folder])
     with StaticServer(dist, 0, mounts={"/shared/": shared_dir, "/scratch/": scratch}) as httpd:
         httpd.start_in_thread()
         yield httpd
         httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def page(module_context, lite_site):  # noqa: ANN001, ANN201
+    page, info = open_app(module_context, lite_site.url)
+    page.info = info
+    return page
 
 
 USE_TRAIN_PREDICT = """async ({base, train, probe}) => {
@@ -40,9 +57,8 @@ USE_TRAIN_PREDICT = """async ({base, train, probe}) => {
 }"""
 
 
-def test_a_lite_base_embeds_trains_and_predicts(module_context, lite_site, scratch) -> None:  # noqa: ANN001
-    page, info = open_app(module_context, lite_site.url)
-    lite = next(base for base in info["bases"] if base["id"] == LITE)
+def test_a_lite_base_embeds_trains_and_predicts(page, scratch) -> None:  # noqa: ANN001
+    lite = next(base for base in page.info["bases"] if base["id"] == LITE)
     assert lite["label"] == "EfficientNet-Lite0"
     cells = held_out_split(scratch, "lite-base", "malaria", 10, 1, 7)
     run = page.evaluate(USE_TRAIN_PREDICT, {"base": LITE, "train": cells["train"], "probe": cells["test_urls"][0]})
@@ -52,3 +68,24 @@ def test_a_lite_base_embeds_trains_and_predicts(module_context, lite_site, scrat
     assert abs(sum(p["probability"] for p in run["prediction"]) - 1) < 1e-5
     assert run["after"] == run["before"], f"tensors left after reset: {run['before']} -> {run['after']}"
     assert not any(line.startswith("pageerror") for line in page.logs), page.logs
+
+
+@pytest.mark.keras
+def test_page_embeddings_equal_tf_keras(page, lite_folder: Path, shared_dir: Path) -> None:  # noqa: ANN001
+    """TF.js in the page computes what tf_keras computes from the same model.json: the converter's layers mean the
+    same to both (the checkpoint-to-model step itself is checked against PyTorch in accuracy.md, run 8)."""
+    model = tensorflowjs().converters.load_keras_model(str(lite_folder / "model.json"))
+    urls = export_images(shared_dir)
+    embeddings = page.evaluate("""async ([id, urls]) => {
+      await teachbox.useBase({id});
+      const out = [];
+      for (const url of urls) out.push(await teachbox.embed(url));
+      await teachbox.useBase(teachbox.info().bases[0].id);
+      return out;
+    }""", [LITE, urls])
+    preprocessing = {"mode": "center-crop", "size": 224, "scaling": "tf"}
+    for url, embedding in zip(urls, embeddings, strict=True):
+        x = standalone_predict.model_input(shared_dir / url.removeprefix("/shared/"), preprocessing)
+        expected = np.asarray(model(x)).mean(axis=(1, 2))[0]
+        worst = float(np.abs(np.asarray(embedding) - expected).max())
+        assert worst <= 1e-4 * max(1.0, float(np.abs(expected).max())), f"{url}: max |page - tf_keras| = {worst:.2e}"
