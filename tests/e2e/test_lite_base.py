@@ -1,9 +1,8 @@
 """A base rebuilt from an EfficientNet-Lite PyTorch checkpoint (teachbox_build.efficientnet_lite) runs in the page:
-TF.js reads the layers the converter writes (ReLU6, depthwise and strided "same" convolutions, residual sums), and
-the base embeds, trains and predicts with every tensor freed, and computes what tf_keras computes from the same
-model.json. A small Lite with random weights (the unit tests'),
-since the real checkpoint is not in ../shared; the real one's values were checked against PyTorch (accuracy.md,
-run 8)."""
+TF.js reads the layers the converter writes (ReLU6, depthwise and strided "same" convolutions, residual sums), the
+base embeds, trains and predicts with every tensor freed, and it computes what tf_keras computes from the same
+model.json. A small Lite with random weights (the unit tests'), since the real checkpoint is not in ../shared; the
+real one's values were checked against PyTorch (accuracy.md, run 8)."""
 
 from __future__ import annotations
 
