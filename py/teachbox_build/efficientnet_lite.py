@@ -68,15 +68,12 @@ class _Graph:
             ("gamma", state[f"{prefix}.weight"]), ("beta", state[f"{prefix}.bias"]),
             ("moving_mean", state[f"{prefix}.running_mean"]), ("moving_variance", state[f"{prefix}.running_var"])))
 
-    def relu6(self, name: str, source: str) -> str:
-        return self.add("ReLU", name, [source], {"max_value": 6})
-
     def unit(self, name: str, source: str, state: dict[str, np.ndarray], conv: str, bn: str, stride: int = 1,
              activate: bool = True, depthwise: bool = False) -> str:
         """Convolution, batch norm and (if `activate`) ReLU6: the repeating unit of the network."""
         out = self.norm(f"{name}_bn", self.conv(f"{name}_conv", source, state[f"{conv}.weight"], stride, depthwise),
                         state, bn)
-        return self.relu6(f"{name}_relu", out) if activate else out
+        return self.add("ReLU", f"{name}_relu", [out], {"max_value": 6}) if activate else out
 
 
 def lite_model(state: dict[str, np.ndarray]) -> tuple[dict, list[tuple[str, np.ndarray]]]:
@@ -88,11 +85,8 @@ def lite_model(state: dict[str, np.ndarray]) -> tuple[dict, list[tuple[str, np.n
     widths = _block_widths(state)
     stage, previous = -1, None
     for index, (width_in, width_out) in enumerate(widths):
-        if width_out != previous:
-            stage, first = stage + 1, True
-        else:
-            first = False
-        previous = width_out
+        first, previous = width_out != previous, width_out  # a new width starts a stage
+        stage += first
         if stage >= len(STAGE_STRIDES):
             raise BuildError(f"block {index} starts an eighth stage: not an EfficientNet-Lite layout")
         stride = STAGE_STRIDES[stage] if first else 1

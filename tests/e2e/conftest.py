@@ -76,14 +76,22 @@ def dist_dir(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
     return build_dist(tmp_path_factory.mktemp("dist") / "dist", [DEFAULT_BASE])
 
 
-@pytest.fixture(scope="session")
-def server(dist_dir: Path, shared_dir: Path, scratch: Path) -> Iterator[StaticServer]:
-    """dist at /, ../shared at /shared/ (same origin, as a user's images would be served beside a CSV), and the
-    session's writable `scratch` folder at /scratch/ (test CSVs and files; symlinks inside it are followed)."""
-    with StaticServer(dist_dir, 0, mounts={"/shared/": shared_dir, "/scratch/": scratch}) as httpd:
+@contextlib.contextmanager
+def serving(dist: Path, shared_dir: Path, scratch: Path) -> Iterator[StaticServer]:
+    """`dist` at /, ../shared at /shared/ (same origin, as a user's images would be served beside a CSV), and the
+    session's writable `scratch` folder at /scratch/ (test CSVs and files; symlinks inside it are followed), from a
+    thread until the block ends."""
+    with StaticServer(dist, 0, mounts={"/shared/": shared_dir, "/scratch/": scratch}) as httpd:
         httpd.start_in_thread()
         yield httpd
         httpd.shutdown()
+
+
+@pytest.fixture(scope="session")
+def server(dist_dir: Path, shared_dir: Path, scratch: Path) -> Iterator[StaticServer]:
+    """The site under test, served as `serving` says."""
+    with serving(dist_dir, shared_dir, scratch) as httpd:
+        yield httpd
 
 
 @pytest.fixture(scope="session")

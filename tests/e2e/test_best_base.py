@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import DEFAULT_BASE, SHARED, StaticServer, build_dist, held_out_split, open_app
+from tests.e2e.conftest import DEFAULT_BASE, SHARED, build_dist, held_out_split, open_app, serving
 
 BEST_BASE = "mobilenet_v1_0.75_224"
 
@@ -14,10 +14,8 @@ BEST_BASE = "mobilenet_v1_0.75_224"
 @pytest.fixture(scope="module")
 def two_bases(tmp_path_factory, shared_dir, scratch):  # noqa: ANN001, ANN201
     dist = build_dist(tmp_path_factory.mktemp("two-bases") / "dist", [DEFAULT_BASE, SHARED / "models" / BEST_BASE])
-    with StaticServer(dist, 0, mounts={"/shared/": shared_dir, "/scratch/": scratch}) as httpd:
-        httpd.start_in_thread()
+    with serving(dist, shared_dir, scratch) as httpd:
         yield httpd
-        httpd.shutdown()
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from teachbox_build import standalone_predict
 from teachbox_build.efficientnet_lite import write_layers_model
 from teachbox_build.keras_extra import tensorflowjs
 
-from tests.e2e.conftest import DEFAULT_BASE, StaticServer, build_dist, export_images, held_out_split, open_app
+from tests.e2e.conftest import DEFAULT_BASE, build_dist, export_images, held_out_split, open_app, serving
 from tests.unit.test_efficientnet_lite import _lite_state
 
 LITE = "efficientnet_lite0_224"
@@ -30,10 +30,8 @@ def lite_folder(tmp_path_factory) -> Path:  # noqa: ANN001
 @pytest.fixture(scope="module")
 def lite_site(tmp_path_factory, shared_dir, scratch, lite_folder):  # noqa: ANN001, ANN201
     dist = build_dist(tmp_path_factory.mktemp("lite-dist") / "dist", [DEFAULT_BASE, lite_folder])
-    with StaticServer(dist, 0, mounts={"/shared/": shared_dir, "/scratch/": scratch}) as httpd:
-        httpd.start_in_thread()
+    with serving(dist, shared_dir, scratch) as httpd:
         yield httpd
-        httpd.shutdown()
 
 
 @pytest.fixture(scope="module")
