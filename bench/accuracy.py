@@ -61,6 +61,11 @@ HEADS: dict[str, dict[str, Any]] = {
     "linear, l2 0.01": {"hiddenUnits": 0, "l2": 0.01},
     "linear, l2 0.01, depths 2, views 2, tta 2": {"hiddenUnits": 0, "l2": 0.01, "depths": 2, "views": 2, "tta": 2},
     "linear, l2 0.01, depths 2, tta auto": {"hiddenUnits": 0, "l2": 0.01, "depths": 2, "tta": "auto"},
+    # Training-only augmentation views on top of *best* (train_options.AUGMENT_VIEWS): a scale change, shifted
+    # crops, colour shifts; each view is embedded once per image, so each costs that many embeddings more
+    "best, augment zoom": {"quality": "best", "augment": ["zoom"]},
+    "best, augment crops": {"quality": "best", "augment": ["crops"]},
+    "best, augment colour": {"quality": "best", "augment": ["colour"]},
 }
 QUICK_PER_CLASS = 30
 RESULTS = H.BENCH / "results" / "accuracy.json"

@@ -45,22 +45,25 @@ DEFAULT_COMBOS = {
 }
 
 
-def embed(base: Path, data: Path, size: int = SIZE) -> tuple[list[str], list[str], dict[str, np.ndarray]]:
+def embed(base: Path, data: Path, size: int = SIZE, layers: list[str] | None = None,
+          mirrored: bool = False) -> tuple[list[str], list[str], dict[str, np.ndarray]]:
     """(paths, labels, {layer: [N, 2C] average- then max-pooled activations}) of every image in data/labels.csv,
-    read at `size` pixels (the convolutions take any size; the base is rebuilt for it)."""
+    read at `size` pixels (the convolutions take any size; the base is rebuilt for it). `base` is a model.json or
+    the folder holding one; `layers` defaults to every block's (LAYER_ENDINGS); `mirrored` reads each image
+    flipped left to right (the page's `hflip` view)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflowjs
     import tf_keras
     from PIL import Image
 
-    model = tensorflowjs.converters.load_keras_model(str(base / "model.json"))
+    model = tensorflowjs.converters.load_keras_model(str(base if base.suffix == ".json" else base / "model.json"))
     if size != SIZE:
         config = model.get_config()
         config["layers"][0]["config"]["batch_input_shape"] = [None, size, size, 3]
         resized = tf_keras.Model.from_config(config)
         resized.set_weights(model.get_weights())
         model = resized
-    names = [layer.name for layer in model.layers if layer.name.endswith(LAYER_ENDINGS)]
+    names = layers or [layer.name for layer in model.layers if layer.name.endswith(LAYER_ENDINGS)]
     probe = tf_keras.Model(model.inputs, [model.get_layer(name).output for name in names])
     with open(data / "labels.csv", newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
@@ -70,7 +73,8 @@ def embed(base: Path, data: Path, size: int = SIZE) -> tuple[list[str], list[str
         side = min(image.size)
         left, top = (image.width - side) // 2, (image.height - side) // 2
         square = image.crop((left, top, left + side, top + side)).resize((size, size), Image.BILINEAR)
-        return np.asarray(square, np.float32) / 127.5 - 1
+        pixels = np.asarray(square, np.float32) / 127.5 - 1
+        return pixels[:, ::-1] if mirrored else pixels
 
     pooled: dict[str, list[np.ndarray]] = {name: [] for name in names}
     for start in range(0, len(rows), BATCH):

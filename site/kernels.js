@@ -100,9 +100,21 @@
     },
 
     /** A batch [N, h, w, 3] seen another way: "id", flips, 90° rotations and the transposes (the 8 symmetries of
-     *  a square, py/teachbox/model/train_options.py VIEW_SETS). Call inside tf.tidy. */
-    view(batch, name) {
+     *  a square, py/teachbox/model/train_options.py VIEW_SETS), or a training-only augmentation (AUGMENT_VIEWS): a
+     *  crop scaled back to the batch's size, or a colour shift done on the pixels (the batch is in `scaling`, so it
+     *  is unscaled first, shifted, clipped to [0, 255] and scaled again). Call inside tf.tidy. */
+    view(batch, name, scaling = "tf") {
       const t = () => tf.transpose(batch, [0, 2, 1, 3]);
+      const crop = kernels.crops[name];
+      if (crop) {
+        const [n, h, w] = batch.shape;
+        return tf.image.cropAndResize(batch, Array(n).fill(crop), [...Array(n).keys()], [h, w], "bilinear", 0);
+      }
+      const gains = kernels.colours[name];
+      if (gains) {
+        const pixels = kernels.unscalings[scaling](batch);
+        return kernels.scalings[scaling](tf.clipByValue(pixels.mul(gains), 0, 255));
+      }
       switch (name) {
         case "id": return batch;
         case "hflip": return tf.reverse(batch, 2);
@@ -114,6 +126,31 @@
         case "antitranspose": return tf.reverse(t(), [1, 2]);
         default: throw new Error(`unknown view ${name}`);
       }
+    },
+
+    /** Crop views: [y1, x1, y2, x2], fractions of the image. */
+    crops: {
+      "zoom": [0.1, 0.1, 0.9, 0.9],
+      "crop-tl": [0, 0, 0.85, 0.85],
+      "crop-tr": [0, 0.15, 0.85, 1],
+      "crop-bl": [0.15, 0, 1, 0.85],
+      "crop-br": [0.15, 0.15, 1, 1],
+    },
+
+    /** Colour views: a gain per RGB channel (lighting; white balance). */
+    colours: {
+      brighter: [1.15, 1.15, 1.15],
+      darker: [0.85, 0.85, 0.85],
+      warmer: [1.1, 1, 0.9],
+      cooler: [0.9, 1, 1.1],
+    },
+
+    /** A base's input -> RGB pixels in [0, 255]: the inverse of each of `scalings`. */
+    unscalings: {
+      tf: (x) => x.add(1).mul(127.5),
+      torch: (x) => x.mul([0.229, 0.224, 0.225]).add([0.485, 0.456, 0.406]).mul(255),
+      caffe: (x) => x.reverse(-1).add([123.68, 116.779, 103.939]),
+      none: (x) => x,
     },
 
     /** Class probabilities of one image: crop + resize + model.predict (averaged over `views`, test-time

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Any
 
 import pytest
 from teachbox.errors import TeachboxError
-from teachbox.model.train_options import EpochTracker, TrainOptions, eta_seconds, summary
+from teachbox.model.train_options import AUGMENT_VIEWS, VIEWS, EpochTracker, TrainOptions, eta_seconds, summary
 
 # --- TrainOptions -----------------------------------------------------------------------------------------------
 
@@ -102,10 +103,14 @@ def test_to_json_round_trips_through_from_api() -> None:
                                      "fineTuneLayers": 1})
     data = options.to_json()
     assert set(data) == {"epochs", "batchSize", "learningRate", "validationSplit", "seed", "hiddenUnits", "dropout",
-                         "l2", "patience", "fineTuneLayers", "base", "crop", "inputSize", "views", "tta", "depths", "quality"}
+                         "l2", "patience", "fineTuneLayers", "base", "crop", "inputSize", "views", "tta", "depths",
+                         "quality", "augment"}
     assert data["learningRate"] == 0.05 and data["fineTuneLayers"] == 1
     assert TrainOptions.from_api(data) == options
     assert TrainOptions.from_api(TrainOptions().to_json()) == TrainOptions()
+    augmented = TrainOptions.from_api({"augment": ["colour", "zoom"]})
+    assert augmented.to_json()["augment"] == ["zoom", "colour"], "a JSON list, in the table's order"
+    assert TrainOptions.from_api(json.loads(json.dumps(augmented.to_json()))) == augmented
 
 
 # --- EpochTracker -----------------------------------------------------------------------------------------------
@@ -223,6 +228,24 @@ def test_the_pages_fields_start_at_the_core_defaults() -> None:
     for element_id, default in {"opt-crop": defaults.crop, "opt-size": defaults.input_size}.items():
         first = re.search(rf'<select id="{element_id}">\s*<option value="([^"]*)"', html)
         assert first and first.group(1) == str(default), f"#{element_id}'s first option is not {default!r}"
+
+
+def test_augment_adds_training_views_by_group_in_one_order() -> None:
+    options = TrainOptions.from_api({"views": 2, "tta": 2, "augment": ["colour", "zoom", "colour"]})
+    assert options.augment == ("zoom", "colour"), "each group once, in AUGMENT_VIEWS order, however it was given"
+    assert options.view_names() == ("id", "hflip", "zoom", "brighter", "darker", "warmer", "cooler")
+    assert options.test_views() == ("id", "hflip"), "predictions never average over augmentations"
+    assert TrainOptions.from_api({"augment": "crops"}).view_names() == ("id", "crop-tl", "crop-tr", "crop-bl",
+                                                                        "crop-br"), "one group may be given bare"
+    assert TrainOptions.from_api({"augment": []}) == TrainOptions()
+    assert set(VIEWS).isdisjoint(view for views in AUGMENT_VIEWS.values() for view in views)
+    unknown = "augment must be a list of zoom, crops, colour; unknown: 'blur'"
+    for bad, words in (({"augment": ["zoom", "blur"]}, unknown),
+                       ({"augment": 3}, "augment must be a list of zoom, crops, colour, not 3"),
+                       ({"augment": ["zoom", 1]}, "augment must be a list")):
+        with pytest.raises(TeachboxError) as caught:
+            TrainOptions.from_api(bad)
+        assert caught.value.code == "bad_option" and words in caught.value.message, (bad, caught.value.message)
 
 
 def test_views_and_tta_are_checked_and_name_their_views() -> None:

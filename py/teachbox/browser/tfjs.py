@@ -77,10 +77,11 @@ def mean_pool(features: Any) -> Any:
     return tf.mean(features, to_js([1, 2]))
 
 
-def view(batch: Any, name: str) -> Any:
-    """The batch seen another way (a flip, a 90° rotation…: site/kernels.js `view`); "id" is the batch itself.
-    Call inside tidy."""
-    return js.teachboxKernels.view(batch, name)
+def view(batch: Any, name: str, scaling: str) -> Any:
+    """The batch seen another way (a flip, a 90° rotation, a crop, a colour shift…: site/kernels.js `view`); "id" is
+    the batch itself. `scaling` is how the batch's pixels were scaled (a colour shift works on the pixels). Call
+    inside tidy."""
+    return js.teachboxKernels.view(batch, name, scaling)
 
 
 def add(a: Any, b: Any) -> Any:

@@ -46,8 +46,8 @@ class Encoder:
         """The features of a batch seen through `view`. A fused runner (kernels.js) gives the page a turn between
         its ops, so the page answers input while a large data set is embedded; a layers model runs in one go."""
         if not hasattr(self.model, "sliced"):
-            return tfjs.tidy(lambda: self._encode_at_once(tfjs.view(batch, view)))
-        viewed = tfjs.tidy(lambda: tfjs.view(batch, view))
+            return tfjs.tidy(lambda: self._encode_at_once(tfjs.view(batch, view, self.preprocessing.scaling)))
+        viewed = tfjs.tidy(lambda: tfjs.view(batch, view, self.preprocessing.scaling))
         try:
             return await self.model.sliced(viewed, self.pooled, self.pooled and self.depths == 2)
         finally:
@@ -167,7 +167,10 @@ class FeatureStore:
         outputs = []
         try:
             for key, view in zip(encoder.keys, encoder.views):
-                outputs.append((key, await encoder.encode(prepared.batch, view)))
+                # A view every image of the batch has already (the image itself, when training adds views to
+                # images embedded at load) is not computed again.
+                if not all(self.has(key, sample.uid) for sample in prepared.kept):
+                    outputs.append((key, await encoder.encode(prepared.batch, view)))
         except BaseException:
             for _, features in outputs:
                 features.dispose()

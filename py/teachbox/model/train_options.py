@@ -27,6 +27,15 @@ VIEW_SETS = {
     8: ("id", "hflip", "rot90", "transpose", "vflip", "rot180", "rot270", "antitranspose"),
 }
 VIEWS = VIEW_SETS[8]
+# `augment`: more training views beside the symmetries, by group, each a fixed transform (so a view is embedded once
+# and cached like the symmetries, and a seeded run repeats): a scale change, shifted crops, and colour shifts of
+# lighting and white balance (stains and cameras differ). Training only: predictions never average over them.
+# Kernels: site/kernels.js `view`. They measured no gain (docs/accuracy.md, run 9), so no preset uses them.
+AUGMENT_VIEWS = {
+    "zoom": ("zoom",),  # the central 80 %, scaled up to the input size
+    "crops": ("crop-tl", "crop-tr", "crop-bl", "crop-br"),  # the four corners' 85 % squares
+    "colour": ("brighter", "darker", "warmer", "cooler"),  # brightness ×1.15 / ×0.85; red and blue ×1.1 / ×0.9
+}
 # `quality` presets: option values a preset sets unless the caller gives them. "best" also prefers the first of
 # BEST_BASES the build ships (session.py). What each does and what it measured: docs/accuracy.md.
 AUTO_TTA = (1, 2)  # 4 scored no better on malaria (docs/accuracy.md, run 7) and embeds 3 views, not 1
@@ -39,6 +48,7 @@ _API_NAMES = {
     "validationSplit": "validation_split", "seed": "seed", "hiddenUnits": "hidden_units", "dropout": "dropout",
     "l2": "l2", "patience": "patience", "fineTuneLayers": "fine_tune_layers", "base": "base", "crop": "crop",
     "inputSize": "input_size", "views": "views", "tta": "tta", "depths": "depths", "quality": "quality",
+    "augment": "augment",
 }
 
 
@@ -67,6 +77,7 @@ class TrainOptions:
     # has that layer and no layer is fine-tuned, else 1.
     depths: int | str = AUTO
     quality: str = "default"  # the preset the other values started from
+    augment: tuple[str, ...] = ()  # AUGMENT_VIEWS groups, in that table's order
 
     @classmethod
     def from_api(cls, given: dict[str, Any] | None) -> TrainOptions:
@@ -80,6 +91,8 @@ class TrainOptions:
             raise TeachboxError("bad_option", f"quality must be one of {', '.join(PRESETS)}, not {quality!r}.")
         preset = dict(PRESETS[quality])
         values = {_API_NAMES[name]: value for name, value in {**preset, **given}.items() if value is not None}
+        if "augment" in values:
+            values["augment"] = augment_groups(values["augment"])
         options = cls(**{**values, "quality": quality})
         options.validate()
         return options
@@ -127,8 +140,8 @@ class TrainOptions:
         return (2 if has_mid_scale else 1) if self.depths == AUTO else int(self.depths)
 
     def view_names(self) -> tuple[str, ...]:
-        """The views training embeds and learns from."""
-        return VIEW_SETS[self.views]
+        """The views training embeds and learns from: the symmetries `views` asks for, then `augment`'s."""
+        return VIEW_SETS[self.views] + tuple(view for group in self.augment for view in AUGMENT_VIEWS[group])
 
     def test_views(self) -> tuple[str, ...]:
         """The views the validation images need: those a prediction averages over (1: the image as it is), or with
@@ -141,7 +154,21 @@ class TrainOptions:
 
     def to_json(self) -> dict[str, Any]:
         reverse = {field: name for name, field in _API_NAMES.items()}
-        return {reverse[f.name]: getattr(self, f.name) for f in fields(self)}
+        return {reverse[f.name]: list(value) if isinstance(value := getattr(self, f.name), tuple) else value
+                for f in fields(self)}
+
+
+def augment_groups(given: Any) -> tuple[str, ...]:
+    """`augment` as the API takes it (a group name, or a list of them) → the groups in AUGMENT_VIEWS order, each
+    once: the same choice always names the same views, in the same order, so a seeded run repeats."""
+    names = [given] if isinstance(given, str) else given
+    if not isinstance(names, (list, tuple)) or not all(isinstance(name, str) for name in names):
+        raise TeachboxError("bad_option", f"augment must be a list of {', '.join(AUGMENT_VIEWS)}, not {given!r}.")
+    unknown = sorted(set(names) - set(AUGMENT_VIEWS))
+    if unknown:
+        raise TeachboxError("bad_option", f"augment must be a list of {', '.join(AUGMENT_VIEWS)}; unknown: "
+                                          f"{', '.join(map(repr, unknown))}.")
+    return tuple(group for group in AUGMENT_VIEWS if group in names)
 
 
 # Fine-tuning's second stage (tail + head from the trained head): at most this many epochs, at this fraction of the
