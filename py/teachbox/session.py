@@ -96,7 +96,8 @@ class Session:
         Returns the failures by uid and the input size the samples were read at. The rows of a CSV (`from_csv`)
         are given up on when its first rows all fail the same way."""
         # The features the project's next training reads (on the base "Best accuracy" trains on when its settings
-        # ask for it, two depths on a MobileNet unless they say one), so that Train does not embed every image again.
+        # ask for it, cropped as they say, two depths on a MobileNet unless they say one), so that Train does not
+        # embed every image again.
         settings = TrainOptions.from_api(self.record.settings)
         wanted = None if settings.base else self._preferred_base(settings)
         if wanted and wanted != self.runtime.active().base_id:
@@ -104,7 +105,8 @@ class Session:
         base = self.runtime.active()
         size = base.input_size(project_size)
         depths = settings.depths_on(True) if base.earlier is not None else 1
-        encoder = pooled_encoder(base, replace(self.runtime.preprocessing, size=size), depths=depths)
+        encoder = pooled_encoder(base, replace(self.runtime.preprocessing, size=size, mode=settings.crop),
+                                 depths=depths)
         failures = await self.store.ensure(samples, encoder, embedding_progress(self._progress, time.monotonic()),
                                            self._cancelled, self._stop_on_first_rows if from_csv else None)
         return failures, size

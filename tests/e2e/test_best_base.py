@@ -72,3 +72,13 @@ def test_without_the_box_a_load_stays_on_the_active_base(app, cells) -> None:  #
                                           "options": {"quality": "best"}})
     assert best["afterLoad"] == DEFAULT_BASE.name and best["afterTrain"] == BEST_BASE, best
     assert "embedding" in best["phases"]["train"], best["phases"]
+
+
+def test_a_load_embeds_with_the_crop_the_settings_ask_for(app, cells) -> None:  # noqa: ANN001
+    """A project whose settings name a crop has its images embedded that way as they are added: Train reads them."""
+    app.evaluate(f"() => {{ teachbox.reset(); return teachbox.useBase({DEFAULT_BASE.name!r}); }}")
+    app.locator("#opt-best").uncheck()
+    app.evaluate("() => teachbox.setSettings({crop: 'pad'})")
+    run = app.evaluate(LOAD_THEN_TRAIN, {"train": cells["train"], "test": cells["test"], "options": {"crop": "pad"}})
+    assert "embedding" in run["phases"]["load"] and "embedding" not in run["phases"]["train"], run["phases"]
+    assert run["trained"]["options"]["crop"] == "pad" and run["accuracy"] >= 0.8, run
