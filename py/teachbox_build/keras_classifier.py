@@ -66,7 +66,7 @@ def classifier_zip(model_path: Path, labels_path: Path, scaling: str | None, wor
     base_id = model_path.stem if model_path.is_file() else model_path.name
     metadata = {
         "format": FORMAT, "formatVersion": FORMAT_VERSION, "labels": labels,
-        "preprocessing": Preprocessing(size=size, scaling=scaling).to_json(), "inputSize": size,
+        "preprocessing": Preprocessing(mode="center-crop", size=size, scaling=scaling).to_json(), "inputSize": size,
         "base": {"id": base_id, "label": model.name, "cutLayer": None, "fineTunedLayers": 0},
         "source": {"keras": model_path.name, "builtBy": "build.py --keras-classifier"},
     }

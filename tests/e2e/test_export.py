@@ -28,15 +28,16 @@ BARE_HTML = """<!doctype html>
 <script src="/vendor/tfjs/tf-backend-wasm.min.js"></script>
 </head><body>
 <script>
-// Teachbox's preprocessing re-implemented from its metadata: a centred square crop whose box ends EDGE_INSET of a
-// pixel inside the last pixel centre, bilinear cropAndResize to `size`, then x / 127.5 - 1.
+// Teachbox's preprocessing re-implemented from its metadata: a centred square (the shorter side for "center-crop",
+// the longer for "pad", beyond the image: black) whose box ends EDGE_INSET of a pixel inside the last pixel centre,
+// bilinear cropAndResize to `size`, then x / 127.5 - 1.
 const EDGE_INSET = 1 / 256;
 function span(extent, side) {
   const offset = (extent - side) / 2;
   return [offset / (extent - 1), (offset + side - 1 - EDGE_INSET) / (extent - 1)];
 }
-function centerCropBox(width, height) {
-  const side = Math.min(width, height);
+function squareBox(width, height, mode) {
+  const side = mode === "pad" ? Math.max(width, height) : Math.min(width, height);
   const [x1, x2] = span(width, side);
   const [y1, y2] = span(height, side);
   return [y1, x1, y2, x2];
@@ -52,7 +53,7 @@ window.bare = async (modelUrl, urls) => {
   for (const url of urls) {
     const bitmap = await createImageBitmap(await (await fetch(url)).blob());
     const width = bitmap.width, height = bitmap.height;
-    const box = centerCropBox(width, height);
+    const box = squareBox(width, height, metadata.preprocessing.mode);
     const input = tf.tidy(() => {
       const pixels = tf.browser.fromPixels(bitmap).toFloat().expandDims(0);
       return tf.image.cropAndResize(pixels, [box], [0], [size, size], 'bilinear', 0).div(127.5).sub(1);
@@ -98,7 +99,7 @@ def test_zip_holds_model_weights_and_metadata(exported) -> None:  # noqa: ANN001
         weights = archive.read("weights.bin")
     classes = exported["project"]["classes"]
     assert metadata["labels"] == classes == ["Parasitized", "Uninfected"], f"metadata labels {metadata['labels']}"
-    assert metadata["preprocessing"]["mode"] == "center-crop", f"preprocessing {metadata['preprocessing']}"
+    assert metadata["preprocessing"]["mode"] == "pad", f"preprocessing {metadata['preprocessing']}"
     # Malaria cells are ~130 px: with inputSize "auto" they are read at 128 px, and the export says so.
     assert exported["project"]["inputSize"] == 128
     assert metadata["preprocessing"]["size"] == metadata["inputSize"] == 128
@@ -193,7 +194,7 @@ def test_bare_tfjs_reproduces_teachbox(exported, context, server, scratch) -> No
     assert result["backend"] == "wasm"
     assert result["labels"] == exported["project"]["classes"]
     for item in result["results"]:
-        expected_box = crop_box(item["width"], item["height"], "center-crop")
+        expected_box = crop_box(item["width"], item["height"], "pad")
         box_diff = max(abs(a - b) for a, b in zip(item["box"], expected_box, strict=True))
         assert box_diff < 1e-12, f"{item['url']}: bare JS box {item['box']} != Teachbox crop_box {expected_box}"
     bare = [[{"label": label, "probability": p} for label, p in zip(result["labels"], item["probabilities"])]

@@ -78,9 +78,9 @@ def test_portrait_center_crop() -> None:
     assert y1 == pytest.approx(50 / 299) and y2 == pytest.approx(end(300, 249))
 
 
-def test_default_mode_is_center_crop() -> None:
-    assert crop_box(300, 200) == crop_box(300, 200, "center-crop")
-    assert Preprocessing().mode == "center-crop" and Preprocessing().size == INPUT_SIZE
+def test_default_mode_pads_the_whole_image() -> None:
+    assert crop_box(300, 200) == crop_box(300, 200, "pad") != crop_box(300, 200, "center-crop")
+    assert Preprocessing().mode == "pad" and Preprocessing().size == INPUT_SIZE
 
 
 def test_squash_always_uses_the_whole_image() -> None:
@@ -133,7 +133,7 @@ def test_tiny_images_are_refused(width: int, height: int, mode: str) -> None:
 
 
 def test_smallest_allowed_image() -> None:
-    assert crop_box(MIN_SIDE, MIN_SIDE + 4) == pytest.approx((2 / 11, 0.0, (9 - EDGE_INSET) / 11,
+    assert crop_box(MIN_SIDE, MIN_SIDE + 4, "center-crop") == pytest.approx((2 / 11, 0.0, (9 - EDGE_INSET) / 11,
                                                                (7 - EDGE_INSET) / 7))
 
 
@@ -172,7 +172,7 @@ def test_center_crop_samples_a_ramp_over_exactly_the_centre_square() -> None:
     width, height, size = 300, 200, 24
     step = 1.0  # the ramp rises by one per pixel
     ramp = np.tile(np.arange(width, dtype=np.float64) * step, (height, 1))  # pixel value = its x
-    out = crop_and_resize(ramp, crop_box(width, height), size)
+    out = crop_and_resize(ramp, crop_box(width, height, "center-crop"), size)
     # the 200 centre columns 50 .. 249, the last sample EDGE_INSET before column 249's centre
     expected = 50 + np.arange(size) * (199 - EDGE_INSET) / (size - 1)
     assert np.allclose(out, np.tile(expected, (size, 1)), rtol=0, atol=step / 256)
@@ -180,7 +180,7 @@ def test_center_crop_samples_a_ramp_over_exactly_the_centre_square() -> None:
     assert 249 - EDGE_INSET - FLOAT_SLACK <= out.max() < 249  # reaches the last centre column, up to the inset
 
     vertical = np.tile(np.arange(height, dtype=np.float64)[:, None] * step, (1, width))
-    out = crop_and_resize(vertical, crop_box(width, height), size)
+    out = crop_and_resize(vertical, crop_box(width, height, "center-crop"), size)
     expected = np.arange(size) * (199 - EDGE_INSET) / (size - 1)
     assert np.allclose(out, np.tile(expected[:, None], (1, size)), rtol=0, atol=step / 256)
     assert out.min() == pytest.approx(0, abs=FLOAT_SLACK)
@@ -192,11 +192,11 @@ def test_center_crop_at_native_size_is_the_numpy_slice() -> None:
     # it by less than EDGE_INSET per axis
     rng = np.random.default_rng(7)
     image = rng.random((20, 30))
-    out = crop_and_resize(image, crop_box(30, 20), 20)
+    out = crop_and_resize(image, crop_box(30, 20, "center-crop"), 20)
     assert np.allclose(out, image[:, 5:25], rtol=0, atol=2 * EDGE_INSET + FLOAT_SLACK)
     assert out[0, 0] == pytest.approx(image[0, 5], abs=FLOAT_SLACK)
     tall = rng.random((32, 12))
-    out = crop_and_resize(tall, crop_box(12, 32), 12)
+    out = crop_and_resize(tall, crop_box(12, 32, "center-crop"), 12)
     assert np.allclose(out, tall[10:22, :], rtol=0, atol=2 * EDGE_INSET + FLOAT_SLACK)
     assert out[0, 0] == pytest.approx(tall[10, 0], abs=FLOAT_SLACK)
 

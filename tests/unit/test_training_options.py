@@ -21,7 +21,7 @@ def test_defaults(given: dict[str, Any] | None) -> None:
     assert options == TrainOptions()
     assert (options.epochs, options.batch_size, options.learning_rate, options.validation_split,
             options.hidden_units, options.fine_tune_layers) == (50, 16, 0.001, 0.15, 100, 0)
-    assert options.crop == "center-crop" and options.base is None
+    assert options.crop == "pad" and options.base is None
 
 
 def test_camel_case_names_map_to_fields() -> None:

@@ -11,6 +11,10 @@ from dataclasses import asdict, dataclass
 from teachbox.errors import TeachboxError
 
 CROP_MODES = ("center-crop", "squash", "pad")
+# The whole image, centred on a black square: on the malaria cells the centre crop cut off the rim of every elongated
+# cell, where parasites often are, and cost 1.7 points on unseen patients; on photos the two measured the same
+# (docs/accuracy.md, run 9). Older models name their mode in metadata.json.
+DEFAULT_CROP = "pad"
 # How RGB pixels in [0, 255] are scaled for a base: Keras' preprocess_input modes (keras.applications.imagenet_utils),
 # so a Keras model brought to the site gets the inputs it was trained on. MobileNets use "tf"; VGG16 and ResNet50
 # "caffe"; DenseNet "torch"; EfficientNet and ConvNeXt scale inside the model ("none"). Kernels: site/kernels.js.
@@ -34,7 +38,7 @@ EDGE_INSET = 1 / 256
 class Preprocessing:
     """How pixels become the base model's input; stored with every exported model."""
 
-    mode: str = "center-crop"
+    mode: str = DEFAULT_CROP
     size: int = INPUT_SIZE
     resize: str = "bilinear"
     color: str = "RGB"
@@ -52,7 +56,7 @@ class Preprocessing:
         return {**asdict(self), "scale": SCALINGS[self.scaling]}
 
 
-def crop_box(width: int, height: int, mode: str = "center-crop") -> tuple[float, float, float, float]:
+def crop_box(width: int, height: int, mode: str = DEFAULT_CROP) -> tuple[float, float, float, float]:
     """The [y1, x1, y2, x2] box, in cropAndResize's normalised coordinates, that yields a square input.
 
     cropAndResize maps a normalised coordinate c to the pixel centre c * (side - 1), so a crop covering pixel centres

@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from teachbox.arguments import number, whole
-from teachbox.data.geometry import CROP_MODES, INPUT_SIZE, INPUT_SIZES
+from teachbox.data.geometry import CROP_MODES, DEFAULT_CROP, INPUT_SIZE, INPUT_SIZES
 from teachbox.errors import TeachboxError
 
 AUTO = "auto"
@@ -67,7 +67,7 @@ class TrainOptions:
     patience: int = 15
     fine_tune_layers: int = 0
     base: str | None = None
-    crop: str = "center-crop"
+    crop: str = DEFAULT_CROP
     # "auto": chosen from the project's images (geometry.auto_input_size). Not the default: it costs accuracy on
     # small projects (docs/decisions.md).
     input_size: int | str = INPUT_SIZE
