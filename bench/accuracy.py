@@ -66,6 +66,11 @@ HEADS: dict[str, dict[str, Any]] = {
     "best, augment zoom": {"quality": "best", "augment": ["zoom"]},
     "best, augment crops": {"quality": "best", "augment": ["crops"]},
     "best, augment colour": {"quality": "best", "augment": ["colour"]},
+    # How an image becomes a square (the default cuts the centred square of its shorter side)
+    "crop squash": {"crop": "squash"},
+    "crop pad": {"crop": "pad"},
+    "best, crop squash": {"quality": "best", "crop": "squash"},
+    "best, crop pad": {"quality": "best", "crop": "pad"},
 }
 QUICK_PER_CLASS = 30
 RESULTS = H.BENCH / "results" / "accuracy.json"

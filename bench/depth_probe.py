@@ -45,12 +45,14 @@ DEFAULT_COMBOS = {
 }
 
 
-def embed(base: Path, data: Path, size: int = SIZE, layers: list[str] | None = None,
-          mirrored: bool = False) -> tuple[list[str], list[str], dict[str, np.ndarray]]:
+def embed(base: Path, data: Path, size: int = SIZE, layers: list[str] | None = None, mirrored: bool = False,
+          crop: str = "center-crop") -> tuple[list[str], list[str], dict[str, np.ndarray]]:
     """(paths, labels, {layer: [N, 2C] average- then max-pooled activations}) of every image in data/labels.csv,
     read at `size` pixels (the convolutions take any size; the base is rebuilt for it). `base` is a model.json or
     the folder holding one; `layers` defaults to every block's (LAYER_ENDINGS); `mirrored` reads each image
-    flipped left to right (the page's `hflip` view)."""
+    flipped left to right (the page's `hflip` view); `crop` is the page's option of that name (`center-crop`: the
+    centred square of the shorter side, `squash`: the whole image stretched square, `pad`: the whole image centred
+    on a black square)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflowjs
     import tf_keras
@@ -70,9 +72,11 @@ def embed(base: Path, data: Path, size: int = SIZE, layers: list[str] | None = N
 
     def read(path: str) -> np.ndarray:
         image = Image.open(data / path).convert("RGB")
-        side = min(image.size)
-        left, top = (image.width - side) // 2, (image.height - side) // 2
-        square = image.crop((left, top, left + side, top + side)).resize((size, size), Image.BILINEAR)
+        if crop != "squash":  # PIL's crop box may reach outside the image: that part is black, as in the page
+            side = min(image.size) if crop == "center-crop" else max(image.size)
+            left, top = (image.width - side) // 2, (image.height - side) // 2
+            image = image.crop((left, top, left + side, top + side))
+        square = image.resize((size, size), Image.BILINEAR)
         pixels = np.asarray(square, np.float32) / 127.5 - 1
         return pixels[:, ::-1] if mirrored else pixels
 

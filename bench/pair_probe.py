@@ -1,23 +1,24 @@
 """Bases side by side under *best*'s head, on CPython: the probe behind the two-base tables of docs/accuracy.md.
 
     python bench/pair_probe.py --dist DIST --sets SET [SET ...] [--datasets NAME ...] [--l2 0.045]
-                               [--folds 5] [--seed 0] [--cache DIR]
+                               [--crop center-crop|squash|pad] [--folds 5] [--seed 0] [--cache DIR]
 
 A set is one or more bases of DIST joined by `+`, each optionally read at another size: e.g.
 `mobilenet_v1_0.75_224`, `mobilenet_v1_0.75_224+efficientnet_lite0_224@160`. Each base's features are the ones
 the page's `depths: 2` makes from DIST's own model.json (the cut base the page runs): its output average-pooled
-beside its mid-scale layer (`topology.earlier_depth`, the layer the page finds) max-pooled, for each image
-centre-cropped as the page does and for its mirror image. A set's features are its bases' side by side. The head
-is *best*'s: features standardised, softmax regression with L2 `--l2` on the mean loss (C = 1 / (2 · l2 · n)),
-solved to its optimum (scikit-learn), and the mirror's probabilities averaged in (`tta: 2`; the page's `"auto"`
-chooses 1 or 2 by its validation images, and holds 15 % of the training rows out for that). Folds are
-bench/accuracy.py's (patient-grouped on malaria). Prints per set: mean ± sd over the folds, each fold, and the
-paired difference from the first set.
+beside its mid-scale layer (`topology.earlier_depth`, the layer the page finds) max-pooled, for each image made
+square as the page's `crop` option does (its default by default) and for its mirror image. A set's features are
+its bases' side by side. The head is *best*'s: features standardised, softmax regression with L2 `--l2` on the
+mean loss (C = 1 / (2 · l2 · n)), solved to its optimum (scikit-learn), and the mirror's probabilities averaged
+in (`tta: 2`; the page's `"auto"` chooses 1 or 2 by its validation images, and holds 15 % of the training rows
+out for that). Folds are bench/accuracy.py's (patient-grouped on malaria). Prints per set: mean ± sd over the
+folds, each fold, and the paired difference from the first set.
 
 Why on CPython: the page can only run one base per project, so a pair of bases cannot be measured there yet. The
-same recipe reproduces the page's *best* on v1 α=0.75 (0.950 here, 0.949 in the page: accuracy.md, run 8).
-Embeddings are cached under `--cache` (by base, size, view and data set), so adding a set costs only its new bases.
-Needs the `keras` extra (TensorFlow, tensorflowjs) and scikit-learn, like depth_probe.py.
+same recipe reproduces the page's *best* on v1 α=0.75 on malaria (0.951 here, 0.949 in the page, fold by fold
+within 0.006: accuracy.md, runs 7 and 9). Embeddings are cached under `--cache` (by data set, base, size, crop and
+the model file's hash), so adding a set costs only its new bases. Needs the `keras` extra (TensorFlow,
+tensorflowjs) and scikit-learn, like depth_probe.py.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import depth_probe as D
 import folds as F
 import harness as H
 
+from teachbox.data.geometry import CROP_MODES, DEFAULT_CROP
 from teachbox.data.splits import patient_id
 from teachbox.model.topology import earlier_depth, layer_infos
 
@@ -57,18 +59,20 @@ def base_files(dist: Path, base: str) -> tuple[Path, str, str]:
     return model_json, entry["cutLayer"], tap
 
 
-def base_features(dist: Path, spec: str, dataset: str, cache: Path) -> tuple[list[str], list[str], np.ndarray]:
+def base_features(dist: Path, spec: str, dataset: str, cache: Path,
+                  crop: str) -> tuple[list[str], list[str], np.ndarray]:
     """(paths, labels, [2, N, F]: the image and its mirror) of one `base[@size]`, embedded once and cached."""
     base, _, size = spec.partition("@")
     size = int(size or D.SIZE)
     model_json, output, tap = base_files(dist, base)
-    file = cache / f"{dataset}__{base}@{size}__{model_json.stem}.npz"
+    file = cache / f"{dataset}__{base}@{size}__{crop}__{model_json.stem}.npz"
     if file.exists():
         saved = np.load(file)
         return list(saved["paths"]), list(saved["labels"]), saved["features"]
     views = []
     for mirrored in (False, True):
-        paths, labels, pooled = D.embed(model_json, H.SHARED / "datasets" / dataset, size, [output, tap], mirrored)
+        paths, labels, pooled = D.embed(model_json, H.SHARED / "datasets" / dataset, size, [output, tap], mirrored,
+                                        crop)
         views.append(np.concatenate([D.features(pooled, f"{output}:avg"), D.features(pooled, f"{tap}:max")], 1))
     features = np.stack(views)
     cache.mkdir(parents=True, exist_ok=True)
@@ -99,6 +103,8 @@ def main() -> None:
     parser.add_argument("--sets", nargs="+", required=True, metavar="SET", help="bases joined by +, each [@size]")
     parser.add_argument("--datasets", nargs="+", default=["malaria"])
     parser.add_argument("--l2", type=float, default=0.045, help="the head's L2 (default: *best*'s, 0.045)")
+    parser.add_argument("--crop", choices=CROP_MODES, default=DEFAULT_CROP,
+                        help=f"how an image becomes a square (the page's `crop`; default {DEFAULT_CROP})")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache", type=Path, default=CACHE, help=f"embeddings cache (default {CACHE})")
@@ -106,7 +112,7 @@ def main() -> None:
     for dataset in args.datasets:
         reference = None
         for spec in args.sets:
-            parts = [base_features(args.dist, base, dataset, args.cache) for base in spec.split("+")]
+            parts = [base_features(args.dist, base, dataset, args.cache, args.crop) for base in spec.split("+")]
             paths, labels = parts[0][0], parts[0][1]
             views = np.concatenate([features for _, _, features in parts], 2)
             fold_of = F.grouped_folds(labels, [patient_id(p) for p in paths], args.folds, args.seed)
