@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from teachbox.data.geometry import DEFAULT_CROP
 from teachbox_build import standalone_predict
 
 from tests.conftest import ROOT
@@ -104,7 +105,7 @@ def test_page_embeddings_equal_keras(keras_site, name: str, shared_dir: Path) ->
     }""", [name, keras_site["images"]])
     model = keras_site["models"][name]
     features = type(model)(model.inputs, model.get_layer("last").output)
-    preprocessing = {"mode": "center-crop", "size": SIZE, "scaling": EXPECTED_SCALING[name]}
+    preprocessing = {"mode": DEFAULT_CROP, "size": SIZE, "scaling": EXPECTED_SCALING[name]}
     for url, embedding in zip(keras_site["images"], result["embeddings"], strict=True):
         x = standalone_predict.model_input(shared_dir / url.removeprefix("/shared/"), preprocessing)
         expected = np.asarray(features(x)).mean(axis=(1, 2))[0]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from teachbox.data.geometry import DEFAULT_CROP
 from teachbox_build import standalone_predict
 from teachbox_build.efficientnet_lite import write_layers_model
 from teachbox_build.keras_extra import tensorflowjs
@@ -80,7 +81,7 @@ def test_page_embeddings_equal_tf_keras(page, lite_folder: Path, shared_dir: Pat
       await teachbox.useBase(teachbox.info().bases[0].id);
       return out;
     }""", [LITE, urls])
-    preprocessing = {"mode": "center-crop", "size": 224, "scaling": "tf"}
+    preprocessing = {"mode": DEFAULT_CROP, "size": 224, "scaling": "tf"}
     for url, embedding in zip(urls, embeddings, strict=True):
         x = standalone_predict.model_input(shared_dir / url.removeprefix("/shared/"), preprocessing)
         expected = np.asarray(model(x)).mean(axis=(1, 2))[0]
