@@ -109,7 +109,10 @@ def online(site) -> OnlineVisit:  # noqa: ANN001
     group = page.get_by_role("group", name="No images at hand? Try a sample data set of this site")
     group.wait_for(state="visible")
     menu = page.get_by_label("Sample data set").locator("option").all_text_contents()
-    before = poll(page, CACHE_STATE, lambda v: v["controlled"] and len(v["keys"]) == 1, timeout=90)
+    # The page learns the precache's size from the service worker in a message after it takes control: wait for it
+    # too (a CI run under load read 0 in between).
+    before = poll(page, CACHE_STATE, lambda v: v["controlled"] and len(v["keys"]) == 1 and v["precached"] > 0,
+                  timeout=90)
     choose_sample(page)
     poll(page, CACHE_STATE, lambda v: v["samples"] == sample["images"] + 1)  # + labels.csv
     return OnlineVisit(page, sample, menu, before)
