@@ -435,12 +435,13 @@ inside the page.
   recipe does.
 - **Prediction**: `teachbox.predict()` on decoded `<img>` elements and on image URLs (real held-out images), median
   and p95 per run; the webcam loop awaits `predict(video)` on Chromium's fake 640×480 camera for a few seconds. The
-  model predicting is the one trained on the malaria cells (at its input size); the bare loop runs at that size too.
+  model predicting is the default one trained on the malaria cells (at its input size; after the *best* runs the
+  page goes back to the default base and settings and trains once more); the bare loop runs at that size too.
 - **Accuracy** differences are compared with what the test set can resolve: 600 images pin an accuracy near 0.9
   down to about ±2.4 points (95%), so the line under the table says whether a gap is outside that.
 - **Memory**: `teachbox.memory()` (numTensors, numBytes), `performance.memory.usedJSHeapSize` after two forced
-  collections, and the TF.js wasm heap size (wasm memory only grows: a high-water mark), right after `ready`, after 3
-  trainings + the predictions, and after `reset()`.
+  collections, and the TF.js wasm heap size (wasm memory only grows: a high-water mark), right after `ready`, after the
+  trainings (at least 3) + the predictions, and after `reset()`.
 
 """
 
